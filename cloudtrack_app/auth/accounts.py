@@ -1,0 +1,274 @@
+"""Accounts, passwords, log-in throttling and server-side sessions (no Reflex here).
+
+Hashing is synchronous and slow by design: async callers run these functions in a
+thread (`asyncio.to_thread`) so one log-in never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import AuthSession, LoginThrottle, User, utcnow
+from cloudtrack_app.settings import get_settings
+
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_BYTES = 1024
+DISPLAY_NAME_MAX = 120
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INVALID_LOGIN = "Wrong email or password."
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+# Verified against when the account does not exist, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash("cloudtrack-timing-equaliser")
+
+
+class AccountError(ValueError):
+    """A refusal whose message can be shown to the person as it is."""
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """What the rest of the app may know about the logged-in person."""
+
+    id: int
+    email: str
+    display_name: str
+    is_admin: bool
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    email = normalise_email(email)
+    if len(email) > 320 or not EMAIL_PATTERN.match(email):
+        raise AccountError("Enter a valid email address.")
+    return email
+
+
+def validate_password(password: str) -> None:
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise AccountError(f"Use at least {PASSWORD_MIN_CHARS} characters for the password.")
+    if len(password.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise AccountError(f"The password is too long (at most {PASSWORD_MAX_BYTES} bytes).")
+
+
+def validate_display_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise AccountError("Enter a display name.")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise AccountError(f"Keep the display name under {DISPLAY_NAME_MAX} characters.")
+    return name
+
+
+def hash_password(password: str) -> str:
+    validate_password(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    """Session tokens are 256-bit random values, so a fast hash is enough at rest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _as_current(user: User) -> CurrentUser:
+    assert user.id is not None
+    return CurrentUser(id=user.id, email=user.email, display_name=user.display_name, is_admin=user.is_admin)
+
+
+def create_user(email: str, password: str, display_name: str, *, is_admin: bool = False) -> CurrentUser:
+    email = validate_email(email)
+    display_name = validate_display_name(display_name)
+    password_hash = hash_password(password)
+    with session_scope() as db:
+        if db.exec(select(User.id).where(User.email == email)).first() is not None:
+            raise AccountError("An account with this email already exists. Log in instead.")
+        user = User(email=email, password_hash=password_hash, display_name=display_name, is_admin=is_admin)
+        db.add(user)
+        db.flush()
+        return _as_current(user)
+
+
+# --- throttling ----------------------------------------------------------------------
+
+
+def _throttle_keys(email: str, client: str | None) -> list[str]:
+    keys = [f"account:{normalise_email(email)[:320]}"]
+    if client:
+        keys.append(f"client:{client[:64]}")
+    return keys
+
+
+def _lock_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many failed log-in attempts. Try again in {minutes} {unit}."
+
+
+def _locked_until(db: Session, keys: list[str], now: datetime) -> datetime | None:
+    rows = db.exec(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
+    locks = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
+    return max(locks) if locks else None
+
+
+def _record_failure(db: Session, keys: list[str], now: datetime) -> datetime | None:
+    settings = get_settings()
+    window = timedelta(minutes=settings.login_lock_minutes)
+    locked: datetime | None = None
+    for key in keys:
+        row = db.get(LoginThrottle, key) or LoginThrottle(key=key)
+        if row.first_failure_at is None or now - row.first_failure_at > window:
+            row.failures, row.first_failure_at = 0, now
+        row.failures += 1
+        if row.failures >= settings.login_max_failures:
+            row.locked_until = now + window
+            row.failures, row.first_failure_at = 0, None
+            locked = row.locked_until
+        db.add(row)
+    return locked
+
+
+def authenticate(email: str, password: str, client: str | None = None) -> CurrentUser:
+    """Check a log-in; raise `AccountError` with the message to show on refusal."""
+    now = utcnow()
+    keys = _throttle_keys(email, client)
+    with session_scope() as db:
+        until = _locked_until(db, keys, now)
+    if until is not None:
+        raise AccountError(_lock_message(until, now))
+
+    normalised = normalise_email(email)
+    with session_scope() as db:
+        user = db.exec(select(User).where(User.email == normalised)).first()
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and ok and not user.disabled:
+        with session_scope() as db:
+            for key in keys[:1]:
+                row = db.get(LoginThrottle, key)
+                if row is not None:
+                    db.delete(row)
+        return _as_current(user)
+
+    with session_scope() as db:
+        until = _record_failure(db, keys, now)
+    if until is not None:
+        raise AccountError(_lock_message(until, now))
+    if user is not None and ok and user.disabled:
+        raise AccountError("This account is disabled. Ask the administrator of this CloudTrack.")
+    raise AccountError(INVALID_LOGIN)
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+def start_session(user_id: int, *, client_ip: str | None = None, user_agent: str | None = None) -> str:
+    """Create a session and return its token; only the token's hash is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    ttl = timedelta(days=get_settings().session_ttl_days)
+    with session_scope() as db:
+        db.add(
+            AuthSession(
+                user_id=user_id,
+                token_hash=hash_token(token),
+                created_at=now,
+                expires_at=now + ttl,
+                last_seen_at=now,
+                client_ip=(client_ip or None) and client_ip[:64],
+                user_agent=(user_agent or None) and user_agent[:300],
+            )
+        )
+    return token
+
+
+def user_for_token(token: str | None) -> CurrentUser | None:
+    """The user a session token belongs to, or None when missing, unknown or expired."""
+    if not token:
+        return None
+    now = utcnow()
+    with session_scope() as db:
+        row = db.exec(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == hash_token(token))
+        ).first()
+        if row is None:
+            return None
+        auth_session, user = row
+        if auth_session.expires_at <= now or user.disabled:
+            db.delete(auth_session)
+            return None
+        # Touch at most once a minute: this runs on every page load.
+        if now - auth_session.last_seen_at > timedelta(minutes=1):
+            auth_session.last_seen_at = now
+            db.add(auth_session)
+        return _as_current(user)
+
+
+def end_session(token: str | None) -> None:
+    if not token:
+        return
+    with session_scope() as db:
+        row = db.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+        if row is not None:
+            db.delete(row)
+
+
+def end_all_sessions(user_id: int) -> None:
+    with session_scope() as db:
+        for row in db.exec(select(AuthSession).where(AuthSession.user_id == user_id)).all():
+            db.delete(row)
+
+
+def list_users() -> list[User]:
+    with session_scope() as db:
+        return list(db.exec(select(User).order_by(User.id)).all())
+
+
+def set_disabled(email: str, disabled: bool) -> CurrentUser:
+    with session_scope() as db:
+        user = db.exec(select(User).where(User.email == normalise_email(email))).first()
+        if user is None:
+            raise AccountError(f"No account with the email {normalise_email(email)}.")
+        user.disabled = disabled
+        db.add(user)
+        current = _as_current(user)
+    if disabled:
+        end_all_sessions(current.id)
+    return current
+
+
+def change_password(user_id: int, old_password: str, new_password: str) -> None:
+    new_hash = hash_password(new_password)
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        if user is None or not verify_password(user.password_hash, old_password):
+            raise AccountError("The current password is not correct.")
+        user.password_hash = new_hash
+        db.add(user)
+
+
+def delete_account(user_id: int) -> None:
+    """Remove the user and everything that is theirs (watches, alerts, sessions)."""
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        if user is not None:
+            db.delete(user)

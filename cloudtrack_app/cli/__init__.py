@@ -1,0 +1,20 @@
+"""`python -m cloudtrack_app.cli`: manage a CloudTrack server from the shell.
+
+Each feature keeps its commands in a module of this package; `main` gathers them.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cloudtrack_app.cli.bench import bench
+from cloudtrack_app.cli.users import users
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """CloudTrack: a self-hosted price and stock tracker."""
+
+
+main.add_command(users)
+main.add_command(bench)

@@ -1,0 +1,241 @@
+"""CloudTrack's tables: plain SQLModel, no Reflex.
+
+Money is `Decimal` (NUMERIC(18, 4)); every timestamp is an aware UTC datetime,
+stored through `UTCDateTime` so SQLite (which keeps no zone) hands back aware values too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False, default: Any = None) -> Any:
+    """A UTC timestamp column (`default` is a callable for required ones)."""
+    if default is not None:
+        return Field(default_factory=default, sa_type=UTCDateTime, nullable=nullable, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _money(*, nullable: bool = True) -> Any:
+    return Field(default=None, max_digits=18, decimal_places=4, nullable=nullable)
+
+
+class WatchMode(StrEnum):
+    PRICE = "price"
+    STOCK = "stock"
+    BOTH = "both"
+
+
+class Availability(StrEnum):
+    IN_STOCK = "in_stock"
+    OUT_OF_STOCK = "out_of_stock"
+    UNKNOWN = "unknown"
+
+
+class AlertKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    PRICE_DROP = "price_drop"
+    RESTOCK = "restock"
+    TEST = "test"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    display_name: str = Field(max_length=120)
+    timezone: str = Field(default="UTC", max_length=64)
+    locale: str = Field(default="en", max_length=16)
+    is_admin: bool = Field(default=False)
+    disabled: bool = Field(default=False)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+
+    # Notification preferences.
+    email_alerts: bool = Field(default=True)
+    alert_email: str | None = Field(default=None, max_length=320)
+    telegram_alerts: bool = Field(default=True)
+    telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
+    telegram_link_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    telegram_link_expires_at: datetime | None = _ts()
+    ai_text: bool = Field(default=True)
+    ai_tone: str = Field(default="friendly", max_length=20)
+    email_channel_error: str | None = Field(default=None, max_length=500)
+    telegram_channel_error: str | None = Field(default=None, max_length=500)
+
+
+class AuthSession(SQLModel, table=True):
+    __tablename__ = "auth_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    expires_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    last_seen_at: datetime = _ts(nullable=False, default=utcnow)
+    client_ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed log-in counts per key: `account:<email>` and `client:<address>`.
+
+    Unknown e-mail addresses are counted like known ones, so the lock message never
+    tells a stranger which addresses have accounts.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=400)
+    failures: int = Field(default=0)
+    first_failure_at: datetime | None = _ts()
+    locked_until: datetime | None = _ts()
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "products"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048, unique=True, index=True)
+    shop_domain: str = Field(max_length=255, index=True)
+    title: str | None = Field(default=None, max_length=500)
+    image_url: str | None = Field(default=None, max_length=2048)
+    sku: str | None = Field(default=None, max_length=120)
+    gtin: str | None = Field(default=None, max_length=32)
+    brand: str | None = Field(default=None, max_length=200)
+    currency: str | None = Field(default=None, max_length=3)
+    last_price: Decimal | None = _money()
+    last_availability: str = Field(default=Availability.UNKNOWN, max_length=20)
+    availability_raw: str | None = Field(default=None, max_length=40)
+    extraction_source: str | None = Field(default=None, max_length=40)
+    extraction_confidence: float | None = Field(default=None)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    last_checked_at: datetime | None = _ts()
+    last_changed_at: datetime | None = _ts()
+    next_check_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    lease_until: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    consecutive_failures: int = Field(default=0)
+    failing: bool = Field(default=False)
+    last_error: str | None = Field(default=None, max_length=500)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+
+
+class Watch(SQLModel, table=True):
+    __tablename__ = "watches"
+    __table_args__ = (sa.UniqueConstraint("user_id", "product_id", name="uq_watch_user_product"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    product_id: int = Field(foreign_key="products.id", index=True, ondelete="CASCADE")
+    mode: str = Field(default=WatchMode.PRICE, max_length=10)
+    target_price: Decimal | None = _money()
+    active: bool = Field(default=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    initial_price: Decimal | None = _money()
+    # Price rule memory: armed until a crossing alerts; the price that last alerted.
+    price_armed: bool = Field(default=True)
+    last_alerted_price: Decimal | None = _money()
+    price_crossings: int = Field(default=0)
+    # Stock rule memory: whether an out-of-stock state has been seen, and fulfilment.
+    seen_out_of_stock: bool = Field(default=False)
+    stock_fulfilled: bool = Field(default=False)
+    restock_count: int = Field(default=0)
+
+
+class PricePoint(SQLModel, table=True):
+    __tablename__ = "price_points"
+    __table_args__ = (sa.Index("ix_price_points_product_checked", "product_id", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="products.id", ondelete="CASCADE")
+    checked_at: datetime = _ts(nullable=False, default=utcnow)
+    price: Decimal | None = _money()
+    currency: str | None = Field(default=None, max_length=3)
+    availability: str = Field(default=Availability.UNKNOWN, max_length=20)
+
+
+class AlertEvent(SQLModel, table=True):
+    """Something a user must be told, written before anything is sent."""
+
+    __tablename__ = "alert_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int | None = Field(default=None, foreign_key="watches.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    product_id: int | None = Field(default=None, foreign_key="products.id", ondelete="CASCADE")
+    kind: str = Field(max_length=20)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    created_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    # The facts at the moment of the alert (prices as decimal strings), for composing.
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=12, index=True)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, sa_type=sa.Text)
+    ai_used: bool = Field(default=False)
+    fallback_reason: str | None = Field(default=None, max_length=300)
+    next_attempt_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    lease_until: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One alert on one channel: its status, attempts and what the provider said."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (sa.UniqueConstraint("event_id", "channel", name="uq_delivery_event_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="alert_events.id", index=True, ondelete="CASCADE")
+    channel: str = Field(max_length=20)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=12, index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    lease_until: datetime | None = _ts()
+    idempotency_key: str = Field(max_length=100)
+    provider_id: str | None = Field(default=None, max_length=200)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, sa_type=sa.Text)
+    error: str | None = Field(default=None, max_length=1000)
+    sent_at: datetime | None = _ts()

@@ -1,0 +1,125 @@
+"""Every knob of CloudTrack, read from the environment and `.env`.
+
+One object, documented in `.env.example` and the README. Read it through
+`get_settings()`; tests that change the environment call `get_settings.cache_clear()`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+MIN_CHECK_INTERVAL_SECONDS = 300
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- storage and runtime -------------------------------------------------------
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, validation_alias="CLOUDTRACK_DATA_DIR")
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    reflex_redis_url: str = Field(default="", validation_alias="REFLEX_REDIS_URL")
+    secret_key: str = Field(default="", validation_alias="SECRET_KEY")
+    public_url: str = Field(default="http://localhost:3000", validation_alias="PUBLIC_URL")
+    scheduler_enabled: bool = Field(default=True, validation_alias="SCHEDULER_ENABLED")
+
+    # --- accounts ------------------------------------------------------------------
+    session_ttl_days: int = Field(default=30, ge=1, validation_alias="SESSION_TTL_DAYS")
+    login_max_failures: int = Field(default=5, ge=1, validation_alias="LOGIN_MAX_FAILURES")
+    login_lock_minutes: int = Field(default=15, ge=1, validation_alias="LOGIN_LOCK_MINUTES")
+    signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
+
+    # --- fetching ------------------------------------------------------------------
+    allow_private_urls: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("CLOUDTRACK_ALLOW_PRIVATE_URLS", "ALLOW_PRIVATE_URLS"),
+    )
+    user_agent: str = Field(
+        default=(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36"
+        ),
+        validation_alias="FETCH_USER_AGENT",
+    )
+    accept_language: str = Field(
+        default="en-US,en;q=0.9", validation_alias="FETCH_ACCEPT_LANGUAGE"
+    )
+    fetch_connect_timeout: float = Field(default=10.0, gt=0, validation_alias="FETCH_CONNECT_TIMEOUT")
+    fetch_read_timeout: float = Field(default=20.0, gt=0, validation_alias="FETCH_READ_TIMEOUT")
+    fetch_total_timeout: float = Field(default=30.0, gt=0, validation_alias="FETCH_TOTAL_TIMEOUT")
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, validation_alias="FETCH_MAX_BYTES")
+    fetch_max_redirects: int = Field(default=5, ge=0, validation_alias="FETCH_MAX_REDIRECTS")
+    # JSON object: shop domain -> fetcher name ("direct", "scraper_api", "browser").
+    fetchers: dict[str, str] = Field(default_factory=dict, validation_alias="FETCHERS")
+    scraper_api_url: str = Field(default="", validation_alias="SCRAPER_API_URL")
+    scraper_api_key: str = Field(default="", validation_alias="SCRAPER_API_KEY")
+    browser_executable: str = Field(default="/usr/bin/chromium", validation_alias="BROWSER_EXECUTABLE")
+
+    # --- checking ------------------------------------------------------------------
+    check_interval: int = Field(default=6 * 3600, validation_alias="CHECK_INTERVAL")
+    check_jitter: float = Field(default=0.1, ge=0, le=0.5, validation_alias="CHECK_JITTER")
+    fetch_concurrency: int = Field(default=16, ge=1, validation_alias="FETCH_CONCURRENCY")
+    per_shop_concurrency: int = Field(default=2, ge=1, validation_alias="PER_SHOP_CONCURRENCY")
+    per_shop_delay: float = Field(default=1.0, ge=0, validation_alias="PER_SHOP_DELAY")
+    failure_threshold: int = Field(default=3, ge=1, validation_alias="FAILURE_THRESHOLD")
+    claim_batch_size: int = Field(default=100, ge=1, validation_alias="CLAIM_BATCH_SIZE")
+    lease_seconds: int = Field(default=300, ge=10, validation_alias="LEASE_SECONDS")
+    tick_seconds: int = Field(default=30, ge=1, validation_alias="TICK_SECONDS")
+
+    # --- notifications -------------------------------------------------------------
+    resend_api_key: str = Field(default="", validation_alias="RESEND_API_KEY")
+    resend_api_url: str = Field(default="", validation_alias="RESEND_API_URL")
+    email_from: str = Field(default="CloudTrack <alerts@localhost>", validation_alias="EMAIL_FROM")
+    telegram_bot_token: str = Field(default="", validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="", validation_alias="TELEGRAM_API_URL")
+    telegram_mode: Literal["polling", "webhook"] = Field(default="polling", validation_alias="TELEGRAM_MODE")
+    openai_api_key: str = Field(default="", validation_alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(default="", validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    ai_timeout: float = Field(default=10.0, gt=0, validation_alias="AI_TIMEOUT")
+
+    @field_validator("check_interval")
+    @classmethod
+    def _check_interval_floor(cls, value: int) -> int:
+        if value < MIN_CHECK_INTERVAL_SECONDS:
+            raise ValueError(f"CHECK_INTERVAL must be at least {MIN_CHECK_INTERVAL_SECONDS} seconds")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cloudtrack.db').resolve()}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data folder.
+
+        A self-hoster who never sets SECRET_KEY still gets signed links that survive
+        restarts, without a well-known default anyone could forge.
+        """
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
