@@ -6,9 +6,9 @@
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlmodel import SQLModel
 
-from alembic import context
 from cloudtrack_app import models  # noqa: F401  (fills the metadata)
 from cloudtrack_app.db import make_engine
 from cloudtrack_app.settings import get_settings

@@ -51,9 +51,7 @@ class Settings(BaseSettings):
         ),
         validation_alias="FETCH_USER_AGENT",
     )
-    accept_language: str = Field(
-        default="en-US,en;q=0.9", validation_alias="FETCH_ACCEPT_LANGUAGE"
-    )
+    accept_language: str = Field(default="en-US,en;q=0.9", validation_alias="FETCH_ACCEPT_LANGUAGE")
     fetch_connect_timeout: float = Field(default=10.0, gt=0, validation_alias="FETCH_CONNECT_TIMEOUT")
     fetch_read_timeout: float = Field(default=20.0, gt=0, validation_alias="FETCH_READ_TIMEOUT")
     fetch_total_timeout: float = Field(default=30.0, gt=0, validation_alias="FETCH_TOTAL_TIMEOUT")
@@ -87,6 +85,15 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default="", validation_alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     ai_timeout: float = Field(default=10.0, gt=0, validation_alias="AI_TIMEOUT")
+    # Delivery: attempts per channel before giving up, and the backoff between them.
+    notify_max_attempts: int = Field(default=8, ge=1, validation_alias="NOTIFY_MAX_ATTEMPTS")
+    notify_retry_base_seconds: float = Field(default=30.0, gt=0, validation_alias="NOTIFY_RETRY_BASE_SECONDS")
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0, validation_alias="NOTIFY_RETRY_MAX_SECONDS")
+    notify_lease_seconds: int = Field(default=120, ge=10, validation_alias="NOTIFY_LEASE_SECONDS")
+    notify_concurrency: int = Field(default=8, ge=1, validation_alias="NOTIFY_CONCURRENCY")
+    notify_send_timeout: float = Field(default=15.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT")
+    unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
+    telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 
     @field_validator("check_interval")
     @classmethod

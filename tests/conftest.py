@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
-
 from alembic import command
 from alembic.config import Config
+from sqlmodel import SQLModel
+
 from cloudtrack_app import db as dbmod
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
 

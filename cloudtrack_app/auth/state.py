@@ -1,0 +1,97 @@
+"""The Reflex side of accounts: `AuthState`, the base of every feature state.
+
+The browser keeps a server-generated session token in localStorage; the database keeps
+only its hash. Every handler that touches user data starts with `await self._user()`
+(or `_require_user()`), which checks the token against the database each time, so a
+session ended on the server is ended everywhere at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote, urlsplit
+
+import reflex as rx
+
+from cloudtrack_app.auth import accounts
+from cloudtrack_app.auth.accounts import AccountError, CurrentUser
+
+LOGIN_ROUTE = "/login"
+HOME_ROUTE = "/"
+
+
+class NotAuthenticatedError(Exception):
+    """Raised by `_require_user` when the request carries no valid session."""
+
+
+class AuthState(rx.State):
+    session_token: str = rx.LocalStorage("", name="cloudtrack_session", sync=True)
+    # What the page may show about the person; refreshed on every guarded page load.
+    display_name: str = ""
+    email: str = ""
+    auth_checked: bool = False
+
+    @rx.var
+    def logged_in(self) -> bool:
+        return bool(self.email)
+
+    async def _user(self) -> CurrentUser | None:
+        user = await asyncio.to_thread(accounts.user_for_token, self.session_token)
+        if user is None:
+            self.display_name = self.email = ""
+        else:
+            self.display_name, self.email = user.display_name, user.email
+        self.auth_checked = True
+        return user
+
+    async def _require_user(self) -> CurrentUser:
+        user = await self._user()
+        if user is None:
+            raise NotAuthenticatedError
+        return user
+
+    def _login_redirect(self) -> rx.event.EventSpec:
+        path = urlsplit(str(self.router.url)).path or HOME_ROUTE
+        target = LOGIN_ROUTE if path in (HOME_ROUTE, LOGIN_ROUTE) else f"{LOGIN_ROUTE}?next={quote(path)}"
+        return rx.redirect(target)
+
+    @rx.event
+    async def check_session(self) -> None:
+        """on_load of public pages: know whether someone is logged in."""
+        await self._user()
+
+    @rx.event
+    async def require_login(self) -> rx.event.EventSpec | None:
+        """on_load guard of protected pages: send strangers to the log-in page."""
+        if await self._user() is None:
+            return self._login_redirect()
+        return None
+
+    async def _begin_session(self, user: CurrentUser) -> None:
+        headers = self.router.headers
+        self.session_token = await asyncio.to_thread(
+            accounts.start_session,
+            user.id,
+            client_ip=self.router.session.client_ip,
+            user_agent=getattr(headers, "user_agent", "") or None,
+        )
+        self.display_name, self.email = user.display_name, user.email
+        self.auth_checked = True
+
+    @rx.event
+    async def logout(self) -> rx.event.EventSpec:
+        token = self.session_token
+        self.session_token = ""
+        self.display_name = self.email = ""
+        await asyncio.to_thread(accounts.end_session, token)
+        return rx.redirect(LOGIN_ROUTE)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after log-in (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return HOME_ROUTE
+    return target
+
+
+__all__ = ["AccountError", "AuthState", "NotAuthenticatedError", "safe_next"]

