@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -76,10 +76,8 @@ def running_app(
         yield app
     finally:
         if process.poll() is None:
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 app.stop()
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def wait_healthy(app: RunningApp) -> None:
