@@ -3,11 +3,15 @@
 import reflex as rx
 
 from cloudtrack_app import models  # noqa: F401  (registers the tables for migrations)
-from cloudtrack_app.auth.state import AuthState
+from cloudtrack_app.pages.add_product import add_product_page
 from cloudtrack_app.pages.auth import login_page, signup_page
 from cloudtrack_app.pages.dashboard import index_page
+from cloudtrack_app.pages.product import product_page
 from cloudtrack_app.pages.settings import settings_page
 from cloudtrack_app.states.account import AccountFormState
+from cloudtrack_app.states.add_product import AddProductState
+from cloudtrack_app.states.dashboard import DashboardState
+from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
 
 app = rx.App(
@@ -15,7 +19,7 @@ app = rx.App(
         rx.el.meta(name="description", content="CloudTrack: self-hosted price and stock tracker")
     ],
 )
-app.add_page(index_page, route="/", title="CloudTrack", on_load=AuthState.check_session)
+app.add_page(index_page, route="/", title="CloudTrack", on_load=DashboardState.load_dashboard)
 app.add_page(
     login_page, route="/login", title="Log in · CloudTrack", on_load=AccountFormState.open_public_page
 )
@@ -24,4 +28,13 @@ app.add_page(
 )
 app.add_page(
     settings_page, route="/settings", title="Settings · CloudTrack", on_load=ProfileState.load_profile
+)
+app.add_page(
+    add_product_page, route="/add", title="Add a product · CloudTrack", on_load=AddProductState.open_page
+)
+app.add_page(
+    product_page,
+    route="/products/[product_id]",
+    title="Product · CloudTrack",
+    on_load=ProductState.load_product,
 )

@@ -13,7 +13,7 @@ def brand() -> rx.Component:
     return rx.link(
         rx.hstack(
             rx.icon("radar", size=22, color=rx.color("accent", 10)),
-            rx.heading("CloudTrack", size="5", weight="bold"),
+            rx.text("CloudTrack", size="5", weight="bold"),
             align="center",
             spacing="2",
         ),

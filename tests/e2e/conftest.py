@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cloudtrack_app.bench.shop import LocalShop
 from tests.apprunner import RunningApp, running_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -41,3 +42,10 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
 @pytest.fixture
 def base(app_server: RunningApp) -> str:
     return app_server.base_url
+
+
+@pytest.fixture(scope="session")
+def shop() -> Iterator[LocalShop]:
+    """A loopback shop serving real saved product pages."""
+    with LocalShop() as local_shop:
+        yield local_shop

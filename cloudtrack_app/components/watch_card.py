@@ -1,0 +1,118 @@
+"""One watch on the dashboard: what it is, what it costs, and how it is doing."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from cloudtrack_app.tracking.overview import SPARKLINE_HEIGHT, SPARKLINE_WIDTH, WatchRow
+
+LINE_CLAMP_2 = {
+    "display": "-webkit-box",
+    "WebkitLineClamp": "2",
+    "WebkitBoxOrient": "vertical",
+    "overflow": "hidden",
+}
+
+
+def availability_badge(availability: rx.Var[str]) -> rx.Component:
+    return rx.match(
+        availability,
+        ("in_stock", rx.badge("In stock", color_scheme="green", variant="soft")),
+        ("out_of_stock", rx.badge("Out of stock", color_scheme="red", variant="soft")),
+        rx.badge("Stock unknown", color_scheme="gray", variant="soft"),
+    )
+
+
+def thumbnail(image: rx.Var[str], title: rx.Var[str], size: str = "4.5rem") -> rx.Component:
+    return rx.box(
+        rx.cond(
+            image != "",
+            rx.image(src=image, alt=title, width="100%", height="100%", object_fit="contain", loading="lazy"),
+            rx.center(rx.icon("package", size=28, color=rx.color("gray", 9)), height="100%"),
+        ),
+        width=size,
+        height=size,
+        min_width=size,
+        border_radius="var(--radius-3)",
+        background="white",
+        border=f"1px solid {rx.color('gray', 4)}",
+        overflow="hidden",
+    )
+
+
+def sparkline(path: rx.Var[str], direction: rx.Var[str]) -> rx.Component:
+    colour = rx.cond(direction == "up", "var(--red-9)", "var(--teal-9)")
+    return rx.cond(
+        path != "",
+        rx.el.svg(
+            rx.el.path(d=path, fill="none", stroke=colour, stroke_width="2", stroke_linejoin="round"),
+            view_box=f"0 0 {SPARKLINE_WIDTH} {SPARKLINE_HEIGHT}",
+            width=f"{SPARKLINE_WIDTH}",
+            height=f"{SPARKLINE_HEIGHT}",
+            role="img",
+            aria_label="Price over the last 30 days",
+        ),
+    )
+
+
+def watch_card(row: WatchRow) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                thumbnail(row.image, row.title),
+                rx.vstack(
+                    rx.link(
+                        rx.text(row.title, weight="medium", style=LINE_CLAMP_2),
+                        href=f"/products/{row.product_id}",
+                        color=rx.color("gray", 12),
+                        underline="hover",
+                    ),
+                    rx.text(row.shop, size="1", color=rx.color("gray", 10)),
+                    spacing="1",
+                    min_width="0",
+                ),
+                spacing="3",
+                align="start",
+                width="100%",
+            ),
+            rx.hstack(
+                rx.vstack(
+                    rx.text(row.price_text, size="6", weight="bold", data_testid="price"),
+                    rx.text("Target: ", row.target_text, size="1", color=rx.color("gray", 11)),
+                    spacing="0",
+                ),
+                rx.spacer(),
+                sparkline(row.sparkline, row.change_direction),
+                align="end",
+                width="100%",
+            ),
+            rx.cond(
+                row.change_text != "",
+                rx.text(
+                    row.change_text,
+                    size="1",
+                    color=rx.cond(row.change_direction == "up", rx.color("red", 11), rx.color("teal", 11)),
+                ),
+            ),
+            rx.flex(
+                availability_badge(row.availability),
+                rx.cond(row.good_deal, rx.badge("Good deal", color_scheme="amber", variant="solid")),
+                rx.cond(row.below_target, rx.badge("Below target", color_scheme="teal", variant="solid")),
+                rx.cond(~row.active, rx.badge("Paused", color_scheme="gray", variant="outline")),
+                spacing="2",
+                wrap="wrap",
+            ),
+            rx.cond(
+                row.failing,
+                rx.callout(
+                    row.error, icon="triangle-alert", color_scheme="red", size="1", role="alert", width="100%"
+                ),
+            ),
+            rx.text("Checked ", row.checked_text, size="1", color=rx.color("gray", 10)),
+            spacing="3",
+            width="100%",
+        ),
+        size="2",
+        width="100%",
+        data_testid="watch-card",
+    )

@@ -1,0 +1,344 @@
+"""`/products/[id]`: the price history of one watched product, and the watch's controls."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from cloudtrack_app.components.layout import form_error, loading, protected
+from cloudtrack_app.components.watch_card import availability_badge, thumbnail
+from cloudtrack_app.pages.add_product import MODES
+from cloudtrack_app.states.product import ProductState
+from cloudtrack_app.tracking.product_page import AlertLine, StatLine
+
+RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
+
+
+def header() -> rx.Component:
+    detail = ProductState.detail
+    return rx.flex(
+        thumbnail(detail.image, detail.title, size="7rem"),
+        rx.vstack(
+            rx.heading(detail.title, size="6", as_="h1"),
+            rx.link(
+                rx.hstack(
+                    rx.text(detail.shop), rx.icon("external-link", size=14), align="center", spacing="1"
+                ),
+                href=detail.url,
+                is_external=True,
+                size="2",
+            ),
+            rx.hstack(
+                rx.text(detail.price_text, size="7", weight="bold", data_testid="current-price"),
+                availability_badge(detail.availability),
+                rx.cond(detail.good_deal, rx.badge("Good deal", color_scheme="amber", variant="solid")),
+                rx.cond(~detail.active, rx.badge("Paused", color_scheme="gray", variant="outline")),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            rx.text(
+                "Target: ",
+                detail.target_text,
+                " · checked ",
+                detail.checked_text,
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.cond(
+                detail.failing,
+                rx.callout(detail.error, icon="triangle-alert", color_scheme="red", role="alert", size="1"),
+            ),
+            spacing="2",
+            min_width="0",
+        ),
+        gap="4",
+        direction=rx.breakpoints(initial="column", sm="row"),
+        width="100%",
+    )
+
+
+def actions() -> rx.Component:
+    detail = ProductState.detail
+    return rx.flex(
+        rx.button(
+            rx.cond(ProductState.checking, rx.spinner(size="1"), rx.icon("refresh-cw", size=16)),
+            rx.cond(ProductState.checking, "Checking…", "Check now"),
+            on_click=ProductState.check_now,
+            disabled=ProductState.checking,
+        ),
+        rx.cond(
+            detail.active,
+            rx.button(rx.icon("pause", size=16), "Pause", on_click=ProductState.pause, variant="soft"),
+            rx.button(rx.icon("play", size=16), "Resume", on_click=ProductState.resume, variant="soft"),
+        ),
+        rx.cond(
+            detail.fulfilled,
+            rx.button("Wait for the next restock", on_click=ProductState.rearm, variant="soft"),
+        ),
+        rx.button(
+            rx.icon("download", size=16), "Download CSV", on_click=ProductState.download_csv, variant="soft"
+        ),
+        rx.alert_dialog.root(
+            rx.alert_dialog.trigger(
+                rx.button(rx.icon("trash-2", size=16), "Delete", color_scheme="red", variant="soft")
+            ),
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Stop watching this product?"),
+                rx.alert_dialog.description("Its alerts stop and the watch is removed from your dashboard."),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.alert_dialog.action(
+                        rx.button("Delete watch", color_scheme="red", on_click=ProductState.delete)
+                    ),
+                    justify="end",
+                    spacing="3",
+                    margin_top="1rem",
+                ),
+            ),
+        ),
+        gap="2",
+        wrap="wrap",
+    )
+
+
+def chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Price history", size="4", as_="h2"),
+                rx.spacer(),
+                rx.segmented_control.root(
+                    *[rx.segmented_control.item(label, value=key) for key, label in RANGES],
+                    value=ProductState.chart_range,
+                    on_change=ProductState.set_chart_range,
+                    aria_label="Chart range",
+                ),
+                width="100%",
+                wrap="wrap",
+                align="center",
+            ),
+            rx.cond(
+                ProductState.chart.length() > 0,
+                rx.recharts.composed_chart(
+                    rx.recharts.cartesian_grid(stroke_dasharray="3 3", opacity=0.4),
+                    rx.recharts.area(
+                        data_key="unavailable",
+                        name="Out of stock",
+                        type_="stepAfter",
+                        stroke="var(--red-9)",
+                        fill="var(--red-9)",
+                        fill_opacity=0.25,
+                        is_animation_active=False,
+                        connect_nulls=False,
+                    ),
+                    rx.recharts.line(
+                        data_key="price",
+                        name="Price",
+                        type_="stepAfter",
+                        stroke="var(--teal-9)",
+                        stroke_width=2,
+                        dot=False,
+                        is_animation_active=False,
+                    ),
+                    rx.cond(
+                        ProductState.has_target,
+                        rx.recharts.reference_line(
+                            y=ProductState.chart_target,
+                            stroke="var(--amber-9)",
+                            stroke_dasharray="6 4",
+                            label="Target",
+                            if_overflow="extendDomain",
+                        ),
+                    ),
+                    rx.recharts.x_axis(data_key="date", min_tick_gap=24),
+                    rx.recharts.y_axis(domain=["auto", "auto"], width=64),
+                    rx.recharts.graphing_tooltip(),
+                    rx.recharts.legend(),
+                    data=ProductState.chart,
+                    width="100%",
+                    height=300,
+                ),
+                rx.text("No history yet.", color=rx.color("gray", 11)),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="price-chart",
+    )
+
+
+def stat_row(line: StatLine) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(line.period),
+        rx.table.cell(line.lowest),
+        rx.table.cell(line.highest),
+        rx.table.cell(line.average),
+    )
+
+
+def statistics() -> rx.Component:
+    detail = ProductState.detail
+    return rx.card(
+        rx.vstack(
+            rx.heading("Statistics", size="4", as_="h2"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Period"),
+                        rx.table.column_header_cell("Lowest"),
+                        rx.table.column_header_cell("Highest"),
+                        rx.table.column_header_cell("Average"),
+                    )
+                ),
+                rx.table.body(rx.foreach(detail.stats, stat_row)),
+                size="1",
+                width="100%",
+            ),
+            rx.text("Lowest ever: ", detail.lowest_ever_text, " (", detail.lowest_ever_when, ")", size="2"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def edit_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("What to watch", size="4", as_="h2"),
+            form_error(ProductState.edit_error),
+            rx.cond(
+                ProductState.edit_message != "",
+                rx.callout(ProductState.edit_message, icon="check", color_scheme="green", size="1"),
+            ),
+            rx.radio_group.root(
+                rx.flex(
+                    *[
+                        rx.el.label(
+                            rx.hstack(
+                                rx.radio_group.item(value=key), rx.text(label), align="center", spacing="2"
+                            ),
+                            cursor="pointer",
+                        )
+                        for key, label in MODES
+                    ],
+                    gap="4",
+                    wrap="wrap",
+                ),
+                value=ProductState.edit_mode,
+                on_change=ProductState.set_edit_mode,
+                aria_label="Tell me when",
+            ),
+            rx.cond(
+                ProductState.edit_mode != "stock",
+                rx.vstack(
+                    rx.el.label("Target price", html_for="edit-target", font_weight="500"),
+                    rx.input(
+                        id="edit-target",
+                        value=ProductState.edit_target,
+                        on_change=ProductState.set_edit_target,
+                        input_mode="decimal",
+                        disabled=ProductState.edit_any_drop,
+                        max_width="12rem",
+                    ),
+                    rx.el.label(
+                        rx.hstack(
+                            rx.checkbox(
+                                checked=ProductState.edit_any_drop, on_change=ProductState.set_edit_any_drop
+                            ),
+                            rx.text("Any price drop instead of a target", size="2"),
+                            align="center",
+                            spacing="2",
+                        )
+                    ),
+                    spacing="2",
+                ),
+            ),
+            rx.button("Save changes", on_click=ProductState.save_edit),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def alert_row(line: AlertLine) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.badge(line.kind, variant="soft"),
+            rx.text(line.when, size="1", color=rx.color("gray", 10)),
+            rx.spacer(),
+            rx.text(line.channels, size="1"),
+            width="100%",
+            wrap="wrap",
+            align="center",
+        ),
+        rx.cond(line.subject != "", rx.text(line.subject, weight="medium", size="2", margin_top="0.25rem")),
+        rx.cond(
+            line.body != "", rx.text(line.body, size="1", color=rx.color("gray", 11), white_space="pre-wrap")
+        ),
+        rx.cond(line.error != "", rx.text(line.error, size="1", color=rx.color("red", 11))),
+        padding_y="0.75rem",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        width="100%",
+    )
+
+
+def alerts() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Alert history", size="4", as_="h2"),
+            rx.cond(
+                ProductState.alerts.length() > 0,
+                rx.box(rx.foreach(ProductState.alerts, alert_row), width="100%", data_testid="alert-history"),
+                rx.text("No alerts yet.", color=rx.color("gray", 11)),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def not_found() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Product not found", size="6", as_="h1"),
+            rx.text("It is not on your list. It may have been deleted."),
+            rx.link("Back to the dashboard", href="/"),
+            spacing="3",
+        ),
+    )
+
+
+def product_page() -> rx.Component:
+    return protected(
+        rx.cond(
+            ProductState.not_found,
+            not_found(),
+            rx.cond(
+                ProductState.detail,
+                rx.vstack(
+                    header(),
+                    actions(),
+                    rx.cond(
+                        ProductState.check_message != "",
+                        rx.callout(ProductState.check_message, icon="info", size="1", role="status"),
+                    ),
+                    chart(),
+                    rx.grid(
+                        statistics(),
+                        edit_form(),
+                        columns=rx.breakpoints(initial="1", md="2"),
+                        spacing="4",
+                        width="100%",
+                    ),
+                    alerts(),
+                    spacing="4",
+                    width="100%",
+                ),
+                loading(),
+            ),
+        )
+    )

@@ -1,0 +1,212 @@
+"""A product's page: chart, statistics, alert history, and managing the watch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import reflex as rx
+
+from cloudtrack_app.auth.state import AuthState, NotAuthenticatedError
+from cloudtrack_app.tracking import watches
+from cloudtrack_app.tracking.checker import check_product_now
+from cloudtrack_app.tracking.ingest import IngestError
+from cloudtrack_app.tracking.product_page import (
+    CHART_RANGES,
+    AlertLine,
+    ProductDetail,
+    alert_history,
+    chart_series,
+    history_csv,
+    owned_watch,
+    product_detail,
+)
+from cloudtrack_app.tracking.watches import WatchNotFound
+
+
+class ProductState(AuthState):
+    detail: ProductDetail | None = None
+    not_found: bool = False
+    chart: list[dict[str, str | float | None]] = []
+    chart_target: str = ""  # the target price line ("" for none); recharts reads it as a number
+    chart_range: str = "90"
+    alerts: list[AlertLine] = []
+    checking: bool = False
+    check_message: str = ""
+    edit_mode: str = "price"
+    edit_target: str = ""
+    edit_any_drop: bool = False
+    edit_message: str = ""
+    edit_error: str = ""
+
+    @rx.var
+    def has_target(self) -> bool:
+        return self.chart_target != ""
+
+    def _product_id(self) -> int:
+        segment = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
+        return int(segment) if segment.isdigit() else 0
+
+    async def _refresh(self, user_id: int, product_id: int) -> None:
+        self.detail = await asyncio.to_thread(product_detail, user_id, product_id)
+        self.chart, self.chart_target = await asyncio.to_thread(
+            chart_series, user_id, product_id, self.chart_range
+        )
+        self.alerts = await asyncio.to_thread(alert_history, user_id, product_id)
+
+    async def _owned(self) -> tuple[int, int]:
+        """The user's id and the product id from the URL, or raise when either is not theirs."""
+        user = await self._require_user()
+        product_id = self._product_id()
+        await asyncio.to_thread(owned_watch, user.id, product_id)
+        return user.id, product_id
+
+    @rx.event
+    async def load_product(self) -> rx.event.EventSpec | None:
+        self.detail, self.not_found, self.chart, self.alerts = None, False, [], []
+        self.check_message = self.edit_message = self.edit_error = ""
+        self.checking = False
+        try:
+            user_id, product_id = await self._owned()
+            await self._refresh(user_id, product_id)
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+            return None
+        assert self.detail is not None
+        self.edit_mode, self.edit_target = self.detail.mode, self.detail.target_input
+        self.edit_any_drop = self.detail.any_drop
+        return None
+
+    @rx.event
+    async def set_chart_range(self, value: str | list[str]) -> rx.event.EventSpec | None:
+        value = value if isinstance(value, str) else "".join(value[:1])
+        try:
+            user_id, product_id = await self._owned()
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+            return None
+        self.chart_range = value if value in CHART_RANGES else "90"
+        self.chart, self.chart_target = await asyncio.to_thread(
+            chart_series, user_id, product_id, self.chart_range
+        )
+        return None
+
+    @rx.event
+    async def check_now(self) -> AsyncIterator[rx.event.EventSpec | None]:
+        if self.checking:
+            return
+        try:
+            user_id, product_id = await self._owned()
+        except NotAuthenticatedError:
+            yield self._login_redirect()
+            return
+        except WatchNotFound:
+            self.not_found = True
+            return
+        self.checking, self.check_message = True, ""
+        yield
+        outcome = await check_product_now(product_id, user_id=user_id)
+        self.check_message = outcome.message or f"Checked: {outcome.status}"
+        await self._refresh(user_id, product_id)
+        self.checking = False
+
+    async def _change_watch(self, change: str) -> rx.event.EventSpec | None:
+        try:
+            user_id, product_id = await self._owned()
+            assert self.detail is not None
+            watch_id = self.detail.watch_id
+            action = {
+                "pause": watches.pause_watch,
+                "resume": watches.resume_watch,
+                "rearm": watches.rearm_watch,
+            }
+            await asyncio.to_thread(action[change], user_id, watch_id)
+            await self._refresh(user_id, product_id)
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+        return None
+
+    @rx.event
+    async def pause(self) -> rx.event.EventSpec | None:
+        return await self._change_watch("pause")
+
+    @rx.event
+    async def resume(self) -> rx.event.EventSpec | None:
+        return await self._change_watch("resume")
+
+    @rx.event
+    async def rearm(self) -> rx.event.EventSpec | None:
+        return await self._change_watch("rearm")
+
+    @rx.event
+    def set_edit_mode(self, value: str) -> None:
+        self.edit_mode = value
+
+    @rx.event
+    def set_edit_target(self, value: str) -> None:
+        self.edit_target = value
+
+    @rx.event
+    def set_edit_any_drop(self, value: bool) -> None:
+        self.edit_any_drop = bool(value)
+
+    @rx.event
+    async def save_edit(self) -> rx.event.EventSpec | None:
+        try:
+            user_id, product_id = await self._owned()
+            assert self.detail is not None
+            stock_only = self.edit_mode == "stock"
+            result = await asyncio.to_thread(
+                lambda: watches.edit_watch(
+                    user_id,
+                    self.detail.watch_id,
+                    mode=self.edit_mode,
+                    target_price=None if stock_only or self.edit_any_drop else self.edit_target,
+                    any_drop=self.edit_any_drop and not stock_only,
+                )
+            )
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+            return None
+        except IngestError as error:
+            self.edit_error, self.edit_message = error.message, ""
+            return None
+        self.edit_error = ""
+        self.edit_message = "Saved. " + (
+            "The price is already at or below your target." if result.target_met else ""
+        )
+        await self._refresh(user_id, product_id)
+        return None
+
+    @rx.event
+    async def delete(self) -> rx.event.EventSpec | None:
+        try:
+            user_id, _ = await self._owned()
+            assert self.detail is not None
+            await asyncio.to_thread(watches.delete_watch, user_id, self.detail.watch_id)
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+            return None
+        return rx.redirect("/")
+
+    @rx.event
+    async def download_csv(self) -> rx.event.EventSpec | None:
+        try:
+            user_id, product_id = await self._owned()
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except WatchNotFound:
+            self.not_found = True
+            return None
+        data = await asyncio.to_thread(history_csv, user_id, product_id)
+        return rx.download(data=data, filename=f"cloudtrack-product-{product_id}.csv")

@@ -1,0 +1,202 @@
+"""What the dashboard shows: a user's watches sorted, filtered and paginated, as small
+display-ready rows (money formatted for the user's locale, a 30-day sparkline path).
+
+Only the rows of the requested page get history queries, so a user with a thousand
+watches costs one list query plus a page's worth of indexed look-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from babel.dates import format_timedelta
+
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import Availability, Product, User, WatchMode, utcnow
+from cloudtrack_app.notify.facts import format_money, usable_locale
+from cloudtrack_app.tracking.history import price_history, stats_in_session
+from cloudtrack_app.tracking.watches import WatchView, list_watches
+
+PAGE_SIZE = 24
+SPARKLINE_DAYS = 30
+SPARKLINE_WIDTH, SPARKLINE_HEIGHT = 120, 32
+
+
+class SortKey(StrEnum):
+    NAME = "name"
+    PRICE = "price"
+    BIGGEST_DROP = "drop"
+    RECENTLY_CHANGED = "changed"
+
+
+class FilterKey(StrEnum):
+    ALL = "all"
+    BELOW_TARGET = "below_target"
+    IN_STOCK = "in_stock"
+    FAILING = "failing"
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    watch_id: int
+    product_id: int
+    title: str
+    image: str
+    shop: str
+    url: str
+    mode: str
+    price_text: str
+    target_text: str
+    change_text: str
+    change_direction: str  # "down" | "up" | "same" | ""
+    availability: str
+    good_deal: bool
+    below_target: bool
+    sparkline: str  # an SVG path, "" when there is too little history
+    checked_text: str
+    failing: bool
+    error: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    rows: list[WatchRow]
+    total: int  # watches matching the filter
+    page: int
+    pages: int
+    counts: dict[str, int]  # per filter key, over all the user's watches
+
+
+def money_text(amount: Decimal | None, currency: str | None, locale: str) -> str:
+    return "—" if amount is None else format_money(amount, currency, locale)
+
+
+def ago_text(moment: datetime | None, now: datetime, locale: str) -> str:
+    if moment is None:
+        return "never"
+    return format_timedelta(moment - now, add_direction=True, locale=locale, threshold=1.1)
+
+
+def change_ratio(view: WatchView) -> Decimal | None:
+    """The price change since the watch was added, as a fraction (−0.1 is a 10 % drop)."""
+    if view.price is None or not view.initial_price:
+        return None
+    return (view.price - view.initial_price) / view.initial_price
+
+
+def is_below_target(view: WatchView) -> bool:
+    return view.price is not None and view.target_price is not None and view.price <= view.target_price
+
+
+_FILTERS: dict[FilterKey, Callable[[WatchView], bool]] = {
+    FilterKey.ALL: lambda view: True,
+    FilterKey.BELOW_TARGET: is_below_target,
+    FilterKey.IN_STOCK: lambda view: view.availability == Availability.IN_STOCK,
+    FilterKey.FAILING: lambda view: view.failing,
+}
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_SORTS: dict[SortKey, Callable[[WatchView], tuple]] = {
+    SortKey.NAME: lambda view: ((view.title or view.url).casefold(),),
+    SortKey.PRICE: lambda view: (view.price is None, view.price or Decimal(0)),
+    SortKey.BIGGEST_DROP: lambda view: (change_ratio(view) is None, change_ratio(view) or Decimal(0)),
+    SortKey.RECENTLY_CHANGED: lambda view: (-(view.last_changed_at or _EPOCH).timestamp(),),
+}
+
+
+def sparkline_path(
+    values: Sequence[Decimal], width: int = SPARKLINE_WIDTH, height: int = SPARKLINE_HEIGHT
+) -> str:
+    """An SVG path through the values, scaled into width × height (flat when constant)."""
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    step = Decimal(width) / (len(values) - 1)
+    points = []
+    for index, value in enumerate(values):
+        y = (
+            Decimal(height) / 2
+            if not span
+            else Decimal(height) - (value - low) / span * Decimal(height - 2) - 1
+        )
+        points.append(f"{float(index * step):.1f},{float(y):.1f}")
+    return "M" + " L".join(points)
+
+
+def _row(view: WatchView, product: Product, locale: str, now: datetime) -> WatchRow:
+    ratio = change_ratio(view)
+    if ratio is None:
+        change, direction = "", ""
+    elif ratio == 0:
+        change, direction = "no change", "same"
+    else:
+        change = f"{abs(ratio) * 100:.1f} % {'lower' if ratio < 0 else 'higher'} than when added"
+        direction = "down" if ratio < 0 else "up"
+    history = price_history(view.product_id, SPARKLINE_DAYS, max_points=60, now=now)
+    with session_scope() as session:
+        stats = stats_in_session(session, product, now)
+    if view.mode == WatchMode.STOCK:
+        target = "back in stock"
+    elif view.target_price is None:
+        target = "any drop"
+    else:
+        target = money_text(view.target_price, view.currency, locale)
+    return WatchRow(
+        watch_id=view.watch_id,
+        product_id=view.product_id,
+        title=view.title or view.url,
+        image=view.image or "",
+        shop=view.shop,
+        url=view.url,
+        mode=view.mode,
+        price_text=money_text(view.price, view.currency, locale),
+        target_text=target,
+        change_text=change,
+        change_direction=direction,
+        availability=view.availability,
+        good_deal=stats.good_deal,
+        below_target=is_below_target(view),
+        sparkline=sparkline_path([p.price for p in history if p.price is not None]),
+        checked_text=ago_text(view.last_checked_at, now, locale),
+        failing=view.failing,
+        error=view.last_error or "",
+        active=view.active,
+    )
+
+
+def user_locale(user_id: int) -> str:
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        return usable_locale(user.locale if user else None)
+
+
+def dashboard_page(
+    user_id: int,
+    *,
+    sort: str = SortKey.RECENTLY_CHANGED,
+    filter_by: str = FilterKey.ALL,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> DashboardPage:
+    """One page of the user's watches; unknown sort or filter names fall back to the defaults."""
+    now = now or utcnow()
+    sort_key = SortKey(sort) if sort in SortKey._value2member_map_ else SortKey.RECENTLY_CHANGED
+    filter_key = FilterKey(filter_by) if filter_by in FilterKey._value2member_map_ else FilterKey.ALL
+    views = list_watches(user_id)
+    counts = {key.value: sum(1 for view in views if test(view)) for key, test in _FILTERS.items()}
+    matching = sorted(filter(_FILTERS[filter_key], views), key=_SORTS[sort_key])
+    pages = max(1, -(-len(matching) // page_size))
+    page = min(max(1, page), pages)
+    shown = matching[(page - 1) * page_size : page * page_size]
+    locale = user_locale(user_id)
+    with session_scope() as session:
+        products = {view.product_id: session.get(Product, view.product_id) for view in shown}
+    rows = [_row(view, products[view.product_id], locale, now) for view in shown]
+    return DashboardPage(rows=rows, total=len(matching), page=page, pages=pages, counts=counts)
