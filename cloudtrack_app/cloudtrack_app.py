@@ -11,6 +11,7 @@ from cloudtrack_app.pages.settings import settings_page
 from cloudtrack_app.states.account import AccountFormState
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.dashboard import DashboardState
+from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
 
@@ -27,7 +28,10 @@ app.add_page(
     signup_page, route="/signup", title="Sign up · CloudTrack", on_load=AccountFormState.open_public_page
 )
 app.add_page(
-    settings_page, route="/settings", title="Settings · CloudTrack", on_load=ProfileState.load_profile
+    settings_page,
+    route="/settings",
+    title="Settings · CloudTrack",
+    on_load=[ProfileState.load_profile, NotificationsState.load_notifications],
 )
 app.add_page(
     add_product_page, route="/add", title="Add a product · CloudTrack", on_load=AddProductState.open_page

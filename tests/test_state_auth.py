@@ -28,8 +28,24 @@ PUBLIC_BY_DESIGN = {
     "open_public_page",
     "log_in",
     "sign_up",
+    "load_dashboard",  # `/` shows the landing page to strangers; tested on its own below
 }
-FORM_FIELD_SETTERS = {"set_profile_timezone"}
+# These only change what a form shows in this browser tab; saving goes through a guarded handler.
+FORM_FIELD_SETTERS = {
+    "set_profile_timezone",
+    "set_mode",
+    "set_target",
+    "set_any_drop",
+    "start_over",
+    "accept_offer",
+    "set_edit_mode",
+    "set_edit_target",
+    "set_edit_any_drop",
+    "set_email_alerts",
+    "set_telegram_alerts",
+    "set_ai_text",
+    "set_ai_tone",
+}
 
 
 def _all_auth_states() -> Iterator[type[AuthState]]:
@@ -97,7 +113,23 @@ def someone_else(sqlite_url: str) -> accounts.CurrentUser:
 
 def test_the_guarded_handlers_are_found() -> None:
     names = {name for _, name in _guarded_handlers()}
-    assert {"save_profile", "change_password", "delete_account", "load_profile"} <= names
+    assert {
+        "save_profile",
+        "change_password",
+        "delete_account",
+        "load_profile",
+        "change_filter",
+        "read_page",
+        "save",
+        "load_product",
+        "check_now",
+        "delete",
+        "download_csv",
+        "save_edit",
+        "save_notifications",
+        "link_telegram",
+        "send_test",
+    } <= names
 
 
 @pytest.mark.parametrize(
@@ -119,3 +151,16 @@ async def test_handler_refuses_without_a_valid_session(
     assert _redirects_to_login(events), f"{handler} did not send the request to the log-in page"
     assert _row_counts() == before, f"{handler} changed data without a session"
     assert state.email == ""
+
+
+@pytest.mark.parametrize("token", ["", "forged-or-expired-token"])
+async def test_the_dashboard_loads_nothing_without_a_session(someone_else: accounts.CurrentUser, token: str) -> None:
+    from cloudtrack_app.states.dashboard import DashboardState
+
+    root = rx.State(_reflex_internal_init=True)
+    state = root.get_substate(DashboardState.get_full_name().split(".")[1:])
+    state.session_token = token
+    await _call(state, "load_dashboard")
+    assert state.rows == []
+    assert state.counts == {}
+    assert state.logged_in is False

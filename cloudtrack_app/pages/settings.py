@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, labelled_input, protected
+from cloudtrack_app.notify.dispatch import ChannelStatus
+from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.profile import ProfileState
 
 
@@ -59,6 +61,172 @@ def profile_section() -> rx.Component:
             ),
             on_submit=ProfileState.save_profile,
         ),
+    )
+
+
+def switch_row(label: str, checked: rx.Var[bool], on_change: rx.EventHandler, switch_id: str) -> rx.Component:
+    return rx.hstack(
+        rx.switch(checked=checked, on_change=on_change, id=switch_id),
+        rx.el.label(label, html_for=switch_id),
+        align="center",
+        spacing="2",
+    )
+
+
+def channel_problem(channel: ChannelStatus) -> rx.Component:
+    return rx.cond(
+        channel.error,
+        rx.callout(
+            rx.text(channel.label, ": ", channel.error),
+            icon="triangle-alert",
+            color_scheme="red",
+            size="1",
+            role="alert",
+        ),
+    )
+
+
+def telegram_block() -> rx.Component:
+    state = NotificationsState
+    return rx.vstack(
+        rx.heading("Telegram", size="3", as_="h3"),
+        rx.cond(
+            ~state.telegram_configured,
+            rx.text(
+                "Telegram is not set up on this server (TELEGRAM_BOT_TOKEN).",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.cond(
+                state.telegram_linked,
+                rx.vstack(
+                    rx.hstack(
+                        rx.badge("Linked", color_scheme="green"),
+                        rx.text("Alerts go to your Telegram chat.", size="2"),
+                    ),
+                    switch_row(
+                        "Telegram alerts", state.telegram_alerts, state.set_telegram_alerts, "telegram-alerts"
+                    ),
+                    rx.button(
+                        "Unlink Telegram",
+                        on_click=state.unlink_telegram,
+                        variant="soft",
+                        color_scheme="gray",
+                        type="button",
+                    ),
+                    spacing="2",
+                ),
+                rx.vstack(
+                    rx.text(
+                        "Not linked. Open the link (or scan the code) and press Start in Telegram.", size="2"
+                    ),
+                    rx.cond(
+                        state.link_url != "",
+                        rx.flex(
+                            rx.image(
+                                src=state.link_qr,
+                                alt="QR code of the Telegram link",
+                                width="160px",
+                                height="160px",
+                                background="white",
+                                border_radius="var(--radius-2)",
+                            ),
+                            rx.vstack(
+                                rx.link("Open Telegram to link", href=state.link_url, is_external=True),
+                                rx.text(
+                                    "The link works once, for 15 minutes.",
+                                    size="1",
+                                    color=rx.color("gray", 10),
+                                ),
+                                rx.button(
+                                    "I pressed Start — check again",
+                                    on_click=state.refresh_telegram,
+                                    variant="soft",
+                                    type="button",
+                                ),
+                                spacing="2",
+                            ),
+                            gap="4",
+                            wrap="wrap",
+                            align="center",
+                        ),
+                        rx.button("Link Telegram", on_click=state.link_telegram, type="button"),
+                    ),
+                    spacing="2",
+                ),
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def notifications_section() -> rx.Component:
+    state = NotificationsState
+    return section(
+        "Alerts",
+        "Where alerts go and how they are written. Every alert is also kept on the product's page.",
+        rx.foreach(state.channels, channel_problem),
+        rx.form(
+            rx.vstack(
+                form_error(state.notify_error),
+                _notice(state.notify_message),
+                rx.heading("Email", size="3", as_="h3"),
+                rx.cond(
+                    ~state.email_configured,
+                    rx.text(
+                        "Email is not set up on this server (RESEND_API_KEY).",
+                        size="2",
+                        color=rx.color("gray", 11),
+                    ),
+                ),
+                switch_row("Email alerts", state.email_alerts, state.set_email_alerts, "email-alerts"),
+                labelled_input(
+                    "Send alerts to (empty: your account address)",
+                    "alert_email",
+                    type="email",
+                    default_value=state.alert_email,
+                    key=state.alert_email,
+                    placeholder=state.account_email,
+                ),
+                rx.heading("Written by AI", size="3", as_="h3"),
+                rx.cond(
+                    ~state.ai_available,
+                    rx.text(
+                        "No AI endpoint is set up on this server (OPENAI_API_KEY / OPENAI_BASE_URL): alerts use the plain template.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                    ),
+                ),
+                switch_row("AI-written alerts", state.ai_text, state.set_ai_text, "ai-text"),
+                rx.vstack(
+                    rx.el.label("Tone", html_for="ai-tone", font_weight="500", font_size="0.9rem"),
+                    rx.select(state.tones, value=state.ai_tone, on_change=state.set_ai_tone, id="ai-tone"),
+                    spacing="1",
+                ),
+                rx.button("Save alert settings", type="submit", size="3"),
+                spacing="3",
+                width="100%",
+                max_width="32rem",
+            ),
+            on_submit=state.save_notifications,
+            width="100%",
+        ),
+        rx.divider(),
+        telegram_block(),
+        rx.divider(),
+        rx.hstack(
+            rx.button(
+                rx.cond(state.testing, rx.spinner(size="1"), rx.icon("send", size=16)),
+                "Send me a test alert",
+                on_click=state.send_test,
+                disabled=state.testing,
+                variant="soft",
+                type="button",
+            ),
+            align="center",
+        ),
+        rx.foreach(state.test_results, lambda line: rx.text(line, size="2", data_testid="test-alert-result")),
     )
 
 
@@ -132,6 +300,7 @@ def settings_page() -> rx.Component:
         rx.vstack(
             rx.heading("Settings", size="8", as_="h1"),
             profile_section(),
+            notifications_section(),
             password_section(),
             danger_section(),
             spacing="5",

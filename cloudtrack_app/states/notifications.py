@@ -1,0 +1,151 @@
+"""Alert preferences on the settings page: channels, Telegram linking, AI text, test alert."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
+import reflex as rx
+
+from cloudtrack_app.auth.state import AccountError, AuthState, NotAuthenticatedError
+from cloudtrack_app.notify import telegram
+from cloudtrack_app.notify.compose import TONES
+from cloudtrack_app.notify.dispatch import ChannelStatus, channel_status, send_test_alert
+from cloudtrack_app.notify.preferences import load_preferences, save_preferences
+
+
+class NotificationsState(AuthState):
+    email_alerts: bool = True
+    alert_email: str = ""
+    account_email: str = ""
+    telegram_alerts: bool = True
+    telegram_linked: bool = False
+    ai_text: bool = True
+    ai_tone: str = "friendly"
+    ai_available: bool = False
+    channels: list[ChannelStatus] = []
+    link_url: str = ""
+    link_qr: str = ""
+    notify_message: str = ""
+    notify_error: str = ""
+    test_results: list[str] = []
+    testing: bool = False
+
+    @rx.var(cache=True)
+    def tones(self) -> list[str]:
+        return list(TONES)
+
+    @rx.var
+    def telegram_configured(self) -> bool:
+        return any(c.name == "telegram" and c.configured for c in self.channels)
+
+    @rx.var
+    def email_configured(self) -> bool:
+        return any(c.name == "email" and c.configured for c in self.channels)
+
+    async def _load(self, user_id: int) -> None:
+        prefs = await asyncio.to_thread(load_preferences, user_id)
+        for name, value in asdict(prefs).items():
+            setattr(self, name, value)
+        self.channels = await asyncio.to_thread(channel_status, user_id)
+
+    @rx.event
+    async def load_notifications(self) -> rx.event.EventSpec | None:
+        self.link_url = self.link_qr = self.notify_message = self.notify_error = ""
+        self.test_results, self.testing = [], False
+        user = await self._user()
+        if user is None:
+            return self._login_redirect()
+        await self._load(user.id)
+        return None
+
+    @rx.event
+    def set_email_alerts(self, value: bool) -> None:
+        self.email_alerts = bool(value)
+
+    @rx.event
+    def set_telegram_alerts(self, value: bool) -> None:
+        self.telegram_alerts = bool(value)
+
+    @rx.event
+    def set_ai_text(self, value: bool) -> None:
+        self.ai_text = bool(value)
+
+    @rx.event
+    def set_ai_tone(self, value: str) -> None:
+        self.ai_tone = value
+
+    @rx.event
+    async def save_notifications(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        try:
+            user = await self._require_user()
+            await asyncio.to_thread(
+                lambda: save_preferences(
+                    user.id,
+                    email_alerts=self.email_alerts,
+                    alert_email=str(form.get("alert_email", "")),
+                    telegram_alerts=self.telegram_alerts,
+                    ai_text=self.ai_text,
+                    ai_tone=self.ai_tone,
+                )
+            )
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except AccountError as error:
+            self.notify_error, self.notify_message = str(error), ""
+            return None
+        await self._load(user.id)
+        self.notify_error, self.notify_message = "", "Alert settings saved."
+        return None
+
+    @rx.event
+    async def link_telegram(self) -> rx.event.EventSpec | None:
+        try:
+            user = await self._require_user()
+            token = await asyncio.to_thread(telegram.create_link_token, user.id)
+            self.link_url = await telegram.telegram_link_url(token)
+        except NotAuthenticatedError:
+            return self._login_redirect()
+        except Exception as error:  # the bot API is another service: say so, don't crash
+            self.notify_error = f"Telegram did not answer ({type(error).__name__}). Try again in a moment."
+            return None
+        self.link_qr = telegram.qr_svg_data_uri(self.link_url)
+        return None
+
+    @rx.event
+    async def refresh_telegram(self) -> rx.event.EventSpec | None:
+        """After the person pressed Start in Telegram: show whether the chat is linked now."""
+        user = await self._user()
+        if user is None:
+            return self._login_redirect()
+        await self._load(user.id)
+        if self.telegram_linked:
+            self.link_url = self.link_qr = ""
+        return None
+
+    @rx.event
+    async def unlink_telegram(self) -> rx.event.EventSpec | None:
+        user = await self._user()
+        if user is None:
+            return self._login_redirect()
+        await asyncio.to_thread(telegram.unlink_telegram, user.id)
+        await self._load(user.id)
+        return None
+
+    @rx.event
+    async def send_test(self) -> AsyncIterator[rx.event.EventSpec | None]:
+        if self.testing:
+            return
+        user = await self._user()
+        if user is None:
+            yield self._login_redirect()
+            return
+        self.testing, self.test_results = True, []
+        yield
+        outcomes = await send_test_alert(user.id)
+        self.test_results = [f"{o.channel}: {o.status} — {o.detail}" for o in outcomes] or [
+            "No channel is set up: the test alert is recorded and shown in the app only."
+        ]
+        await self._load(user.id)
+        self.testing = False
