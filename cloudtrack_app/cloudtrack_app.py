@@ -1,8 +1,11 @@
 """The Reflex app: pages, API routes and lifespan tasks."""
 
 import reflex as rx
+from starlette.applications import Starlette
 
 from cloudtrack_app import models  # noqa: F401  (registers the tables for migrations)
+from cloudtrack_app.background import background_services
+from cloudtrack_app.notify.routes import routes as notify_routes
 from cloudtrack_app.pages.add_product import add_product_page
 from cloudtrack_app.pages.auth import login_page, signup_page
 from cloudtrack_app.pages.dashboard import index_page
@@ -16,6 +19,7 @@ from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
 
 app = rx.App(
+    api_transformer=Starlette(routes=notify_routes),
     head_components=[
         rx.el.meta(name="description", content="CloudTrack: self-hosted price and stock tracker")
     ],
@@ -42,3 +46,4 @@ app.add_page(
     title="Product · CloudTrack",
     on_load=ProductState.load_product,
 )
+app.register_lifespan_task(background_services)

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     ai_timeout: float = Field(default=10.0, gt=0, validation_alias="AI_TIMEOUT")
     # Delivery: attempts per channel before giving up, and the backoff between them.
+    notify_dispatch_seconds: int = Field(default=5, ge=1, validation_alias="NOTIFY_DISPATCH_SECONDS")
     notify_max_attempts: int = Field(default=8, ge=1, validation_alias="NOTIFY_MAX_ATTEMPTS")
     notify_retry_base_seconds: float = Field(default=30.0, gt=0, validation_alias="NOTIFY_RETRY_BASE_SECONDS")
     notify_retry_max_seconds: float = Field(default=3600.0, gt=0, validation_alias="NOTIFY_RETRY_MAX_SECONDS")

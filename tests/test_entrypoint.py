@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from cloudtrack_app.db import make_engine
-from tests.apprunner import running_app
+from cloudtrack_app.bench.apprunner import running_app
 from tests.conftest import PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Run the real app (scripts/entrypoint.sh) on a free port, for e2e and entrypoint tests."""
+"""Run the real app (scripts/entrypoint.sh) on a free port: for the UI benchmark and the tests."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def free_port() -> int:
 
 
 class RunningApp:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], base_url: str, log_path: Path, database_url: str
+    ) -> None:
         self.process, self.base_url, self.log_path = process, base_url, log_path
+        self.database_url = database_url
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -70,7 +73,7 @@ def running_app(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    app = RunningApp(process, f"http://127.0.0.1:{port}", log_path)
+    app = RunningApp(process, f"http://127.0.0.1:{port}", log_path, database_url)
     try:
         wait_healthy(app)
         yield app

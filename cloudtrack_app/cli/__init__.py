@@ -8,7 +8,11 @@ from __future__ import annotations
 import click
 
 from cloudtrack_app.cli.bench import bench
+from cloudtrack_app.cli.check import check
+from cloudtrack_app.cli.notify import notify
+from cloudtrack_app.cli.probe import probe
 from cloudtrack_app.cli.users import users
+from cloudtrack_app.cli.watch import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +22,7 @@ def main() -> None:
 
 main.add_command(users)
 main.add_command(bench)
+main.add_command(watch)
+main.add_command(check)
+main.add_command(notify)
+main.add_command(probe)

@@ -31,8 +31,14 @@ def link_button(label: str, href: str, **props) -> rx.Component:
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="3"), align="center", spacing="1"),
+        rx.hstack(
+            rx.icon(icon, size=18),
+            rx.text(label, size="3", display=["none", "inline"]),
+            align="center",
+            spacing="1",
+        ),
         href=href,
+        aria_label=label,
         underline="none",
         color=rx.color("gray", 12),
         padding_x="0.5rem",

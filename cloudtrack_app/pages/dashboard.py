@@ -33,22 +33,22 @@ def empty_state() -> rx.Component:
     )
 
 
+def filters() -> rx.Component:
+    return rx.segmented_control.root(
+        *[
+            rx.segmented_control.item(rx.text(label, " (", DashboardState.counts.get(key, 0), ")"), value=key)
+            for key, label in FILTERS
+        ],
+        value=DashboardState.filter_by,
+        on_change=DashboardState.change_filter,
+        aria_label="Show",
+        size="2",
+    )
+
+
 def controls() -> rx.Component:
     return rx.flex(
-        rx.segmented_control.root(
-            *[
-                rx.segmented_control.item(
-                    rx.text(label, " (", DashboardState.counts.get(key, 0), ")"), value=key
-                )
-                for key, label in FILTERS
-            ],
-            value=DashboardState.filter_by,
-            on_change=DashboardState.change_filter,
-            aria_label="Show",
-            size="2",
-            max_width="100%",
-            overflow_x="auto",
-        ),
+        rx.box(filters(), overflow_x="auto", max_width="100%"),
         rx.hstack(
             rx.el.label("Sort by", html_for="dashboard-sort", font_size="0.9rem"),
             rx.select.root(

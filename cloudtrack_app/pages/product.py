@@ -127,7 +127,7 @@ def chart() -> rx.Component:
                         type_="stepAfter",
                         stroke="var(--red-9)",
                         fill="var(--red-9)",
-                        fill_opacity=0.25,
+                        fill_opacity=0.15,
                         is_animation_active=False,
                         connect_nulls=False,
                     ),

@@ -15,11 +15,10 @@ from cloudtrack_app.tracking.product_page import (
     CHART_RANGES,
     AlertLine,
     ProductDetail,
-    alert_history,
     chart_series,
     history_csv,
     owned_watch,
-    product_detail,
+    product_view,
 )
 from cloudtrack_app.tracking.watches import WatchNotFound
 
@@ -48,11 +47,9 @@ class ProductState(AuthState):
         return int(segment) if segment.isdigit() else 0
 
     async def _refresh(self, user_id: int, product_id: int) -> None:
-        self.detail = await asyncio.to_thread(product_detail, user_id, product_id)
-        self.chart, self.chart_target = await asyncio.to_thread(
-            chart_series, user_id, product_id, self.chart_range
-        )
-        self.alerts = await asyncio.to_thread(alert_history, user_id, product_id)
+        shown = await asyncio.to_thread(product_view, user_id, product_id, self.chart_range)
+        self.detail, self.chart, self.alerts = shown.detail, shown.chart, shown.alerts
+        self.chart_target = shown.chart_target
 
     async def _owned(self) -> tuple[int, int]:
         """The user's id and the product id from the URL, or raise when either is not theirs."""
@@ -64,11 +61,12 @@ class ProductState(AuthState):
     @rx.event
     async def load_product(self) -> rx.event.EventSpec | None:
         self.detail, self.not_found, self.chart, self.alerts = None, False, [], []
+        self.chart_range = "90"
         self.check_message = self.edit_message = self.edit_error = ""
         self.checking = False
         try:
-            user_id, product_id = await self._owned()
-            await self._refresh(user_id, product_id)
+            user = await self._require_user()
+            await self._refresh(user.id, self._product_id())
         except NotAuthenticatedError:
             return self._login_redirect()
         except WatchNotFound:

@@ -128,9 +128,24 @@ def _stat_line(period: str, window: PriceWindow, currency: str | None, locale: s
     )
 
 
-def product_detail(user_id: int, product_id: int) -> ProductDetail:
+@dataclass(frozen=True)
+class ProductView:
+    detail: ProductDetail
+    chart: list[dict[str, str | float | None]]
+    chart_target: str
+    alerts: list[AlertLine]
+
+
+def product_view(user_id: int, product_id: int, range_key: str) -> ProductView:
+    """Everything the product page shows, with one ownership check."""
     view = owned_watch(user_id, product_id)
     who = viewer(user_id)
+    chart, target = _chart(view, who, range_key)
+    return ProductView(_detail(view, who), chart, target, _alerts(view, who, user_id))
+
+
+def _detail(view: WatchView, who: Viewer) -> ProductDetail:
+    product_id = view.product_id
     now = utcnow()
     with session_scope() as session:
         product = session.get(Product, product_id)
@@ -180,9 +195,11 @@ def chart_series(
     Each point has `price` (None while unknown) and `unavailable`, the price level drawn
     in red while the item was out of stock, so those periods stand out on the chart.
     """
-    view = owned_watch(user_id, product_id)
-    who = viewer(user_id)
-    points = price_history(product_id, CHART_RANGES.get(range_key, 90))
+    return _chart(owned_watch(user_id, product_id), viewer(user_id), range_key)
+
+
+def _chart(view: WatchView, who: Viewer, range_key: str) -> tuple[list[dict[str, str | float | None]], str]:
+    points = price_history(view.product_id, CHART_RANGES.get(range_key, 90))
     series: list[dict[str, str | float | None]] = []
     last_price: Decimal | None = None
     for point in points:
@@ -199,9 +216,7 @@ def chart_series(
     return series, target
 
 
-def alert_history(user_id: int, product_id: int) -> list[AlertLine]:
-    view = owned_watch(user_id, product_id)
-    who = viewer(user_id)
+def _alerts(view: WatchView, who: Viewer, user_id: int) -> list[AlertLine]:
     with session_scope() as session:
         events = session.exec(
             select(AlertEvent)

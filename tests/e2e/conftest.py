@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from cloudtrack_app.bench.apprunner import RunningApp, running_app
 from cloudtrack_app.bench.shop import LocalShop
-from tests.apprunner import RunningApp, running_app
+from cloudtrack_app.settings import get_settings
+from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ResendStub, TelegramStub
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -33,9 +36,37 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def resend_stub() -> Iterator[ResendStub]:
+    with ResendStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def telegram_stub() -> Iterator[TelegramStub]:
+    with TelegramStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def app_server(
+    tmp_path_factory: pytest.TempPathFactory, resend_stub: ResendStub, telegram_stub: TelegramStub
+) -> Iterator[RunningApp]:
     work = tmp_path_factory.mktemp("app")
-    with running_app(f"sqlite:///{work / 'e2e.db'}", work, {"CLOUDTRACK_ALLOW_PRIVATE_URLS": "true"}) as app:
+    url = f"sqlite:///{work / 'e2e.db'}"
+    env = {
+        "CLOUDTRACK_ALLOW_PRIVATE_URLS": "true",
+        "SCHEDULER_ENABLED": "true",
+        "NOTIFY_DISPATCH_SECONDS": "1",
+        "RESEND_API_KEY": RESEND_TEST_KEY,
+        "RESEND_API_URL": resend_stub.url,
+        "EMAIL_FROM": "CloudTrack <alerts@cloudtrack.test>",
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TEST_TOKEN,
+        "TELEGRAM_API_URL": telegram_stub.url,
+    }
+    with running_app(url, work, env) as app:
+        # The tests read and seed the app's own database.
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
         yield app
 
 

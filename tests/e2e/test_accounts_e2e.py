@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from playwright.sync_api import Browser, Page, expect
+
+from tests.stubs import TelegramStub
 
 PASSWORD = "a long enough password"
 
@@ -109,3 +112,31 @@ def test_second_user_never_sees_the_first_users_data(browser: Browser, base: str
     expect(second.get_by_text("Firstina")).to_have_count(0)
     first.context.close()
     second.context.close()
+
+
+def test_telegram_is_linked_from_the_settings_page(
+    page: Page, base: str, telegram_stub: TelegramStub
+) -> None:
+    sign_up(page, base, unique_email("tele"), "Teo")
+    page.goto(f"{base}/settings")
+    page.get_by_role("button", name="Link Telegram").click()
+    link = page.get_by_role("link", name="Open Telegram to link")
+    expect(link).to_have_attribute(
+        "href", re.compile(r"^https://t\.me/CloudTrackTestBot\?start=[\w-]+$"), timeout=20_000
+    )
+    expect(page.get_by_role("img", name="QR code of the Telegram link")).to_be_visible()
+    token = (link.get_attribute("href") or "").split("start=", 1)[1]
+
+    chat_id = 4242000 + len(telegram_stub.messages)
+    telegram_stub.push_message(f"/start {token}", chat_id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not telegram_stub.messages_to(chat_id):
+        time.sleep(0.5)
+    assert telegram_stub.messages_to(chat_id), "the bot did not confirm the link"
+
+    page.get_by_role("button", name="I pressed Start — check again").click()
+    expect(page.get_by_text("Alerts go to your Telegram chat.")).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Send me a test alert").click()
+    expect(page.get_by_test_id("test-alert-result").filter(has_text="telegram")).to_contain_text(
+        "sent", timeout=30_000
+    )

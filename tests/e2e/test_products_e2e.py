@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from cloudtrack_app.bench.shop import LocalShop
 from tests.e2e.test_accounts_e2e import sign_up, unique_email
+from tests.stubs import ResendStub
 
 VIKING = "zpeb_2b9b46483ad6335f"  # nay.sk, 13.40 EUR, in stock
 TIMEOUT = 30_000
@@ -21,10 +23,13 @@ def read_page(page: Page, base: str, url: str) -> None:
     page.get_by_role("button", name="Read page").click()
 
 
-def test_price_watch_from_adding_to_the_alert(page: Page, base: str, shop: LocalShop) -> None:
+def test_price_watch_from_adding_to_the_alert(
+    page: Page, base: str, shop: LocalShop, resend_stub: ResendStub
+) -> None:
     url = shop.add_corpus_page(f"/viking-{uuid.uuid4().hex[:6]}", VIKING)
     path = url.removeprefix(shop.base_url)
-    sign_up(page, base, unique_email("tracker"), "Tracy")
+    email = unique_email("tracker")
+    sign_up(page, base, email, "Tracy")
 
     read_page(page, base, url)
     expect(page.get_by_test_id("found-title")).to_contain_text("Viking 4v1", timeout=TIMEOUT)
@@ -52,6 +57,18 @@ def test_price_watch_from_adding_to_the_alert(page: Page, base: str, shop: Local
     # The chart now has two points, joined by a step line.
     line = page.get_by_test_id("price-chart").locator("path.recharts-curve.recharts-line-curve")
     expect(line).to_have_attribute("d", re.compile(r"^M[^M]*[HVL]"), timeout=TIMEOUT)
+
+    # The alert reached the email channel (the Resend stub) exactly once, with the new price.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _emails_mentioning(resend_stub, email, "11.50"):
+        time.sleep(0.5)
+    assert len(_emails_mentioning(resend_stub, email, "11.50")) == 1
+    assert len(_emails_mentioning(resend_stub, email, "13.40")) == 1  # the confirmation
+    expect(history).to_contain_text("email: sent", timeout=TIMEOUT)
+
+
+def _emails_mentioning(resend_stub: ResendStub, address: str, price: str) -> list[dict]:
+    return [m for m in resend_stub.emails if address in m["to"] and price in m["subject"]]
 
 
 def test_stock_watch_on_an_item_in_stock_is_refused(page: Page, base: str, shop: LocalShop) -> None:

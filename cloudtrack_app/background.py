@@ -1,0 +1,51 @@
+"""The backend's background work, for the Reflex lifespan: the check scheduler, the alert
+dispatcher (a job on the same scheduler) and Telegram updates (long polling or webhook set-up).
+
+Everything is created inside the running event loop, once per worker process: Reflex forks
+workers, and the database leases keep them from doing the same work twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cloudtrack_app.notify.dispatch import dispatch_pending
+from cloudtrack_app.notify.telegram import run_telegram
+from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.scheduler import scheduler_lifespan
+
+log = logging.getLogger(__name__)
+DISPATCH_JOB_ID = "cloudtrack-alert-dispatch"
+
+
+async def _dispatch() -> None:
+    try:
+        await dispatch_pending()
+    except Exception:
+        # A failed run leaves its claims to expire; the next run retries them.
+        log.exception("alert dispatch failed")
+
+
+@asynccontextmanager
+async def background_services() -> AsyncIterator[None]:
+    settings = get_settings()
+    stop = asyncio.Event()
+    async with scheduler_lifespan(settings) as scheduler:
+        telegram_task: asyncio.Task[None] | None = None
+        if scheduler is not None:
+            scheduler.add_interval_job(_dispatch, settings.notify_dispatch_seconds, DISPATCH_JOB_ID)
+            if settings.telegram_bot_token:
+                telegram_task = asyncio.create_task(
+                    run_telegram(stop, settings=settings), name="cloudtrack-telegram"
+                )
+        try:
+            yield
+        finally:
+            stop.set()
+            if telegram_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(telegram_task, timeout=10)

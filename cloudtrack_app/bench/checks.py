@@ -1,0 +1,381 @@
+"""A full check cycle against local shops serving real saved pages: speed, CPU, memory, disk.
+
+The shops run in a child process (their CPU is not the checker's) on 127.0.0.1…127.0.0.N,
+one host per shop domain, with a fixed latency per answer. Products are seeded as they are
+after an earlier check (price, availability, ETag). A share of the pages has changed since
+(`changed`): those answer 200 with a lower price, are parsed, recorded and alert their
+watch; the others answer 304 to the conditional GET, as unchanged pages do at shops that
+send ETags. With `etags=False` every page is fetched and parsed in full (the worst case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from cloudtrack_app import db as dbmod
+from cloudtrack_app.bench.shop import CORPUS_DIR, LocalShop, corpus_page, page_etag
+from cloudtrack_app.models import Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
+from cloudtrack_app.settings import PROJECT_ROOT, Settings, get_settings
+from cloudtrack_app.tracking.checker import Checker, CycleReport
+from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.fetch import close_clients
+
+WATCHERS = 10
+INSERT_CHUNK = 1000
+STALE_ETAG = '"stale"'
+
+
+@dataclass(frozen=True)
+class CorpusPrice:
+    page_id: str
+    price: Decimal
+    currency: str | None
+    availability: str
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    products: int
+    shops: int
+    database: str
+    latency_ms: float
+    changed: int
+    seconds: float
+    statuses: dict[str, int]
+    alerts: int
+    cpu_seconds: float
+    shop_cpu_seconds: float
+    peak_rss_mb: float
+    database_mb: float
+    requests: int
+
+    @property
+    def checks_per_second(self) -> float:
+        return sum(self.statuses.values()) / self.seconds if self.seconds else 0.0
+
+    def lines(self) -> list[str]:
+        checked = sum(self.statuses.values())
+        return [
+            f"products: {self.products} on {self.shops} shops, latency {self.latency_ms:.0f} ms, "
+            f"{self.changed} changed since the last check, database {self.database}",
+            f"outcomes: {', '.join(f'{k} {v}' for k, v in sorted(self.statuses.items()))}; alerts written {self.alerts}",
+            f"cycle: {checked} checks in {self.seconds:.1f} s = {self.checks_per_second:.1f} checks/s",
+            f"CPU (checker process): {self.cpu_seconds:.1f} s = {self.cpu_seconds / max(1, checked) * 1000:.2f} ms per check"
+            f" (shop process: {self.shop_cpu_seconds:.1f} s)",
+            f"peak RSS (checker process): {self.peak_rss_mb:.0f} MB",
+            f"database size after the cycle: {self.database_mb:.1f} MB",
+            f"shop requests: {self.requests} ({'each product fetched once' if self.requests == self.products else 'MISMATCH'})",
+        ]
+
+
+def corpus_prices(corpus_dir: Path = CORPUS_DIR) -> list[CorpusPrice]:
+    """The saved pages the extractor reads a price from, with what it reads."""
+    found = []
+    for path in sorted((corpus_dir / "pages").glob("*.html.gz")):
+        page_id = path.name.removesuffix(".html.gz")
+        extraction = extract(corpus_page(page_id, corpus_dir), "http://127.0.0.1/")
+        if extraction.price is not None and extraction.price > 0:
+            found.append(CorpusPrice(page_id, extraction.price, extraction.currency, extraction.availability))
+    return found
+
+
+def _serve(hosts: list[str], page_ids: list[str], changed: dict[int, Decimal], products: int,
+           latency: float, etags: bool, conn: Connection) -> None:  # fmt: skip
+    """Child process: one shop per host sharing one copy of the pages."""
+    shops = [LocalShop(host=host, latency=latency, etags=etags) for host in hosts]
+    first = shops[0]
+    for page_id in page_ids:
+        first.add_corpus_page(f"/page/{page_id}", page_id)
+    for shop in shops[1:]:
+        shop.serve_pages_of(first)
+    for number in range(products):
+        page_path = f"/page/{page_ids[number % len(page_ids)]}"
+        if number in changed:
+            first.add_page(f"/p/{number}", first.page(page_path))
+            first.set_price(f"/p/{number}", changed[number])
+        else:
+            first.add_alias(f"/p/{number}", page_path)
+    for shop in shops:
+        shop.start()
+    conn.send([shop.port for shop in shops])
+    conn.recv()  # the cycle is over
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    conn.send((sum(shop.total_requests for shop in shops), usage.ru_utime + usage.ru_stime))
+    for shop in shops:
+        shop.stop()
+
+
+def migrate(url: str) -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.attributes["configure_logger"] = False
+    engine = dbmod.make_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    engine.dispose()
+
+
+@contextmanager
+def bench_database(database_url: str | None) -> Iterator[str]:
+    """A fresh migrated database: a temporary SQLite file, or a new PostgreSQL database
+    on the server of `database_url` (dropped afterwards)."""
+    if not database_url or dbmod.is_sqlite(database_url):
+        with tempfile.TemporaryDirectory(prefix="cloudtrack-bench-") as folder:
+            url = database_url or f"sqlite:///{folder}/bench.db"
+            migrate(url)
+            yield url
+        return
+    name = f"cloudtrack_bench_{uuid.uuid4().hex[:8]}"
+    admin = dbmod.make_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = dbmod.normalise_url(database_url).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        dbmod.dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _seed(url: str, prices: list[CorpusPrice], urls: list[str], changed: dict[int, Decimal]) -> None:
+    engine = dbmod.get_engine(url)
+    now = utcnow()
+    with engine.begin() as connection:
+        user_ids = [
+            connection.execute(
+                sa.insert(User)
+                .values(email=f"bench{n}@example.com", password_hash="-", display_name=f"Bench {n}")
+                .returning(User.id)
+            ).scalar_one()
+            for n in range(WATCHERS)
+        ]
+    # Unchanged pages were last seen with the ETag the shop still sends; changed ones with an older one.
+    current = {p.page_id: page_etag(corpus_page(p.page_id)) for p in prices}
+    etags = {number: STALE_ETAG if number in changed else current[prices[number % len(prices)].page_id]
+             for number in range(len(urls))}  # fmt: skip
+    for start in range(0, len(urls), INSERT_CHUNK):
+        numbers = range(start, min(len(urls), start + INSERT_CHUNK))
+        with engine.begin() as connection:
+            rows = []
+            for number in numbers:
+                seen = prices[number % len(prices)]
+                rows.append(
+                    {
+                        "url": urls[number],
+                        "shop_domain": urls[number].split("/")[2],
+                        "title": f"Bench product {number}",
+                        "currency": seen.currency,
+                        "last_price": seen.price,
+                        "last_availability": seen.availability,
+                        "created_at": now - timedelta(days=30),
+                        "last_checked_at": now - timedelta(hours=6),
+                        "last_changed_at": now - timedelta(days=30),
+                        "next_check_at": now - timedelta(seconds=1),
+                        "etag": etags[number],
+                        "consecutive_failures": 0,
+                        "failing": False,
+                    }
+                )
+            ids = connection.execute(
+                sa.insert(Product).returning(Product.id, sort_by_parameter_order=True), rows
+            )
+            product_ids = [row[0] for row in ids]
+            connection.execute(
+                sa.insert(Watch),
+                [
+                    {
+                        "user_id": user_ids[number % WATCHERS],
+                        "product_id": product_id,
+                        "mode": WatchMode.PRICE,
+                        "target_price": (prices[number % len(prices)].price * Decimal("0.95")).quantize(
+                            Decimal("0.01")
+                        ),
+                        "initial_price": prices[number % len(prices)].price,
+                        "active": True,
+                        "created_at": now - timedelta(days=30),
+                        "price_armed": True,
+                        "price_crossings": 0,
+                        "seen_out_of_stock": False,
+                        "stock_fulfilled": False,
+                        "restock_count": 0,
+                    }
+                    for number, product_id in zip(numbers, product_ids, strict=True)
+                ],
+            )
+            connection.execute(
+                sa.insert(PricePoint),
+                [
+                    {
+                        "product_id": product_id,
+                        "checked_at": now - timedelta(minutes=1),
+                        "price": prices[number % len(prices)].price,
+                        "currency": prices[number % len(prices)].currency,
+                        "availability": prices[number % len(prices)].availability or Availability.UNKNOWN,
+                    }
+                    for number, product_id in zip(numbers, product_ids, strict=True)
+                ],
+            )
+
+
+def _database_mb(url: str) -> float:
+    if dbmod.is_sqlite(url):
+        path = Path(url.split("///", 1)[1])
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
+    with dbmod.get_engine(url).connect() as connection:
+        return connection.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one() / 1e6
+
+
+def run_bench(
+    products: int,
+    *,
+    latency_ms: float = 50.0,
+    shops: int = 8,
+    changed_share: float = 0.1,
+    etags: bool = True,
+    database_url: str | None = None,
+    fetch_concurrency: int | None = None,
+    per_shop_concurrency: int = 4,
+    per_shop_delay: float = 0.0,
+) -> BenchResult:
+    prices = corpus_prices()
+    if not prices:
+        raise RuntimeError(f"No saved page with a readable price in {CORPUS_DIR}.")
+    step = max(1, round(1 / changed_share)) if changed_share > 0 else 0
+    changed = {
+        number: (prices[number % len(prices)].price * Decimal("0.9")).quantize(Decimal("0.01"))
+        for number in range(products)
+        if step and number % step == 0
+    }
+    changed_count = len(changed) if etags else products
+    hosts = [f"127.0.0.{n + 1}" for n in range(shops)]
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(
+        target=_serve,
+        args=(hosts, [p.page_id for p in prices], changed, products, latency_ms / 1000, etags, child),
+        daemon=True,
+    )
+    server.start()
+    try:
+        ports = parent.recv()
+        urls = [f"http://{hosts[n % shops]}:{ports[n % shops]}/p/{n}" for n in range(products)]
+        with bench_database(database_url) as url:
+            os.environ["DATABASE_URL"] = url
+            get_settings.cache_clear()
+            dbmod.dispose_engines()
+            _seed(url, prices, urls, changed)
+            settings: Settings = get_settings().model_copy(
+                update={
+                    "allow_private_urls": True,
+                    "fetch_concurrency": fetch_concurrency or get_settings().fetch_concurrency,
+                    "per_shop_concurrency": per_shop_concurrency,
+                    "per_shop_delay": per_shop_delay,
+                }
+            )
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            report = asyncio.run(_cycle(settings))
+            seconds = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            parent.send("done")
+            requests, shop_cpu = parent.recv()
+            database_mb = _database_mb(url)
+            dbmod.dispose_engines()
+    finally:
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
+    return BenchResult(
+        products=products,
+        shops=shops,
+        database="sqlite" if not database_url or dbmod.is_sqlite(database_url) else "postgresql",
+        latency_ms=latency_ms,
+        changed=changed_count,
+        seconds=seconds,
+        statuses={str(k): v for k, v in report.statuses.items()},
+        alerts=report.alerts,
+        cpu_seconds=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        shop_cpu_seconds=shop_cpu,
+        peak_rss_mb=after.ru_maxrss / 1024,
+        database_mb=database_mb,
+        requests=requests,
+    )
+
+
+async def _cycle(settings: Settings) -> CycleReport:
+    try:
+        return await Checker(settings).run_cycle()
+    finally:
+        await close_clients()
+
+
+@click.command("checks")
+@click.option(
+    "--products", "products", type=int, default=1000, show_default=True, help="Products in the cycle."
+)
+@click.option("--latency-ms", type=float, default=50.0, show_default=True, help="Shop answer latency.")
+@click.option("--shops", type=int, default=8, show_default=True, help="Shop domains (127.0.0.1 … 127.0.0.N).")
+@click.option(
+    "--changed", "changed_share", type=float, default=0.1, show_default=True,
+    help="Share of pages changed since the last check (parsed, recorded, alerting).",
+)  # fmt: skip
+@click.option(
+    "--no-etags", is_flag=True, help="Shops send no ETags: every page is fetched and parsed in full."
+)
+@click.option(
+    "--database-url", default=None, help="PostgreSQL server to use (a fresh database is made on it)."
+)
+@click.option("--fetch-concurrency", type=int, default=None, help="Default: FETCH_CONCURRENCY.")
+@click.option("--per-shop-concurrency", type=int, default=4, show_default=True, help="PER_SHOP_CONCURRENCY.")
+@click.option(
+    "--per-shop-delay", type=float, default=0.0, show_default=True, help="PER_SHOP_DELAY (seconds)."
+)
+def checks_command(
+    products: int,
+    latency_ms: float,
+    shops: int,
+    changed_share: float,
+    no_etags: bool,
+    database_url: str | None,
+    fetch_concurrency: int | None,
+    per_shop_concurrency: int,
+    per_shop_delay: float,
+) -> None:
+    """Run one full check cycle against local shops and print checks/s, CPU, RSS and database size."""
+    if products < 1 or not 1 <= shops <= 250 or not 0 <= changed_share <= 1:
+        raise click.UsageError("Use --products ≥ 1, --shops 1…250 and --changed 0…1.")
+    result = run_bench(
+        products,
+        latency_ms=latency_ms,
+        shops=shops,
+        changed_share=changed_share,
+        etags=not no_etags,
+        database_url=database_url,
+        fetch_concurrency=fetch_concurrency,
+        per_shop_concurrency=per_shop_concurrency,
+        per_shop_delay=per_shop_delay,
+    )
+    for line in result.lines():
+        click.echo(line)

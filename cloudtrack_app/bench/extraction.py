@@ -1,0 +1,244 @@
+"""Extraction quality and speed on a folder of saved product pages with ground truth.
+
+Folder format (see /work/shared/corpus/product-pages/README.md): `truth.jsonl`, one JSON
+object per page with `id`, `url`, `price`, `currency`, `availability` and optional
+`*_alternatives`; pages in `pages/<id>.html.gz` (or `.html`).
+
+Scoring: a prediction equal to a truth value (or one of its alternatives) is a true
+positive, a wrong or unwanted value a false positive, a missing value a false negative.
+Availability: the annotators counted a product as in stock unless the page clearly said
+otherwise, so by default an `unknown` reading is scored as the prediction `in_stock`
+(the extractor itself never guesses; this is how the labels were made). With
+`strict_availability`, `unknown` counts as a missing value instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+import lxml.html
+
+from cloudtrack_app.tracking.extract import Extraction, extract
+
+FIELDS = ("price", "currency", "availability")
+
+
+@dataclass
+class FieldScore:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class PageOutcome:
+    id: str
+    url: str
+    ok: dict[str, str]  # field -> "tp" | "fp" | "fn" | "tn"
+    predicted: dict[str, str | None]
+    expected: dict[str, Any]
+    extract_ms: float
+    parse_ms: float
+    source: str | None
+    confidence: float
+    error: str | None = None
+
+
+@dataclass
+class BenchReport:
+    pages: int
+    scores: dict[str, FieldScore]
+    extract_ms: list[float] = field(default_factory=list)
+    parse_ms: list[float] = field(default_factory=list)
+    outcomes: list[PageOutcome] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pages": self.pages,
+            "fields": {
+                name: {
+                    "tp": s.tp,
+                    "fp": s.fp,
+                    "fn": s.fn,
+                    "precision": round(s.precision, 4),
+                    "recall": round(s.recall, 4),
+                    "f1": round(s.f1, 4),
+                }
+                for name, s in self.scores.items()
+            },
+            "extract_ms": _timing(self.extract_ms),
+            "lxml_parse_ms": _timing(self.parse_ms),
+            "speed_ratio": round(statistics.mean(self.extract_ms) / statistics.mean(self.parse_ms), 3)
+            if self.parse_ms and statistics.mean(self.parse_ms) > 0
+            else None,
+            "failures": [asdict(o) for o in self.outcomes if o.error or {"fp", "fn"} & set(o.ok.values())],
+        }
+
+
+def _timing(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": 0.0, "median": 0.0}
+    return {"mean": round(statistics.mean(values), 3), "median": round(statistics.median(values), 3)}
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _truth_values(truth: dict[str, Any], name: str) -> list[Any]:
+    values = [truth.get(name), *(truth.get(f"{name}_alternatives") or [])]
+    values = [v for v in values if v is not None]
+    if name == "price":
+        return [d for d in (_as_decimal(v) for v in values) if d is not None]
+    return values
+
+
+def score_field(predicted: Any, truth: dict[str, Any], name: str) -> str:
+    expected = _truth_values(truth, name)
+    if predicted is None:
+        return "fn" if expected else "tn"
+    if name == "price":
+        predicted = _as_decimal(predicted)
+    return "tp" if predicted in expected else "fp"
+
+
+def read_page(folder: Path, page_id: str) -> bytes:
+    pages = folder / "pages"
+    gz = pages / f"{page_id}.html.gz"
+    if gz.exists():
+        return gzip.decompress(gz.read_bytes())
+    return (pages / f"{page_id}.html").read_bytes()
+
+
+def _time_pair(raw: bytes, url: str, repeat: int) -> tuple[Extraction, float, float]:
+    """Best-of-`repeat` times of a plain lxml parse and of `extract`, taken in turns so
+    that load from other processes weighs on both alike."""
+    parse_best = extract_best = float("inf")
+    extraction = None
+    for _ in range(max(1, repeat)):
+        start = time.process_time()
+        lxml.html.document_fromstring(raw)
+        parse_best = min(parse_best, time.process_time() - start)
+        start = time.process_time()
+        extraction = extract(raw, url)
+        extract_best = min(extract_best, time.process_time() - start)
+    assert extraction is not None
+    return extraction, parse_best * 1000, extract_best * 1000
+
+
+def predicted_fields(extraction: Extraction, *, strict_availability: bool) -> dict[str, str | None]:
+    availability: str | None = extraction.availability
+    if availability == "unknown":
+        availability = None if strict_availability else "in_stock"
+    return {
+        "price": str(extraction.price) if extraction.price is not None else None,
+        "currency": extraction.currency,
+        "availability": availability,
+    }
+
+
+def run(corpus: Path, *, repeat: int = 3, strict_availability: bool = False) -> BenchReport:
+    """Extract every page of `corpus`, score it against truth.jsonl and time it."""
+    lines = (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines()
+    truths = [json.loads(line) for line in lines if line.strip()]
+    report = BenchReport(pages=len(truths), scores={name: FieldScore() for name in FIELDS})
+    for truth in truths:
+        raw = read_page(corpus, truth["id"])
+        extraction, parse_ms, extract_ms = _time_pair(raw, truth["url"], repeat)
+        predicted = predicted_fields(extraction, strict_availability=strict_availability)
+        ok = {name: score_field(predicted[name], truth, name) for name in FIELDS}
+        for name, verdict in ok.items():
+            if verdict in ("tp", "fp", "fn"):
+                setattr(report.scores[name], verdict, getattr(report.scores[name], verdict) + 1)
+        report.extract_ms.append(extract_ms)
+        report.parse_ms.append(parse_ms)
+        report.outcomes.append(
+            PageOutcome(
+                id=truth["id"],
+                url=truth["url"],
+                ok=ok,
+                predicted=predicted,
+                expected={name: truth.get(name) for name in FIELDS},
+                extract_ms=round(extract_ms, 3),
+                parse_ms=round(parse_ms, 3),
+                source=extraction.source,
+                confidence=extraction.confidence,
+            )
+        )
+    return report
+
+
+def format_report(report: BenchReport, *, show_failures: bool = False) -> str:
+    data = report.as_dict()
+    lines = [f"{report.pages} pages", f"{'field':<14}{'P':>8}{'R':>8}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}"]
+    for name, s in report.scores.items():
+        lines.append(f"{name:<14}{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.tp:>6}{s.fp:>6}{s.fn:>6}")
+    ex, lx = data["extract_ms"], data["lxml_parse_ms"]
+    lines.append(f"extract ms/page: mean {ex['mean']:.2f}  median {ex['median']:.2f}")
+    lines.append(f"lxml parse ms/page: mean {lx['mean']:.2f}  median {lx['median']:.2f}")
+    lines.append(f"extract / parse (means): {data['speed_ratio']}")
+    if show_failures:
+        for failure in data["failures"]:
+            wrong = [n for n, v in failure["ok"].items() if v in ("fp", "fn")]
+            detail = ", ".join(
+                f"{n}: got {failure['predicted'][n]!r} want {failure['expected'][n]!r}" for n in wrong
+            )
+            lines.append(f"  {failure['id']} {failure['url'][:70]}  {detail}  [{failure['source']}]")
+    return "\n".join(lines)
+
+
+@click.command("extraction")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder with truth.jsonl and pages/<id>.html.gz (the format of shared/corpus/product-pages).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 50),
+    default=3,
+    show_default=True,
+    help="Timing runs per page (best kept).",
+)
+@click.option(
+    "--strict-availability",
+    is_flag=True,
+    help="Score an `unknown` stock reading as missing, not as the labels' default `in_stock`.",
+)
+@click.option("--failures", is_flag=True, help="List the pages with a wrong or missing field.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def extraction_command(
+    corpus: Path, repeat: int, strict_availability: bool, failures: bool, as_json: bool
+) -> None:
+    """Precision, recall and F1 of price, currency and stock on saved pages, and the CPU time
+    per page of extraction next to a plain lxml parse of the same page."""
+    report = run(corpus, repeat=repeat, strict_availability=strict_availability)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(format_report(report, show_failures=failures))

@@ -1,0 +1,54 @@
+"""`check`: run checks now from the shell, as the scheduler does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from cloudtrack_app.tracking.checker import Checker, CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.fetch import close_clients
+
+
+async def _run_all(limit: int | None) -> dict[str, int]:
+    try:
+        report = await Checker().run_cycle(max_products=limit)
+    finally:
+        await close_clients()
+    return {str(status): count for status, count in report.statuses.items()} | {"alerts": report.alerts}
+
+
+async def _run_one(product_id: int) -> CheckOutcome:
+    try:
+        return await Checker().check_now(product_id)
+    finally:
+        await close_clients()
+
+
+@click.command("check")
+@click.option("--all", "check_all", is_flag=True, help="Check every product that is due now.")
+@click.option("--product", "product_id", type=int, default=None, help="Check this product now, due or not.")
+@click.option("--limit", type=int, default=None, help="With --all: stop after claiming this many products.")
+def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
+    """Check due products (--all) or one product (--product ID) now, respecting leases."""
+    if check_all == (product_id is not None):
+        raise click.UsageError("Give either --all or --product ID.")
+    if check_all:
+        figures = asyncio.run(_run_all(limit))
+        summary = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in sorted(figures.items()))
+        click.echo(f"Checked: {summary}.")
+        return
+    assert product_id is not None
+    outcome = asyncio.run(_run_one(product_id))
+    if outcome.status in (
+        CheckStatus.NOT_FOUND,
+        CheckStatus.BUSY,
+        CheckStatus.FAILED,
+        CheckStatus.LOST_LEASE,
+    ):
+        raise click.ClickException(f"Product {product_id}: {outcome.message}")
+    price = f"{outcome.price} {outcome.currency or ''}".strip() if outcome.price is not None else "no price"
+    click.echo(
+        f"Product {product_id}: {outcome.status.replace('_', ' ')} — {price}, {outcome.availability}, "
+        f"{outcome.alerts} alert(s)."
+    )

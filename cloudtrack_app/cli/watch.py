@@ -1,0 +1,129 @@
+"""`watch …`: add and list a user's watches from the shell (the same code path as the UI)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import click
+from sqlmodel import select
+
+from cloudtrack_app.auth.accounts import normalise_email
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import User
+from cloudtrack_app.tracking.checker import money_text
+from cloudtrack_app.tracking.ingest import IngestError, add_watch
+from cloudtrack_app.tracking.watches import (
+    WatchNotFound,
+    delete_watch,
+    list_watches,
+    pause_watch,
+    rearm_watch,
+    resume_watch,
+)
+
+MODES = click.Choice(["price", "stock", "both"])
+
+
+def user_id_for(email: str) -> int:
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    if user is None or user.id is None:
+        raise click.ClickException(f"No account with the email {email}. Create one with: users create EMAIL")
+    return user.id
+
+
+@click.group()
+def watch() -> None:
+    """Add, list, pause, resume and delete watches."""
+
+
+@watch.command("add")
+@click.option("--user", "email", required=True, help="Email of the account that owns the watch.")
+@click.argument("url")
+@click.option("--mode", type=MODES, default="price", show_default=True, help="What to watch.")
+@click.option("--target", default=None, help="Alert when the price is at or below this (e.g. 79.99).")
+@click.option("--any-drop", is_flag=True, help="Alert on any price drop instead of a target.")
+def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> None:
+    """Watch the product at URL: fetch it once, then check it on schedule."""
+    user_id = user_id_for(email)
+    try:
+        result = asyncio.run(add_watch(user_id, url, mode, target, any_drop=any_drop))
+    except IngestError as error:
+        hint = {"any_drop": " (add --any-drop)", "price_watch": " (use --mode price)"}.get(
+            error.offer or "", ""
+        )
+        raise click.ClickException(f"{error.message}{hint}") from error
+    click.echo(result.message)
+    click.echo(f"Watch {result.watch_id} on product {result.product_id}.")
+
+
+def _price(value: Decimal | None, currency: str | None) -> str:
+    text = money_text(value) or "-"
+    return f"{text} {currency or ''}".strip()
+
+
+@watch.command("list")
+@click.option("--user", "email", required=True, help="Email of the account.")
+def list_(email: str) -> None:
+    """List the account's watches with their current price and state."""
+    views = list_watches(user_id_for(email))
+    if not views:
+        click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
+        return
+    for view in views:
+        target = "any drop" if view.any_drop else _price(view.target_price, view.currency)
+        wants = {"price": f"price ≤ {target}", "stock": "restock", "both": f"price ≤ {target} or restock"}
+        state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
+        if view.failing:
+            state += f", failing: {view.last_error}"
+        click.echo(
+            f"{view.watch_id:>5}  {(view.title or view.url)[:50]:<50}  {_price(view.price, view.currency):>14}"
+            f"  {view.availability:<12}  {wants[view.mode]}  [{state}]"
+        )
+        click.echo(f"       product {view.product_id}  {view.url}")
+
+
+def _manage(action: str, email: str, watch_id: int) -> None:
+    operations = {"pause": pause_watch, "resume": resume_watch, "rearm": rearm_watch}
+    user_id = user_id_for(email)
+    try:
+        if action == "delete":
+            delete_watch(user_id, watch_id)
+        else:
+            operations[action](user_id, watch_id)
+    except WatchNotFound as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Watch {watch_id}: {action}d." if action.endswith("e") else f"Watch {watch_id}: {action}ed.")
+
+
+@watch.command("pause")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.argument("watch_id", type=int)
+def pause(email: str, watch_id: int) -> None:
+    """Stop checking and alerting for WATCH_ID."""
+    _manage("pause", email, watch_id)
+
+
+@watch.command("resume")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.argument("watch_id", type=int)
+def resume(email: str, watch_id: int) -> None:
+    """Check and alert for WATCH_ID again."""
+    _manage("resume", email, watch_id)
+
+
+@watch.command("rearm")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.argument("watch_id", type=int)
+def rearm(email: str, watch_id: int) -> None:
+    """After a restock alert, wait for the next restock of WATCH_ID."""
+    _manage("rearm", email, watch_id)
+
+
+@watch.command("delete")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.argument("watch_id", type=int)
+def delete(email: str, watch_id: int) -> None:
+    """Delete WATCH_ID (the product's history stays for other watchers)."""
+    _manage("delete", email, watch_id)

@@ -1,0 +1,520 @@
+"""The outbox: pending alert events become messages on every enabled channel.
+
+One run claims due events with a lease (`UPDATE … WHERE id IN (SELECT … FOR UPDATE
+SKIP LOCKED) … RETURNING`, so several workers never take the same event), composes
+each event once (stored on the event), then sends one `AlertDelivery` per channel and
+writes down what happened. Transient failures wait in the database (`next_attempt_at`,
+exponential backoff or the provider's retry-after); a crash leaves the lease to expire
+and the next run sends again with the same idempotency key, which Resend honours.
+
+Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
+least one channel delivered), `failed` (every channel gave up), `skipped` (composed and
+kept for the app's alert history, but no channel was enabled or the watch was off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, Watch, utcnow
+from cloudtrack_app.notify.channels import (
+    Channel,
+    PermanentSendError,
+    RenderedMessage,
+    TransientSendError,
+    channel_error_column,
+    channel_types,
+    open_channels,
+)
+from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
+from cloudtrack_app.notify.facts import AlertFacts, read_facts
+from cloudtrack_app.notify.links import unsubscribe_url
+from cloudtrack_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BODY_CHARS = 3000
+ERROR_MAX_CHARS = 1000
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    """One channel's result for one alert, as a person would read it."""
+
+    channel: str
+    status: str  # sent | retrying | failed | skipped | recorded | queued
+    detail: str
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    outcomes: dict[int, list[ChannelOutcome]] = field(default_factory=dict)
+
+
+@dataclass
+class _Claimed:
+    event: AlertEvent
+    user: User | None
+    watch_active: bool
+    deliveries: list[AlertDelivery]
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def backoff_seconds(attempts: int, settings: Settings) -> float:
+    return min(
+        settings.notify_retry_base_seconds * 2 ** max(0, attempts - 1), settings.notify_retry_max_seconds
+    )
+
+
+# --- database steps (synchronous; run in a thread) ------------------------------------
+
+
+def claim_events(
+    now: datetime, limit: int, owner: str, lease_seconds: int, *, event_id: int | None = None
+) -> list[int]:
+    due = (
+        select(AlertEvent.id)
+        .where(
+            AlertEvent.status == DeliveryStatus.PENDING,
+            AlertEvent.next_attempt_at <= now,
+            sa.or_(AlertEvent.lease_until.is_(None), AlertEvent.lease_until < now),  # type: ignore[union-attr]
+        )
+        .order_by(AlertEvent.next_attempt_at, AlertEvent.id)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if event_id is not None:
+        due = due.where(AlertEvent.id == event_id)
+    claim = (
+        sa.update(AlertEvent)
+        .where(AlertEvent.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
+        .values(lease_until=now + timedelta(seconds=lease_seconds), lease_owner=owner)
+        .returning(AlertEvent.id)
+    )
+    with session_scope() as db:
+        return sorted(db.execute(claim).scalars().all())
+
+
+def _holds_lease(db: Session, event_id: int, owner: str) -> AlertEvent | None:
+    event = db.get(AlertEvent, event_id)
+    return event if event is not None and event.lease_owner == owner else None
+
+
+def load_claimed(event_id: int, owner: str, lease_until: datetime) -> _Claimed | None:
+    """The event with its person and deliveries, its lease renewed as its turn comes."""
+    with session_scope() as db:
+        event = _holds_lease(db, event_id, owner)
+        if event is None:
+            return None
+        event.lease_until = lease_until
+        user = db.get(User, event.user_id)
+        watch = db.get(Watch, event.watch_id) if event.watch_id is not None else None
+        deliveries = list(
+            db.exec(
+                select(AlertDelivery).where(AlertDelivery.event_id == event_id).order_by(AlertDelivery.id)
+            )
+        )
+        return _Claimed(
+            event=event,
+            user=user,
+            watch_active=watch.active if watch is not None else event.watch_id is None,
+            deliveries=deliveries,
+        )
+
+
+def save_composition(
+    event_id: int, owner: str, message: ComposedMessage, channels: list[str]
+) -> list[AlertDelivery] | None:
+    """Store the composed text and one delivery per channel, atomically; None if the lease was lost."""
+    with session_scope() as db:
+        event = _holds_lease(db, event_id, owner)
+        if event is None:
+            return None
+        event.subject = message.subject
+        event.body = message.body
+        event.ai_used = message.ai_used
+        event.fallback_reason = message.fallback_reason[:300] if message.fallback_reason else None
+        deliveries = [
+            AlertDelivery(
+                event_id=event_id,
+                channel=name,
+                idempotency_key=f"cloudtrack-{event_id}-{name}-{secrets.token_hex(12)}",
+                next_attempt_at=event.next_attempt_at,
+            )
+            for name in channels
+        ]
+        db.add_all(deliveries)
+        db.flush()
+        return deliveries
+
+
+def start_attempt(delivery_id: int, owner: str, subject: str, body: str) -> bool:
+    with session_scope() as db:
+        delivery = db.get(AlertDelivery, delivery_id)
+        if delivery is None or _holds_lease(db, delivery.event_id, owner) is None:
+            return False
+        delivery.status = DeliveryStatus.SENDING
+        delivery.attempts += 1
+        delivery.subject = subject[:300]
+        delivery.body = body
+        return True
+
+
+def finish_attempt(delivery_id: int, result: AttemptResult, user_id: int | None) -> None:
+    """Record one attempt; a success clears the person's channel error, a lasting failure sets it."""
+    with session_scope() as db:
+        delivery = db.get(AlertDelivery, delivery_id)
+        if delivery is None:
+            return
+        delivery.status = result.status
+        delivery.error = result.error[:ERROR_MAX_CHARS] if result.error else None
+        if result.provider_id is not None:
+            delivery.provider_id = result.provider_id[:200]
+        if result.status == DeliveryStatus.SENT:
+            delivery.sent_at = utcnow()
+        if result.next_attempt_at is not None:
+            delivery.next_attempt_at = result.next_attempt_at
+        user = db.get(User, user_id) if user_id is not None else None
+        column = channel_error_column(delivery.channel)
+        if user is not None and hasattr(user, column):
+            if result.status == DeliveryStatus.SENT:
+                setattr(user, column, None)
+            elif result.channel_error:
+                setattr(user, column, result.channel_error[:500])
+
+
+def finish_event(event_id: int, owner: str) -> str | None:
+    """Settle the event from its deliveries and release the lease; returns its status."""
+    with session_scope() as db:
+        event = _holds_lease(db, event_id, owner)
+        if event is None:
+            return None
+        deliveries = list(db.exec(select(AlertDelivery).where(AlertDelivery.event_id == event_id)))
+        waiting = [d for d in deliveries if d.status in WAITING]
+        statuses = {d.status for d in deliveries}
+        if waiting:
+            event.next_attempt_at = min(d.next_attempt_at for d in waiting)
+        elif DeliveryStatus.SENT in statuses:
+            event.status = DeliveryStatus.SENT
+        elif DeliveryStatus.FAILED in statuses:
+            event.status = DeliveryStatus.FAILED
+        else:
+            event.status = DeliveryStatus.SKIPPED
+        event.lease_until = None
+        event.lease_owner = None
+        return event.status
+
+
+# --- one event ------------------------------------------------------------------------
+
+
+def facts_for(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
+    link = None
+    if event.watch_id is not None and event.kind != AlertKind.TEST:
+        # Signed relative to the event's creation, so a retry renders byte-identical text
+        # (Resend refuses a reused idempotency key with a different payload).
+        link = unsubscribe_url(event.watch_id, user.id or 0, settings=settings, now=event.created_at)
+    return read_facts(
+        event.facts,
+        kind=event.kind,
+        display_name=user.display_name,
+        locale=user.locale,
+        public_url=settings.public_url,
+        product_id=event.product_id,
+        watch_id=event.watch_id,
+        unsubscribe_url=link,
+    )
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one send attempt leaves in the database."""
+
+    status: DeliveryStatus
+    error: str | None = None
+    provider_id: str | None = None
+    next_attempt_at: datetime | None = None
+    channel_error: str | None = None  # shown in settings until a send succeeds
+
+
+async def _attempt(
+    channel: Channel,
+    rendered: RenderedMessage,
+    recipient: str,
+    delivery: AlertDelivery,
+    now: datetime,
+    settings: Settings,
+) -> AttemptResult:
+    attempts = delivery.attempts + 1
+    try:
+        async with asyncio.timeout(settings.notify_send_timeout * 2):
+            result = await channel.send(rendered, recipient, delivery.idempotency_key)
+    except PermanentSendError as error:
+        return AttemptResult(DeliveryStatus.FAILED, error=str(error), channel_error=str(error))
+    except TransientSendError as error:
+        problem, retry_after = str(error), error.retry_after
+    except TimeoutError:
+        problem, retry_after = "Sending timed out.", None
+    except Exception as error:  # a channel bug must not stop the other alerts
+        log.exception("Unexpected error sending alert delivery %s", delivery.id)
+        problem, retry_after = f"Unexpected error: {type(error).__name__}: {error}", None
+    else:
+        return AttemptResult(DeliveryStatus.SENT, provider_id=result.provider_id)
+    if attempts >= settings.notify_max_attempts:
+        gave_up = f"Gave up after {attempts} attempts: {problem}"
+        return AttemptResult(DeliveryStatus.FAILED, error=gave_up, channel_error=gave_up)
+    delay = retry_after if retry_after is not None else backoff_seconds(attempts, settings)
+    return AttemptResult(
+        DeliveryStatus.PENDING, error=problem, next_attempt_at=now + timedelta(seconds=delay)
+    )
+
+
+def _outcome(name: str, recipient: str, result: AttemptResult) -> ChannelOutcome:
+    if result.status == DeliveryStatus.SENT:
+        suffix = f" (id {result.provider_id})." if result.provider_id else "."
+        return ChannelOutcome(name, "sent", f"Delivered to {recipient}{suffix}")
+    if result.status == DeliveryStatus.PENDING and result.next_attempt_at is not None:
+        return ChannelOutcome(
+            name, "retrying", f"{result.error} Next try at {result.next_attempt_at:%H:%M:%S} UTC."
+        )
+    return ChannelOutcome(name, "failed", result.error or "Failed.")
+
+
+async def _deliver(
+    delivery: AlertDelivery,
+    channel: Channel | None,
+    user: User,
+    message: ComposedMessage,
+    owner: str,
+    now: datetime,
+    settings: Settings,
+) -> ChannelOutcome:
+    delivery_id = delivery.id
+    assert delivery_id is not None
+    recipient = channel.recipient_for(user) if channel is not None else None
+    if channel is None or recipient is None:
+        reason = (
+            "This channel is no longer configured on the server."
+            if channel is None
+            else "This channel was turned off before the alert went out."
+        )
+        skipped = AttemptResult(DeliveryStatus.SKIPPED, error=reason)
+        await asyncio.to_thread(finish_attempt, delivery_id, skipped, None)
+        return ChannelOutcome(delivery.channel, "skipped", reason)
+
+    rendered = channel.render(message)
+    if not await asyncio.to_thread(start_attempt, delivery_id, owner, rendered.subject, rendered.body):
+        return ChannelOutcome(delivery.channel, "retrying", "Another worker took over this alert.")
+    result = await _attempt(channel, rendered, recipient, delivery, now, settings)
+    await asyncio.to_thread(finish_attempt, delivery_id, result, user.id)
+    return _outcome(delivery.channel, recipient, result)
+
+
+async def process_event(
+    event_id: int,
+    owner: str,
+    now: datetime,
+    channels: dict[str, Channel],
+    settings: Settings,
+    *,
+    lease_until: datetime,
+) -> list[ChannelOutcome]:
+    claimed = await asyncio.to_thread(load_claimed, event_id, owner, lease_until)
+    if claimed is None:
+        return []
+    event, user = claimed.event, claimed.user
+    if user is None:
+        await asyncio.to_thread(finish_event, event_id, owner)
+        return []
+    deliveries = claimed.deliveries
+    facts = facts_for(event, user, settings)
+    if event.subject is None:
+        reachable = not user.disabled
+        targets = [name for name, ch in channels.items() if ch.recipient_for(user)] if reachable else []
+        if not reachable:
+            message = template_message(facts, "The account is disabled, so nothing was sent.")
+        elif not claimed.watch_active:
+            targets = []
+            message = template_message(facts, "The watch was turned off before the alert went out.")
+        else:
+            max_chars = min((channels[name].max_length for name in targets), default=DEFAULT_BODY_CHARS)
+            message = await compose(
+                facts, ai_enabled=user.ai_text, tone=user.ai_tone, max_body_chars=max_chars, settings=settings
+            )
+        saved = await asyncio.to_thread(save_composition, event_id, owner, message, targets)
+        if saved is None:
+            return []
+        deliveries = saved
+    else:
+        message = ComposedMessage(
+            subject=event.subject,
+            body=event.body or "",
+            facts=facts,
+            ai_used=event.ai_used,
+            fallback_reason=event.fallback_reason,
+        )
+
+    outcomes = []
+    for delivery in deliveries:
+        if delivery.status not in WAITING or delivery.next_attempt_at > now:
+            continue
+        outcome = await _deliver(
+            delivery, channels.get(delivery.channel), user, message, owner, now, settings
+        )
+        outcomes.append(outcome)
+    status = await asyncio.to_thread(finish_event, event_id, owner)
+    if not deliveries and status == DeliveryStatus.SKIPPED:
+        outcomes.append(
+            ChannelOutcome(
+                "app", "recorded", "No channel is enabled: the alert is kept in the app's alert history."
+            )
+        )
+    return outcomes
+
+
+# --- entry points ---------------------------------------------------------------------
+
+
+async def dispatch_pending(
+    now: datetime | None = None,
+    *,
+    limit: int = 50,
+    event_id: int | None = None,
+    settings: Settings | None = None,
+) -> DispatchReport:
+    """One run of the outbox (the scheduler calls this every few seconds)."""
+    settings = settings or get_settings()
+    started = utcnow()
+    now = now or started
+    owner = _owner()
+    ids = await asyncio.to_thread(
+        claim_events, now, limit, owner, settings.notify_lease_seconds, event_id=event_id
+    )
+    report = DispatchReport(claimed=len(ids))
+    if not ids:
+        return report
+    gate = asyncio.Semaphore(settings.notify_concurrency)
+
+    async def run(one_id: int, channels: dict[str, Channel]) -> None:
+        async with gate:
+            # Events wait here for their turn: the lease counts from when the work starts.
+            lease_until = now + (utcnow() - started) + timedelta(seconds=settings.notify_lease_seconds)
+            try:
+                outcomes = await process_event(
+                    one_id, owner, now, channels, settings, lease_until=lease_until
+                )
+            except Exception:
+                # The lease expires and a later run tries again; nothing is lost.
+                log.exception("Dispatching alert event %s failed", one_id)
+                return
+        report.outcomes[one_id] = outcomes
+        for outcome in outcomes:
+            match outcome.status:
+                case "sent":
+                    report.sent += 1
+                case "retrying":
+                    report.retrying += 1
+                case "failed":
+                    report.failed += 1
+                case _:
+                    report.skipped += 1
+
+    async with open_channels(settings) as channels:
+        await asyncio.gather(*(run(one_id, channels) for one_id in ids))
+    return report
+
+
+SAMPLE_FACTS = {
+    "title": "CloudTrack sample product",
+    "shop": "CloudTrack",
+    "currency": "EUR",
+    "price": "19.99",
+    "previous_price": "24.99",
+    "target_price": "20.00",
+    "lowest_90d": "19.99",
+    "average_90d": "23.50",
+    "lowest_ever": "19.99",
+    "good_deal": True,
+    "availability": "in_stock",
+}
+
+
+def create_test_event(user_id: int) -> int:
+    """An alert of kind `test` with sample facts, for checking the channels."""
+    with session_scope() as db:
+        if db.get(User, user_id) is None:
+            raise LookupError(f"No user with id {user_id}.")
+        event = AlertEvent(
+            user_id=user_id,
+            kind=AlertKind.TEST,
+            dedupe_key=f"test:{user_id}:{secrets.token_hex(8)}",
+            facts=dict(SAMPLE_FACTS),
+        )
+        db.add(event)
+        db.flush()
+        assert event.id is not None
+        return event.id
+
+
+async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> list[ChannelOutcome]:
+    """Send a sample alert through this person's channels now (settings page, CLI)."""
+    event_id = await asyncio.to_thread(create_test_event, user_id)
+    report = await dispatch_pending(event_id=event_id, limit=1, settings=settings)
+    if event_id not in report.outcomes:
+        # The scheduler claimed it in the instant between creating and sending it.
+        return [ChannelOutcome("app", "queued", "Another worker is sending it; see the alert history.")]
+    return report.outcomes[event_id]
+
+
+# --- what the settings page shows -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    name: str  # "email" | "telegram"
+    label: str
+    configured: bool  # the server has credentials for it
+    enabled: bool  # the person turned it on
+    recipient: str | None  # address or chat id the alerts go to
+    error: str | None  # the last lasting failure, until a send succeeds
+
+
+def channel_status(user_id: int, *, settings: Settings | None = None) -> list[ChannelStatus]:
+    settings = settings or get_settings()
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        if user is None:
+            raise LookupError(f"No user with id {user_id}.")
+        statuses = []
+        for name, cls in channel_types().items():
+            recipient = cls.recipient_for(user)
+            statuses.append(
+                ChannelStatus(
+                    name=name,
+                    label=cls.label,
+                    configured=cls.is_configured(settings),
+                    enabled=recipient is not None,
+                    recipient=recipient,
+                    error=getattr(user, channel_error_column(name), None),
+                )
+            )
+        return statuses

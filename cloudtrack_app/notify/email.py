@@ -1,0 +1,204 @@
+"""E-mail alerts through Resend: an HTML and a plain-text part, every value escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+import httpx
+import resend
+from resend.exceptions import ResendError
+from resend.http_client_async import AsyncHTTPClient
+
+from cloudtrack_app.models import User
+from cloudtrack_app.notify.channels import (
+    PermanentSendError,
+    RenderedMessage,
+    SendResult,
+    TransientSendError,
+    register_channel,
+)
+from cloudtrack_app.notify.compose import ComposedMessage
+from cloudtrack_app.notify.facts import fact_rows, message_links
+from cloudtrack_app.settings import Settings
+
+RESEND_DEFAULT_URL = "https://api.resend.com"
+
+
+class PooledHTTPXClient(AsyncHTTPClient):
+    """resend's async transport on one pooled httpx client (its own opens a client per e-mail)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.client = httpx.AsyncClient(timeout=timeout)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        json: dict[str, object] | list[object] | None = None,
+        files: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        response = await self.client.request(method, url, headers=headers, json=json, files=files, data=data)
+        return response.content, response.status_code, response.headers
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class ResendSender:
+    """The only user of the resend SDK's process-wide globals.
+
+    The SDK reads `api_key`, `api_url` and its HTTP client from module globals when a
+    request starts, before its first await, so setting them right before each call is
+    safe on one event loop even if another configuration sent a moment ago.
+    """
+
+    def __init__(self, api_key: str, api_url: str, timeout: float) -> None:
+        self.api_key = api_key
+        self.api_url = (api_url or RESEND_DEFAULT_URL).rstrip("/")
+        self.http_client = PooledHTTPXClient(timeout)
+
+    async def send(self, params: dict[str, Any], idempotency_key: str) -> str:
+        resend.api_key = self.api_key
+        resend.api_url = self.api_url
+        resend.default_async_http_client = self.http_client
+        response = await resend.Emails.send_async(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        return str(response["id"])
+
+    async def aclose(self) -> None:
+        await self.http_client.aclose()
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    value = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def classify_resend_error(error: ResendError) -> Exception:
+    try:
+        code = int(error.code)
+    except (TypeError, ValueError):
+        code = 500
+    if code == 429:
+        return TransientSendError(f"Resend rate limit: {error.message}", _retry_after(error.headers))
+    if code >= 500 or code == 408:
+        return TransientSendError(f"Resend is unavailable ({code}): {error.message}")
+    if code in (401, 403) and error.error_type in ("missing_api_key", "invalid_api_key"):
+        return PermanentSendError("The server's Resend API key was refused; ask the administrator.")
+    return PermanentSendError(f"Resend refused the e-mail: {error.message}"[:500])
+
+
+def render_text(message: ComposedMessage) -> str:
+    facts = message.facts
+    parts = [message.body, "", f"Product: {facts.title}"]
+    parts += [f"{label}: {value}" for label, value in fact_rows(facts)]
+    parts.append("")
+    parts += [f"{label}: {url}" for label, url in message_links(facts)]
+    if facts.unsubscribe_url:
+        parts += ["", f"Turn off alerts for this product: {facts.unsubscribe_url}"]
+    return "\n".join(parts).strip() + "\n"
+
+
+def render_html(message: ComposedMessage) -> str:
+    facts = message.facts
+    paragraphs = "".join(
+        f'<p style="margin:0 0 12px">{escape(block).replace(chr(10), "<br>")}</p>'
+        for block in message.body.split("\n\n")
+        if block.strip()
+    )
+    image = (
+        f'<img src="{escape(facts.image_url)}" alt="" width="160" '
+        'style="max-width:160px;height:auto;display:block;margin:0 0 16px">'
+        if facts.image_url
+        else ""
+    )
+    rows = "".join(
+        f'<tr><td style="padding:4px 16px 4px 0;color:#555">{escape(label)}</td>'
+        f'<td style="padding:4px 0"><strong>{escape(value)}</strong></td></tr>'
+        for label, value in fact_rows(facts)
+    )
+    buttons = " ".join(
+        f'<a href="{escape(url)}" style="display:inline-block;margin:0 8px 8px 0;padding:10px 16px;'
+        f'background:#2563eb;color:#fff;text-decoration:none;border-radius:6px">{escape(label)}</a>'
+        for label, url in message_links(facts)
+    )
+    footer = (
+        f'<p style="margin:24px 0 0;font-size:12px;color:#777">'
+        f'<a href="{escape(facts.unsubscribe_url)}" style="color:#777">Turn off alerts for this product</a></p>'
+        if facts.unsubscribe_url
+        else ""
+    )
+    return (
+        '<!doctype html><html><body style="font-family:Arial,Helvetica,sans-serif;color:#111;'
+        'max-width:560px;margin:0 auto;padding:16px">'
+        f"{image}"
+        f'<h1 style="font-size:18px;margin:0 0 16px">{escape(facts.title)}</h1>'
+        f"{paragraphs}"
+        f'<table style="border-collapse:collapse;margin:8px 0 16px">{rows}</table>'
+        f"<p>{buttons}</p>{footer}</body></html>"
+    )
+
+
+@register_channel
+class EmailChannel:
+    name = "email"
+    label = "E-mail"
+    max_length = 4000
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sender = ResendSender(
+            settings.resend_api_key, settings.resend_api_url, settings.notify_send_timeout
+        )
+
+    @classmethod
+    def is_configured(cls, settings: Settings) -> bool:
+        return bool(settings.resend_api_key)
+
+    @classmethod
+    def recipient_for(cls, user: User) -> str | None:
+        if not user.email_alerts:
+            return None
+        return (user.alert_email or "").strip() or user.email
+
+    def render(self, message: ComposedMessage) -> RenderedMessage:
+        unsubscribe = message.facts.unsubscribe_url
+        # RFC 8058 one-click: mail clients offer "unsubscribe" and POST to the same link.
+        headers = (
+            (
+                ("List-Unsubscribe", f"<{unsubscribe}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            )
+            if unsubscribe
+            else ()
+        )
+        return RenderedMessage(
+            subject=message.subject, body=render_text(message), html=render_html(message), headers=headers
+        )
+
+    async def send(self, rendered: RenderedMessage, recipient: str, idempotency_key: str) -> SendResult:
+        params: dict[str, Any] = {
+            "from": self.settings.email_from,
+            "to": [recipient],
+            "subject": rendered.subject,
+            "html": rendered.html or "",
+            "text": rendered.body,
+        }
+        if rendered.headers:
+            params["headers"] = dict(rendered.headers)
+        try:
+            return SendResult(provider_id=await self.sender.send(params, idempotency_key))
+        except ResendError as error:
+            raise classify_resend_error(error) from error
+
+    async def __aenter__(self) -> EmailChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.sender.aclose()

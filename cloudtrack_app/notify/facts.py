@@ -1,0 +1,261 @@
+"""The facts of one alert, read defensively from `AlertEvent.facts` and the user.
+
+The tracking engine writes the facts dict; the title, shop and URLs in it come from a
+stranger's web page, so every value is checked here once and the rest of `notify`
+works with typed, validated values only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
+
+from cloudtrack_app.models import AlertKind
+
+TITLE_MAX_CHARS = 300
+DEFAULT_TITLE = "your product"
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """A finite Decimal from a decimal string or int, else None (floats are refused)."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def http_url(value: Any) -> str | None:
+    """`value` if it is an absolute http(s) URL, else None (no `javascript:` links)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(c in url for c in " \n\r\t")
+    ):
+        return None
+    return url
+
+
+def clean_text(value: Any, *, max_chars: int, default: str = "") -> str:
+    if not isinstance(value, str):
+        return default
+    text = " ".join(_CONTROL_CHARS.sub(" ", value).split())
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rstrip() + "…"
+    return text or default
+
+
+def usable_locale(locale: str | None) -> str:
+    try:
+        return str(Locale.parse((locale or "en").replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return "en"
+
+
+def format_money(amount: Decimal, currency: str | None, locale: str) -> str:
+    if currency:
+        return format_currency(amount, currency, locale=locale)
+    return format_decimal(amount, format="#,##0.00", locale=locale)
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """Everything a message may state, already validated."""
+
+    kind: str
+    title: str
+    shop: str
+    shop_url: str | None
+    image_url: str | None
+    currency: str | None
+    price: Decimal | None
+    previous_price: Decimal | None
+    target_price: Decimal | None
+    lowest_90d: Decimal | None
+    average_90d: Decimal | None
+    lowest_ever: Decimal | None
+    good_deal: bool
+    availability: str | None
+    mode: str | None
+    product_id: int | None
+    watch_id: int | None
+    display_name: str
+    locale: str
+    product_page_url: str | None
+    unsubscribe_url: str | None
+
+    def money(self, amount: Decimal | None) -> str | None:
+        return None if amount is None else format_money(amount, self.currency, self.locale)
+
+    @property
+    def lowest_recorded(self) -> Decimal | None:
+        return self.lowest_ever if self.lowest_ever is not None else self.lowest_90d
+
+    @property
+    def savings(self) -> Decimal | None:
+        if self.price is None or self.previous_price is None or self.previous_price <= self.price:
+            return None
+        return self.previous_price - self.price
+
+    @property
+    def drop_percent(self) -> int | None:
+        savings = self.savings
+        if savings is None or not self.previous_price:
+            return None
+        return int((savings * 100 / self.previous_price).to_integral_value())
+
+    @property
+    def currency_markers(self) -> frozenset[str]:
+        """How this alert's currency may be written: code and local and English symbols."""
+        if not self.currency:
+            return frozenset()
+        markers = {self.currency}
+        for locale in (self.locale, "en"):
+            markers.add(get_currency_symbol(self.currency, locale=locale))
+        return frozenset(markers)
+
+    def known_amounts(self) -> frozenset[Decimal]:
+        amounts = (
+            self.price,
+            self.previous_price,
+            self.target_price,
+            self.lowest_90d,
+            self.average_90d,
+            self.lowest_ever,
+            self.savings,
+        )
+        return frozenset(a.quantize(Decimal("0.01")) for a in amounts if a is not None)
+
+    def known_urls(self) -> frozenset[str]:
+        urls = (self.shop_url, self.product_page_url, self.unsubscribe_url, self.image_url)
+        return frozenset(u for u in urls if u)
+
+    def as_model_input(self) -> dict[str, Any]:
+        """The facts the language model sees: data only, prices pre-formatted."""
+        data: dict[str, Any] = {
+            "alert_kind": self.kind,
+            "product_title": self.title,
+            "shop": self.shop,
+            "currency": self.currency,
+            "new_price": self.money(self.price),
+            "previous_price": self.money(self.previous_price),
+            "target_price": self.money(self.target_price),
+            "lowest_price_90_days": self.money(self.lowest_90d),
+            "average_price_90_days": self.money(self.average_90d),
+            "lowest_price_ever": self.money(self.lowest_ever),
+            "savings": self.money(self.savings),
+            "drop_percent": self.drop_percent,
+            "good_deal": self.good_deal,
+            "availability": self.availability,
+            "watch_mode": self.mode,
+            "recipient_name": self.display_name,
+        }
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
+    """The label/value lines every channel shows under the message."""
+    rows = [("Shop", facts.shop)]
+    for label, amount in (
+        ("New price", facts.price),
+        ("Previous price", facts.previous_price),
+        ("Your target", facts.target_price),
+        ("Lowest recorded", facts.lowest_recorded),
+    ):
+        money = facts.money(amount)
+        if money:
+            rows.append((label, money))
+    return rows
+
+
+def message_links(facts: AlertFacts) -> list[tuple[str, str]]:
+    links = []
+    if facts.product_page_url:
+        links.append(("View in CloudTrack", facts.product_page_url))
+    if facts.shop_url:
+        links.append((f"Open at {facts.shop}", facts.shop_url))
+    return links
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shop_name(facts: dict[str, Any], shop_url: str | None) -> str:
+    shop = clean_text(facts.get("shop"), max_chars=100)
+    if shop:
+        return shop
+    if shop_url:
+        host = urlsplit(shop_url).hostname or ""
+        return host.removeprefix("www.") or "the shop"
+    return "the shop"
+
+
+def read_facts(
+    raw: Any,
+    *,
+    kind: str,
+    display_name: str,
+    locale: str | None,
+    public_url: str,
+    product_id: int | None = None,
+    watch_id: int | None = None,
+    unsubscribe_url: str | None = None,
+) -> AlertFacts:
+    """Typed facts from the engine's dict; missing or malformed values become None."""
+    facts: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    currency = facts.get("currency")
+    currency = currency.strip().upper() if isinstance(currency, str) else None
+    if currency and not _CURRENCY_CODE.match(currency):
+        currency = None
+    shop_url = http_url(facts.get("url"))
+    product_id = product_id if product_id is not None else _int_or_none(facts.get("product_id"))
+    watch_id = watch_id if watch_id is not None else _int_or_none(facts.get("watch_id"))
+    product_page_url = f"{public_url.rstrip('/')}/products/{product_id}" if product_id is not None else None
+    availability = facts.get("availability")
+    mode = facts.get("mode")
+    return AlertFacts(
+        kind=kind if kind in set(AlertKind) else AlertKind.PRICE_DROP,
+        title=clean_text(facts.get("title"), max_chars=TITLE_MAX_CHARS, default=DEFAULT_TITLE),
+        shop=_shop_name(facts, shop_url),
+        shop_url=shop_url,
+        image_url=http_url(facts.get("image")),
+        currency=currency,
+        price=parse_decimal(facts.get("price")),
+        previous_price=parse_decimal(facts.get("previous_price")),
+        target_price=parse_decimal(facts.get("target_price")),
+        lowest_90d=parse_decimal(facts.get("lowest_90d")),
+        average_90d=parse_decimal(facts.get("average_90d")),
+        lowest_ever=parse_decimal(facts.get("lowest_ever")),
+        good_deal=facts.get("good_deal") is True,
+        availability=availability if isinstance(availability, str) and len(availability) <= 20 else None,
+        mode=mode if isinstance(mode, str) and len(mode) <= 10 else None,
+        product_id=product_id,
+        watch_id=watch_id,
+        display_name=clean_text(display_name, max_chars=120, default="there"),
+        locale=usable_locale(locale),
+        product_page_url=http_url(product_page_url),
+        unsubscribe_url=unsubscribe_url,
+    )

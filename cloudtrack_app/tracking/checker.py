@@ -1,0 +1,673 @@
+"""Checks: claim → fetch → extract → record history → evaluate watches → write alert events.
+
+Network and parsing run concurrently on the event loop (bounded globally and per shop);
+results are written by one writer per cycle in small transactions, each product guarded by
+its lease, so a worker that lost its lease (it was too slow, another worker took over)
+writes nothing for that product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from cloudtrack_app.db import get_engine, session_scope
+from cloudtrack_app.models import AlertEvent, Availability, PricePoint, Product, Watch, utcnow
+from cloudtrack_app.settings import Settings, get_settings
+from cloudtrack_app.tracking import claims
+from cloudtrack_app.tracking.extract import Extraction, extract
+from cloudtrack_app.tracking.fetch import FetchError, fetch_page
+from cloudtrack_app.tracking.history import needs_point, stats_in_session
+from cloudtrack_app.tracking.politeness import ShopGate
+from cloudtrack_app.tracking.rules import (
+    Observation,
+    RuleAlert,
+    WatchMemory,
+    WatchRule,
+    evaluate,
+    is_fulfilled,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=24)
+MAX_ERROR_CHARS = 500
+WRITE_BATCH = 64
+_rng = random.Random()
+NO_PRICE_MESSAGE = "The page no longer shows a price (the shop may have changed the page)."
+
+
+class CheckStatus(StrEnum):
+    CHANGED = "changed"  # price, currency or availability differs from the last check
+    UNCHANGED = "unchanged"  # fetched and read, same as before
+    NOT_MODIFIED = "not_modified"  # the shop answered 304: nothing to read
+    FAILED = "failed"  # the page could not be fetched or read; see `message`
+    DEFERRED = "deferred"  # its shop is paused after repeated failures; retried later
+    BUSY = "busy"  # another worker is checking it right now
+    NOT_FOUND = "not_found"
+    LOST_LEASE = "lost_lease"  # another worker took over; its result stands
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    product_id: int
+    status: CheckStatus
+    message: str = ""
+    price: Decimal | None = None
+    currency: str | None = None
+    availability: str = Availability.UNKNOWN
+    alerts: int = 0
+    failing: bool = False
+    checked_at: datetime | None = None
+
+
+@dataclass
+class CycleReport:
+    statuses: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @property
+    def checked(self) -> int:
+        done = (CheckStatus.CHANGED, CheckStatus.UNCHANGED, CheckStatus.NOT_MODIFIED, CheckStatus.FAILED)
+        return sum(self.statuses[s] for s in done)
+
+    def add(self, outcome: CheckOutcome) -> None:
+        self.statuses[outcome.status] += 1
+        self.alerts += outcome.alerts
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What the network and the extractor said about one claimed product."""
+
+    product: claims.ClaimedProduct
+    checked_at: datetime
+    observation: Observation | None = None
+    extraction: Extraction | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    transient: bool = False
+    deferred_until: datetime | None = None
+
+
+def next_check_delay(settings: Settings, rng: random.Random | None = None) -> timedelta:
+    """The check interval with per-product jitter, so a shop's products spread over the cycle."""
+    factor = 1 + (rng or _rng).uniform(-settings.check_jitter, settings.check_jitter)
+    return timedelta(seconds=settings.check_interval * factor)
+
+
+def retry_delay(settings: Settings, failures: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff after `failures` failed checks in a row (capped at a day)."""
+    base = max(300.0, settings.check_interval / 8)
+    seconds = min(MAX_BACKOFF.total_seconds(), base * 2 ** max(0, failures - 1))
+    return timedelta(seconds=seconds * (1 + (rng or _rng).uniform(0, settings.check_jitter)))
+
+
+def observation_of(product: Product) -> Observation | None:
+    if product.last_checked_at is None and product.last_price is None:
+        return None
+    return Observation(product.last_price, product.currency, product.last_availability)
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """A price as a decimal string for JSON: '79.99', never a float."""
+    if value is None:
+        return None
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return str(value.quantize(Decimal(1).scaleb(-places)))
+
+
+def insert_alert_events(session: Session, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    query = insert(AlertEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return session.execute(query).rowcount
+
+
+def alert_facts(
+    session: Session,
+    product: Product,
+    watch: Watch,
+    kind: str,
+    reason: str,
+    crossing: int,
+    previous: Observation | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The facts a notification is composed from (see the module docs of `ingest` for the keys)."""
+    stats = stats_in_session(session, product, now)
+    return {
+        "kind": str(kind),
+        "reason": reason,
+        "crossing": crossing,
+        "title": product.title,
+        "shop": product.shop_domain,
+        "url": product.url,
+        "image": product.image_url,
+        "currency": product.currency,
+        "price": money_text(product.last_price),
+        "previous_price": money_text(previous.price if previous else None),
+        "target_price": money_text(watch.target_price),
+        "any_drop": watch.target_price is None,
+        "initial_price": money_text(watch.initial_price),
+        "mode": watch.mode,
+        "availability": product.last_availability,
+        "previous_availability": previous.availability if previous else None,
+        "lowest_90d": money_text(stats.last_90_days.lowest),
+        "average_90d": money_text(stats.last_90_days.average),
+        "lowest_ever": money_text(stats.all_time.lowest),
+        "lowest_ever_at": stats.lowest_ever_at.isoformat() if stats.lowest_ever_at else None,
+        "good_deal": stats.good_deal,
+        "checked_at": now.isoformat(),
+    }
+
+
+def memory_of(watch: Watch) -> WatchMemory:
+    return WatchMemory(
+        price_armed=watch.price_armed,
+        last_alerted_price=watch.last_alerted_price,
+        price_crossings=watch.price_crossings,
+        seen_out_of_stock=watch.seen_out_of_stock,
+        stock_fulfilled=watch.stock_fulfilled,
+        restock_count=watch.restock_count,
+    )
+
+
+def set_memory(watch: Watch, memory: WatchMemory) -> None:
+    watch.price_armed = memory.price_armed
+    watch.last_alerted_price = memory.last_alerted_price
+    watch.price_crossings = memory.price_crossings
+    watch.seen_out_of_stock = memory.seen_out_of_stock
+    watch.stock_fulfilled = memory.stock_fulfilled
+    watch.restock_count = memory.restock_count
+
+
+def dedupe_key(watch_id: int, kind: str, crossing: int | str) -> str:
+    return f"watch:{watch_id}:{kind}:{crossing}"
+
+
+def lock_product(session: Session, product_id: int, owner: str | None = None) -> bool:
+    """Take the product's row lock (PostgreSQL) or the write lock (SQLite) before reading it.
+
+    Every writer of watch rule memory does this first, so read-modify-write on a watch
+    never races with a check of the same product. With `owner`, only if it holds the lease.
+    """
+    query = sa.update(Product).where(Product.id == product_id)
+    if owner is not None:
+        query = query.where(Product.lease_owner == owner)
+    return session.execute(query.values(id=Product.id)).rowcount == 1
+
+
+def record_observation(
+    session: Session,
+    product: Product,
+    previous: Observation | None,
+    previous_check_at: datetime | None,
+    current: Observation,
+    now: datetime,
+) -> int:
+    """Store an observation on a locked product: history point, watch memory, alert events.
+
+    Watches are evaluated on a change only: rules are idempotent on a repeated observation,
+    and a watch whose memory is set outside a check (new, edited, resumed) is evaluated
+    against the current observation there. Returns how many alert events were written.
+    """
+    assert product.id is not None
+    if previous != current:
+        product.last_changed_at = now
+    product.last_price = current.price
+    product.currency = current.currency or product.currency
+    product.last_availability = current.availability
+    if needs_point(previous, previous_check_at, current, now):
+        session.add(
+            PricePoint(
+                product_id=product.id,
+                checked_at=now,
+                price=current.price,
+                currency=current.currency,
+                availability=current.availability,
+            )
+        )
+    session.add(product)
+    if previous == current:
+        return 0
+    watches = session.exec(select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))).all()
+    return evaluate_watches(session, product, watches, previous, current, now)
+
+
+def evaluate_watches(
+    session: Session,
+    product: Product,
+    watches: Iterable[Watch],
+    previous: Observation | None,
+    current: Observation,
+    now: datetime,
+) -> int:
+    """Run the rules of `watches` on an observation; write their memory and alert events."""
+    rows: list[dict[str, Any]] = []
+    for watch in watches:
+        rule = WatchRule(watch.mode, watch.target_price, watch.initial_price)
+        memory = memory_of(watch)
+        if is_fulfilled(watch.mode, memory):
+            continue
+        decision = evaluate(rule, memory, previous, current)
+        if decision.memory != memory:
+            set_memory(watch, decision.memory)
+            session.add(watch)
+        for alert in decision.alerts:
+            assert watch.id is not None
+            rows.append(
+                {
+                    "watch_id": watch.id,
+                    "user_id": watch.user_id,
+                    "product_id": product.id,
+                    "kind": str(alert.kind),
+                    "dedupe_key": dedupe_key(watch.id, alert.kind, alert.crossing),
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "facts": None,
+                    "watch": watch,
+                    "alert": alert,
+                }
+            )
+    if not rows:
+        return 0
+    session.flush()
+    for row in rows:
+        alert: RuleAlert = row.pop("alert")
+        row["facts"] = alert_facts(
+            session, product, row.pop("watch"), alert.kind, alert.reason, alert.crossing, previous, now
+        )
+    return insert_alert_events(session, rows)
+
+
+# Built once: the unchanged case is most checks, and building statements costs more than running them.
+_UPDATE_UNCHANGED = (
+    sa.update(Product)
+    .where(
+        Product.id == sa.bindparam("b_id"),
+        Product.lease_owner == sa.bindparam("b_owner"),
+        Product.last_price.is_not_distinct_from(sa.bindparam("b_price")),
+        Product.currency.is_not_distinct_from(sa.bindparam("b_currency")),
+        Product.last_availability == sa.bindparam("b_availability"),
+        Product.last_checked_at == sa.bindparam("b_checked"),
+    )
+    .values(
+        lease_until=None,
+        lease_owner=None,
+        last_checked_at=sa.bindparam("b_now"),
+        next_check_at=sa.bindparam("b_next"),
+        consecutive_failures=0,
+        failing=False,
+        last_error=None,
+        etag=sa.bindparam("b_etag"),
+        last_modified=sa.bindparam("b_last_modified"),
+    )
+)
+
+
+def _claimed_observation(product: claims.ClaimedProduct) -> Observation:
+    return Observation(product.last_price, product.currency, product.last_availability)
+
+
+def _save_unchanged(
+    session: Session, page: PageResult, owner: str, settings: Settings, current: Observation
+) -> CheckOutcome | None:
+    """The common case in two statements at most; None when the product moved on since the claim."""
+    claimed = page.product
+    now = page.checked_at
+    if claimed.last_checked_at is None:
+        return None
+    parameters = {
+        "b_id": claimed.id,
+        "b_owner": owner,
+        "b_price": claimed.last_price,
+        "b_currency": claimed.currency,
+        "b_availability": claimed.last_availability,
+        "b_checked": claimed.last_checked_at,
+        "b_now": now,
+        "b_next": now + next_check_delay(settings),
+        "b_etag": (page.etag or "")[:500] or None,
+        "b_last_modified": (page.last_modified or "")[:100] or None,
+    }
+    if session.connection().execute(_UPDATE_UNCHANGED, parameters).rowcount != 1:
+        return None
+    if needs_point(current, claimed.last_checked_at, current, now):
+        session.execute(
+            sa.insert(PricePoint).values(
+                product_id=claimed.id,
+                checked_at=now,
+                price=current.price,
+                currency=current.currency,
+                availability=current.availability,
+            )
+        )
+    status = CheckStatus.NOT_MODIFIED if page.not_modified else CheckStatus.UNCHANGED
+    return CheckOutcome(
+        claimed.id, status, "", current.price, current.currency, current.availability, 0, False, now
+    )
+
+
+def _currency_changed(known: str | None, seen: str | None) -> bool:
+    return bool(known and seen and known != seen)
+
+
+def _save_one(session: Session, page: PageResult, owner: str, settings: Settings) -> CheckOutcome:
+    product_id = page.product.id
+    now = page.checked_at
+    if page.deferred_until is None and page.error is None:
+        claimed = _claimed_observation(page.product)
+        seen = claimed if page.not_modified else page.observation
+        readable = seen is not None and (
+            seen.price is not None or seen.availability == Availability.OUT_OF_STOCK
+        )
+        if readable and seen == claimed:
+            outcome = _save_unchanged(session, page, owner, settings, claimed)
+            if outcome is not None:
+                return outcome
+    if not lock_product(session, product_id, owner):
+        return CheckOutcome(product_id, CheckStatus.LOST_LEASE, "Another worker took this check over.")
+    product = session.get(Product, product_id, populate_existing=True)
+    assert product is not None
+    product.lease_until = None
+    product.lease_owner = None
+    if page.deferred_until is not None:
+        product.next_check_at = page.deferred_until
+        session.add(product)
+        return CheckOutcome(product_id, CheckStatus.DEFERRED, "The shop is not answering; retrying later.")
+    observation = page.observation
+    error = page.error
+    if (
+        error is None
+        and observation is not None
+        and observation.price is None
+        and observation.availability != Availability.OUT_OF_STOCK
+    ):
+        error = NO_PRICE_MESSAGE
+    if error is None and observation is not None and _currency_changed(product.currency, observation.currency):
+        error = (
+            f"The page now shows prices in {observation.currency} instead of {product.currency}, "
+            "so price targets no longer compare; add the watch again to track the new price."
+        )
+    if error is not None:
+        product.consecutive_failures += 1
+        product.failing = product.consecutive_failures >= settings.failure_threshold
+        product.last_error = error[:MAX_ERROR_CHARS]
+        product.next_check_at = now + retry_delay(settings, product.consecutive_failures)
+        session.add(product)
+        return CheckOutcome(
+            product_id,
+            CheckStatus.FAILED,
+            error,
+            product.last_price,
+            product.currency,
+            product.last_availability,
+            failing=product.failing,
+            checked_at=now,
+        )
+    previous = observation_of(product)
+    previous_check_at = product.last_checked_at
+    current = previous if page.not_modified or observation is None else observation
+    assert current is not None
+    extraction = page.extraction
+    if extraction is not None:
+        product.title = (extraction.title or product.title or "")[:500] or None
+        product.image_url = (
+            extraction.image if extraction.image and len(extraction.image) <= 2048 else product.image_url
+        )
+        product.sku = (extraction.sku or product.sku or "")[:120] or None
+        product.gtin = (extraction.gtin or product.gtin or "")[:32] or None
+        product.brand = (extraction.brand or product.brand or "")[:200] or None
+        product.availability_raw = (extraction.availability_raw or "")[:40] or None
+        product.extraction_source = extraction.source
+        product.extraction_confidence = extraction.confidence
+    product.etag = (page.etag or "")[:500] or None
+    product.last_modified = (page.last_modified or "")[:100] or None
+    product.consecutive_failures = 0
+    product.failing = False
+    product.last_error = None
+    product.last_checked_at = now
+    product.next_check_at = now + next_check_delay(settings)
+    alerts = record_observation(session, product, previous, previous_check_at, current, now)
+    if page.not_modified:
+        status = CheckStatus.NOT_MODIFIED
+    else:
+        status = CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED
+    return CheckOutcome(
+        product_id, status, "", current.price, current.currency, current.availability, alerts, False, now
+    )
+
+
+def save_results(pages: list[PageResult], owner: str, settings: Settings) -> list[CheckOutcome]:
+    """Write a group of results in one transaction; one by one if the group fails."""
+    try:
+        with session_scope() as session:
+            return [_save_one(session, page, owner, settings) for page in pages]
+    except Exception:
+        if len(pages) == 1:
+            log.exception("saving the check of product %s failed", pages[0].product.id)
+            page = pages[0]
+            return [CheckOutcome(page.product.id, CheckStatus.FAILED, "The result could not be saved.")]
+    return [outcome for page in pages for outcome in save_results([page], owner, settings)]
+
+
+class _Writer:
+    """One writer per cycle: results queue up while a transaction runs, then go in together."""
+
+    def __init__(self, owner: str, settings: Settings) -> None:
+        self.owner = owner
+        self.settings = settings
+        self.queue: asyncio.Queue[tuple[PageResult, asyncio.Future[CheckOutcome]] | None] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    async def submit(self, page: PageResult) -> CheckOutcome:
+        future: asyncio.Future[CheckOutcome] = asyncio.get_running_loop().create_future()
+        await self.queue.put((page, future))
+        return await future
+
+    async def close(self) -> None:
+        await self.queue.put(None)
+        await self.task
+
+    async def _run(self) -> None:
+        closing = False
+        while not closing:
+            item = await self.queue.get()
+            if item is None:
+                return
+            items = [item]
+            while len(items) < WRITE_BATCH and not self.queue.empty():
+                following = self.queue.get_nowait()
+                if following is None:
+                    closing = True
+                    break
+                items.append(following)
+            try:
+                outcomes = await asyncio.to_thread(
+                    save_results, [page for page, _ in items], self.owner, self.settings
+                )
+            except Exception as error:  # the database is gone: leases expire, nothing is lost
+                log.exception("writing check results failed")
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), outcome in zip(items, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+
+class Checker:
+    """Checks products for one worker process; create it inside the running event loop."""
+
+    def __init__(self, settings: Settings | None = None, *, owner: str | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.owner = owner or claims.new_worker_id("checker")
+        self.gate = ShopGate(self.settings.per_shop_concurrency, self.settings.per_shop_delay)
+        self.fetch_slots = asyncio.Semaphore(self.settings.fetch_concurrency)
+
+    async def read_page(self, product: claims.ClaimedProduct) -> PageResult:
+        """Fetch and extract one product page; never raises for a bad page or shop."""
+        shop = product.shop_domain
+        try:
+            pause = self.gate.pause_remaining(shop)
+            if not pause:
+                async with self.gate.slot(shop):
+                    pause = self.gate.pause_remaining(shop)
+                    if not pause:
+                        async with self.fetch_slots:
+                            return await self._fetch_and_extract(product)
+            return PageResult(product, utcnow(), deferred_until=utcnow() + timedelta(seconds=pause + 1))
+        except Exception:
+            log.exception("checking product %s (%s) failed", product.id, product.url)
+            return PageResult(
+                product, utcnow(), error="CloudTrack could not read this page (internal error)."
+            )
+
+    async def _fetch_and_extract(self, product: claims.ClaimedProduct) -> PageResult:
+        shop = product.shop_domain
+        try:
+            fetched = await fetch_page(
+                product.url, etag=product.etag, last_modified=product.last_modified, settings=self.settings
+            )
+        except FetchError as error:
+            self.gate.failed(shop, transient=error.transient)
+            return PageResult(product, utcnow(), error=error.message, transient=error.transient)
+        self.gate.succeeded(shop)
+        if fetched.not_modified:
+            return PageResult(
+                product,
+                utcnow(),
+                not_modified=True,
+                etag=fetched.etag or product.etag,
+                last_modified=fetched.last_modified or product.last_modified,
+            )
+        extraction = await asyncio.to_thread(extract, fetched.html, fetched.url)
+        observation = Observation(extraction.price, extraction.currency, extraction.availability)
+        return PageResult(
+            product,
+            utcnow(),
+            observation=observation,
+            extraction=extraction,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+        )
+
+    async def _check(self, product: claims.ClaimedProduct, writer: _Writer) -> CheckOutcome:
+        return await writer.submit(await self.read_page(product))
+
+    async def run_cycle(
+        self, stop: asyncio.Event | None = None, *, max_products: int | None = None
+    ) -> CycleReport:
+        """Check every due product (claiming in batches) until none is due or `stop` is set.
+
+        Products already claimed are finished even when `stop` is set, so nothing claimed
+        is dropped; a hard cancel leaves leases to expire instead.
+        """
+        report = CycleReport()
+        writer = _Writer(self.owner, self.settings)
+        batch = self.settings.claim_batch_size
+        pending: set[asyncio.Task[CheckOutcome]] = set()
+        claimed_total = 0
+
+        def collect(done: Iterable[asyncio.Task[CheckOutcome]]) -> None:
+            for task in done:
+                if not task.cancelled() and task.exception() is None:
+                    report.add(task.result())
+
+        try:
+            while not (stop and stop.is_set()):
+                if max_products is not None and claimed_total >= max_products:
+                    break
+                if len(pending) >= batch:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    collect(done)
+                    continue
+                limit = batch if max_products is None else min(batch, max_products - claimed_total)
+                claimed = await asyncio.to_thread(
+                    claims.claim_due, self.owner, limit=limit, lease_seconds=self.settings.lease_seconds
+                )
+                if not claimed:
+                    break
+                claimed_total += len(claimed)
+                pending.update(asyncio.create_task(self._check(product, writer)) for product in claimed)
+            if pending:
+                done, pending = await asyncio.wait(pending)
+                collect(done)
+        finally:
+            for task in pending:
+                task.cancel()
+            await writer.close()
+        report.finished_at = utcnow()
+        return report
+
+    async def check_now(self, product_id: int) -> CheckOutcome:
+        """Check one product at once, unless another worker holds its lease."""
+        claimed = await asyncio.to_thread(
+            claims.claim_product, product_id, self.owner, lease_seconds=self.settings.lease_seconds
+        )
+        if claimed is None:
+            exists = await asyncio.to_thread(_product_exists, product_id)
+            if not exists:
+                return CheckOutcome(product_id, CheckStatus.NOT_FOUND, "This product is not tracked.")
+            return CheckOutcome(
+                product_id,
+                CheckStatus.BUSY,
+                "A check of this product is running right now; see it in a moment.",
+            )
+        page = await self.read_page(claimed)
+        if page.deferred_until is not None:
+            page = await self._fetch_and_extract(claimed)
+        (outcome,) = await asyncio.to_thread(save_results, [page], self.owner, self.settings)
+        return outcome
+
+
+def _product_exists(product_id: int) -> bool:
+    with get_engine().connect() as connection:
+        return connection.execute(sa.select(Product.id).where(Product.id == product_id)).first() is not None
+
+
+def _user_watches_product(user_id: int, product_id: int) -> bool:
+    query = sa.select(Watch.id).where(Watch.user_id == user_id, Watch.product_id == product_id)
+    with get_engine().connect() as connection:
+        return connection.execute(query).first() is not None
+
+
+_process_checker: Checker | None = None
+
+
+def use_checker(checker: Checker | None) -> None:
+    """Make `checker` (the scheduler's) serve "check now" requests in this process."""
+    global _process_checker
+    _process_checker = checker
+
+
+async def check_product_now(product_id: int, *, user_id: int | None = None) -> CheckOutcome:
+    """Check one product now for the UI; with `user_id`, only a product that user watches.
+
+    Respects the lease: when the scheduler (here or in another worker) is checking the
+    product, the answer is BUSY instead of a second fetch.
+    """
+    if user_id is not None and not await asyncio.to_thread(_user_watches_product, user_id, product_id):
+        return CheckOutcome(product_id, CheckStatus.NOT_FOUND, "This product is not on your list.")
+    checker = _process_checker or Checker()
+    return await checker.check_now(product_id)

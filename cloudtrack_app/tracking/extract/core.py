@@ -1,0 +1,352 @@
+"""One page in, one reading out: price, currency, stock state and product facts.
+
+Order of trust: schema.org data about the page's main product (JSON-LD, microdata,
+RDFa), then OpenGraph product tags, then the visible price near the title and buy
+button. Visible prices also check the structured ones: a structured price that the page
+shows only struck through loses to the price the page shows as current.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
+from cloudtrack_app.tracking.extract.page import parse_page, text_of
+from cloudtrack_app.tracking.extract.structured import (
+    Offer,
+    Product,
+    collect_products,
+    first_text,
+    opengraph_offer,
+    read_meta,
+)
+from cloudtrack_app.tracking.extract.visible import (
+    BUTTON_REGION_LEVELS,
+    Anchors,
+    BuyButton,
+    Marked,
+    PriceCandidate,
+    Surroundings,
+    best_visible_price,
+    buttons_in,
+    find_buy_button,
+    find_prices,
+    find_title,
+    html_lang,
+    mark,
+    title_region,
+    visible_availability,
+)
+
+# How close (tree steps) a visible price must be to the title or buy button to overrule
+# structured data that the page does not show at all.
+NEAR = 8
+
+
+@dataclass
+class Extraction:
+    url: str
+    title: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    availability: str = UNKNOWN
+    availability_raw: str | None = None
+    image: str | None = None
+    sku: str | None = None
+    gtin: str | None = None
+    brand: str | None = None
+    canonical_url: str | None = None
+    confidence: float = 0.0
+    source: str | None = None
+    diagnostics: list[str] = field(default_factory=list)
+
+
+def extract(html: str | bytes, url: str) -> Extraction:
+    """Read a product page. Never raises: problems end up in `diagnostics`."""
+    result = Extraction(url=url if isinstance(url, str) else "")
+    try:
+        _extract_into(result, html)
+    except Exception as error:
+        result.diagnostics.append(f"extraction stopped early: {type(error).__name__}: {error}")
+    return result
+
+
+def _normalise_name(text: str | None) -> str:
+    return re.sub(r"\W+", " ", (text or "").lower()).strip()
+
+
+def _same_page(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+    except ValueError:
+        return False
+    return (pa.hostname or "").removeprefix("www.") == (pb.hostname or "").removeprefix("www.") and (
+        pa.path.rstrip("/") == pb.path.rstrip("/")
+    )
+
+
+def choose_products(products: list[Product], heading: str | None, urls: list[str]) -> list[Product]:
+    """The main product, with its variants (same name, or ProductGroup members)."""
+    if not products:
+        return []
+    wanted = _normalise_name(heading)
+
+    def score(product: Product) -> tuple[int, int]:
+        points = 0
+        name = _normalise_name(product.name)
+        if wanted and name and (name in wanted or wanted in name):
+            points += 4
+        node_url = first_text(product.node.get("url")) or first_text(product.node.get("@id"))
+        if any(_same_page(node_url, u) for u in urls):
+            points += 2
+        if any(o.price is not None for o in product.offers):
+            points += 3
+        elif product.offers:
+            points += 1
+        return points, -product.order
+
+    main = max(products, key=score)
+    name = _normalise_name(main.name)
+    return [
+        p
+        for p in products
+        if p is main
+        or (
+            p.source == main.source
+            and ((name and _normalise_name(p.name) == name) or p.family == main.family)
+        )
+    ]
+
+
+def _absolute(base: str, value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    if not value or value.startswith(("data:", "javascript:")):
+        return None
+    try:
+        return urljoin(base, value)
+    except ValueError:
+        return None
+
+
+def _image_of(node: dict[str, Any]) -> str | None:
+    image = node.get("image")
+    while isinstance(image, list):
+        image = next((i for i in image if i), None)
+    if isinstance(image, dict):
+        image = first_text(image.get("url") or image.get("contentUrl") or image.get("@id"))
+    return first_text(image)
+
+
+def _structured_choice(offers: list[Offer], visible: list[PriceCandidate]) -> tuple[Offer, float] | None:
+    priced = [o for o in offers if o.price is not None]
+    if not priced:
+        return None
+    distinct = {o.price for o in priced}
+    if len(distinct) == 1:
+        return priced[0], 0.9
+    shown = {c.price for c in visible if not c.was}
+    for offer in priced:
+        if offer.price in shown:
+            return offer, 0.75
+    in_stock = [o for o in priced if o.availability and o.availability[1] == IN_STOCK]
+    return (in_stock or priced)[0], 0.55
+
+
+def _extract_into(result: Extraction, html: str | bytes) -> None:
+    page = parse_page(html)
+    result.diagnostics.extend(page.diagnostics)
+    tree = page.tree
+    if tree is None:
+        return
+    url = result.url
+    lang = html_lang(tree)
+    meta = read_meta(tree)
+    canonical = next(
+        (
+            link.get("href")
+            for link in tree.iter("link")
+            if "canonical" in (link.get("rel") or "").lower().split()
+        ),
+        None,
+    )
+    result.canonical_url = _absolute(url, canonical) or _absolute(url, meta.get("og:url"))
+
+    products = collect_products(
+        tree, result.diagnostics, may_have_microdata=page.may_have_microdata, may_have_rdfa=page.may_have_rdfa
+    )
+    first_name = next((p.name for p in products if p.name and p.offers), None) or next(
+        (p.name for p in products if p.name), None
+    )
+    heading_element = find_title(tree, first_name or meta.get("og:title"))
+    heading = text_of(heading_element) if heading_element is not None else None
+    group = choose_products(products, heading, [u for u in (url, result.canonical_url) if u])
+    main = group[0] if group else None
+    offers = [o for p in group for o in p.offers]
+
+    og_offer = opengraph_offer(meta)
+    hint = next((o.currency for o in offers if o.currency), None) or (og_offer.currency if og_offer else None)
+    has_structured_price = any(o.price is not None for o in offers) or og_offer is not None
+
+    title_anchor = Anchors([heading_element] if heading_element is not None else [])
+    region = title_region(tree, heading_element)
+    body = tree.find("body")
+    marked = mark(
+        region if region is not None else (body if body is not None else tree),
+        money_texts=not has_structured_price,
+    )
+    button_region = title_region(tree, heading_element, BUTTON_REGION_LEVELS)
+    if button_region is not None and button_region is not region:
+        marked.buttons = buttons_in(button_region)
+    surroundings = Surroundings(heading_element)
+    button = find_buy_button(marked, title_anchor, surroundings)
+    anchors = Anchors([e for e in (heading_element, button.element if button else None) if e is not None])
+    visible = find_prices(
+        tree,
+        marked,
+        anchors,
+        surroundings,
+        whole_page=not has_structured_price and region is not None,
+        currency_hint=hint,
+        url=url,
+        lang=lang,
+    )
+    best_visible = best_visible_price(visible)
+
+    _decide_price(result, offers, main, og_offer, visible, best_visible)
+    if result.price is not None and result.currency is None:
+        result.currency = hint or _most_common_currency(visible)
+    if result.currency is None and hint:
+        result.currency = hint
+
+    _decide_availability(result, offers, og_offer, marked, anchors, surroundings, button)
+
+    node = main.node if main else {}
+    result.title = first_text(node.get("name")) or meta.get("og:title") or heading or _page_title(tree)
+    result.image = _absolute(url, _image_of(node)) or _absolute(
+        url, meta.get("og:image") or meta.get("og:image:url") or meta.get("twitter:image")
+    )
+    result.sku = (
+        first_text(node.get("sku")) or first_text(node.get("mpn")) or meta.get("product:retailer_item_id")
+    )
+    result.gtin = next(
+        (
+            first_text(node.get(k))
+            for k in ("gtin13", "gtin", "gtin12", "gtin14", "gtin8", "ean")
+            if node.get(k)
+        ),
+        None,
+    )
+    result.brand = first_text(node.get("brand")) or meta.get("product:brand") or meta.get("og:brand")
+
+
+def _most_common_currency(candidates: list[PriceCandidate]) -> str | None:
+    """A bare visible amount takes the currency the page's other prices are written in."""
+    counts = Counter(c.currency for c in candidates if c.currency)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _page_title(tree: Any) -> str | None:
+    titles = tree.xpath("//title")
+    text = text_of(titles[0]) if titles else ""
+    return text or None
+
+
+def _decide_price(
+    result: Extraction,
+    offers: list[Offer],
+    main: Product | None,
+    og_offer: Offer | None,
+    visible: list[PriceCandidate],
+    best_visible: PriceCandidate | None,
+) -> None:
+    choice = _structured_choice(offers, visible)
+    source = main.source if main else None
+    if choice is None and og_offer is not None:
+        choice, source = (og_offer, 0.8), "opengraph"
+    if choice is not None:
+        offer, confidence = choice
+        assert offer.price is not None
+        shown_now = {c.price for c in visible if not c.was}
+        shown_struck = {c.price for c in visible if c.was}
+        near_visible = (
+            best_visible if best_visible and not best_visible.was and best_visible.distance <= NEAR else None
+        )
+        if offer.price in shown_now:
+            confidence = min(1.0, confidence + 0.08)
+        elif near_visible and offer.price in shown_struck:
+            result.diagnostics.append(
+                f"structured price {offer.price} is shown struck through; using {near_visible.price}"
+            )
+            _take_visible(result, near_visible, 0.7)
+            return
+        elif near_visible and not offer.low_only:
+            result.diagnostics.append(
+                f"structured price {offer.price} is not on the page; using {near_visible.price}"
+            )
+            _take_visible(result, near_visible, 0.5)
+            return
+        elif visible:
+            confidence -= 0.15
+        if offer.low_only:
+            confidence -= 0.1
+        result.price, result.currency, result.source = offer.price, offer.currency, source
+        result.confidence = round(max(0.05, confidence), 2)
+        return
+    if best_visible is not None:
+        confidence = 0.6 if best_visible.distance <= NEAR else 0.35
+        if best_visible.was:
+            confidence -= 0.2
+        _take_visible(result, best_visible, confidence)
+
+
+def _take_visible(result: Extraction, candidate: PriceCandidate, confidence: float) -> None:
+    result.price = candidate.price
+    result.currency = candidate.currency
+    result.source = "html"
+    result.confidence = round(max(0.05, confidence), 2)
+
+
+def _decide_availability(
+    result: Extraction,
+    offers: list[Offer],
+    og_offer: Offer | None,
+    marked: Marked,
+    anchors: Anchors,
+    surroundings: Surroundings,
+    button: BuyButton | None,
+) -> None:
+    states = [o.availability for o in offers if o.availability]
+    if not states and og_offer and og_offer.availability:
+        states = [og_offer.availability]
+    button_says_no = button is not None and (button.says == OUT_OF_STOCK or not button.enabled)
+    if states:
+        in_stock = [s for s in states if s[1] == IN_STOCK]
+        chosen = in_stock[0] if in_stock else states[0]
+        if chosen[1] == IN_STOCK and button_says_no:
+            seen = visible_availability(marked, anchors, surroundings)
+            if seen and seen[1] == OUT_OF_STOCK and seen[2] <= NEAR:
+                result.availability, result.availability_raw = OUT_OF_STOCK, seen[0]
+                result.diagnostics.append(
+                    "structured data says in stock; the page says not and the buy button is off"
+                )
+                return
+        result.availability, result.availability_raw = chosen[1], chosen[0]
+        return
+    if button is not None and button.says == OUT_OF_STOCK:
+        result.availability, result.availability_raw = OUT_OF_STOCK, text_of(button.element)[:80]
+        return
+    seen = visible_availability(marked, anchors, surroundings)
+    if seen and seen[2] <= NEAR * 2:
+        result.availability, result.availability_raw = seen[1], seen[0]
+        return
+    if button is not None and button.enabled:
+        result.availability, result.availability_raw = IN_STOCK, "add to cart button"

@@ -1,0 +1,508 @@
+"""What a person sees: the price next to the product title and the buy button.
+
+Candidates are elements marked up as prices (itemprop, data-price, class/id "price").
+Struck-through "was" prices, prices inside carousels of other products, and amounts
+that are shipping thresholds or instalments are set aside; the rest are ranked by
+their distance in the tree to the page's h1 and buy button.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import lxml.etree
+from price_parser import Price
+
+from cloudtrack_app.tracking.extract.availability import (
+    OUT_OF_STOCK,
+    says_add_to_cart,
+    text_availability,
+)
+from cloudtrack_app.tracking.extract.money import is_iso_currency, parse_money
+from cloudtrack_app.tracking.extract.page import text_of
+
+MAX_CANDIDATES = 120
+MAX_BUTTONS = 80
+UNMARKED_NEAR = 12
+MAX_PRICE_TEXT = 60
+FAR = 1000
+
+# How far up from the title the product's price is looked for, and its buy button (which
+# often sits in a column of its own).
+REGION_LEVELS = 4
+BUTTON_REGION_LEVELS = 7
+
+CURRENCY_SIGN = re.compile(
+    r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|ر\.س|د\.إ)(?!\w)",
+    re.IGNORECASE,
+)
+CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
+DIGIT = re.compile(r"\d")
+AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*")
+STRUCK_TAGS = frozenset({"del", "s", "strike"})
+# Class and id names are matched as words: attribute_words() splits "wasPrice" and
+# "price--old" into words, so "bold" is not "old" and "record" is not "reco".
+WAS_WORDS = re.compile(
+    r"\b(?:old|was|regular|strike\w*|compare\w*|original|before|list|listprice|oldprice|wasprice"
+    r"|regularprice|strikeprice|rrp|uvp|msrp|crossed|previous|retail|reference|recommended|line through"
+    r"|saving\w*|discount\w*|percent\w*)\b"
+)
+NOW_WORDS = re.compile(
+    r"\b(?:current|sale|special|final|now|actual|promo\w*|selling|offer|our|main|big|large|reduced)\b"
+)
+# Labels that announce a former or recommended price in the text itself.
+WAS_LABELS = re.compile(
+    r"(?<!\w)(?:uvp|rrp|msrp|srp|was|statt|vorher|bisher|ehemals|list price|regular price|compare at"
+    r"|originally|prix conseillé|au lieu de|avant|antes|precio anterior|prima|invece di|van|voorheen"
+    r"|tidigare|før|förr|ordinarie|ord\.?|normalpris|bylo|było|przed|было|eredeti|înainte)(?!\w)",
+    re.IGNORECASE,
+)
+ELSEWHERE_WORDS = re.compile(
+    r"\b(?:related\w*|recommend\w*|carousel\w*|slider\w*|swiper\w*|upsell\w*|up sell|cross ?sell\w*"
+    r"|similar\w*|also|recent\w*|viewed|accessor\w*|bundle\w*|suggest\w*|complementary|product ?list\w*"
+    r"|products ?list\w*|mini ?cart\w*|header|footer|navigation|nav|menu\w*|cookie\w*|newsletter\w*"
+    r"|teaser\w*|tiles?|thumbnails?|reco)\b"
+)
+# Words before an amount that make it a threshold, a saving or a credit offer …
+NOT_THE_PRICE_WORDS = re.compile(
+    r"shipping|delivery|deliver|versand|livraison|envío|envio|spedizione|frete|verzend|porto|frakt"
+    r"|doprava|dostawa|shipment|postage|instal+ment|monthly|financ|kredit|credit|klarna|afterpay|points"
+    r"|punkte|\bsave\b|you save|spare|sparen|économ|ahorr|risparm|\boff\b|voucher|coupon|gutschein"
+    r"|deposit|pfand|\bover\b|above|unit price|grundpreis|prix unitaire",
+    re.IGNORECASE,
+)
+# … and words after it that make it a rate per month or per unit.
+PER_SOMETHING_WORDS = re.compile(
+    r"\bmonths?\b|/\s*mo\b|monthly|mtl\.|monat|\bmois\b|\bmes\b|al mese|mēnes|měsíc|mesiac|miesi"
+    r"|/\s*(?:kg|l|m|100\s*g|100\s*ml|st(?:ück|k)?)\b|per (?:unit|kg|item)|\boff\b",
+    re.IGNORECASE,
+)
+NOT_THE_PRICE_ATTRIBUTES = re.compile(
+    r"\b(?:shipping|delivery|instal+ment\w*|monthly|financ\w*|credit|points|saving\w*|unit ?price"
+    r"|base ?price|per unit|loyalty|voucher|coupon|you save)\b"
+)
+CART_ATTRIBUTE_WORDS = re.compile(
+    r"\b(?:add ?to ?(?:cart|basket|bag)|addtocart|addtobasket|buy\w*|cart|basket|warenkorb|panier|carrito"
+    r"|carrello|winkelwagen|kosik|koszyk|korzina|checkout|purchase)\b"
+)
+DISABLED_CLASS = re.compile(
+    r"\b(?:disabled|inactive|unavailable|sold ?out|out ?of ?stock|soldout|outofstock)\b"
+)
+CAMEL_CASE = re.compile(r"([a-z0-9])([A-Z])")
+NON_LETTERS = re.compile(r"[^a-z0-9]+")
+
+
+def buttons_in(region: Any) -> list[Any]:
+    """<button>s and submit inputs (a tag-filtered walk, done in C)."""
+    return [
+        element
+        for element in region.iter("button", "input")
+        if element.tag == "button" or element.get("type") in ("submit", "button")
+    ]
+
+
+@dataclass
+class Marked:
+    """Elements of one region that matter here, found in a single walk (a Python walk
+    beats libxml2's XPath attribute tests several times over on big pages)."""
+
+    prices: list[Any]
+    stock_notes: list[Any]
+    buttons: list[Any]
+    cart_links: list[Any]
+    money_texts: list[Any]  # short texts with a currency and a number, whatever their markup
+
+
+def mark(region: Any, *, money_texts: bool) -> Marked:
+    """One walk over `region`; `money_texts` also collects price-shaped texts in any
+    markup (costlier, needed when no structured price tells what to look for)."""
+    marked = Marked([], [], [], [], [])
+    for element in region.iter(lxml.etree.Element):
+        tag = element.tag
+        if tag == "button":
+            marked.buttons.append(element)
+            continue
+        if tag == "input":
+            if element.get("type") in ("submit", "button"):
+                marked.buttons.append(element)
+            continue
+        if tag in ("script", "style", "option", "select", "meta", "link", "noscript", "svg", "path"):
+            continue
+        names = element.get("class")
+        if names:
+            # "rice"/"tock"/"vailab" match price/Price, stock/Stock, availab*/Availab*.
+            if "rice" in names:
+                marked.prices.append(element)
+            if "tock" in names or "vailab" in names:
+                marked.stock_notes.append(element)
+            if tag == "a" and ("cart" in names or "basket" in names or "buy" in names):
+                marked.cart_links.append(element)
+        elif element.get("itemprop") == "price":
+            marked.prices.append(element)
+        if money_texts:
+            text = element.text
+            if text and len(text) < MAX_PRICE_TEXT and looks_like_money(text):
+                marked.money_texts.append(element)
+    return marked
+
+
+def is_other_amount(before: str, after: str) -> bool:
+    return bool(NOT_THE_PRICE_WORDS.search(before) or PER_SOMETHING_WORDS.search(after))
+
+
+def label_width(text: str) -> int:
+    """Characters around an amount, wide scripts counted double (一次付清特價 is a sentence)."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
+
+
+def looks_like_money(text: str) -> bool:
+    if DIGIT.search(text) is None:
+        return False
+    if CURRENCY_SIGN.search(text):
+        return True
+    code = CURRENCY_CODE.search(text)
+    return bool(code and is_iso_currency(code.group(0)))
+
+
+def attribute_words(element: Any) -> str:
+    """Class and id as lower-case words: "wasPrice price--old" → " was price price old "."""
+    raw = f"{element.get('class', '')} {element.get('id', '')}"
+    words = NON_LETTERS.sub(" ", CAMEL_CASE.sub(r"\1 \2", raw).lower())
+    return f" {words} "
+
+
+def visible_text(element: Any) -> str:
+    """Text of a small element without struck-through parts."""
+    if not any(True for _ in element.iterdescendants(*STRUCK_TAGS)):
+        return text_of(element)
+    parts: list[str] = []
+
+    def collect(node: Any) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS:
+                collect(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    collect(element)
+    return " ".join(" ".join(parts).split())
+
+
+class Anchors:
+    """Tree distances to the title and the buy button."""
+
+    def __init__(self, anchors: list[Any]) -> None:
+        self.paths: list[dict[Any, int]] = []
+        for anchor in anchors:
+            path = {anchor: 0}
+            for steps, ancestor in enumerate(anchor.iterancestors(), start=1):
+                path[ancestor] = steps
+            self.paths.append(path)
+
+    def distance(self, element: Any) -> int:
+        if not self.paths:
+            return FAR
+        best = FAR
+        for path in self.paths:
+            if element in path:
+                best = min(best, path[element])
+                continue
+            for steps, ancestor in enumerate(element.iterancestors(), start=1):
+                if ancestor in path:
+                    best = min(best, steps + path[ancestor])
+                    break
+        return best
+
+
+class Surroundings:
+    """Remembers which ancestors mark a carousel, header or list of other products, so
+    the many candidates under one ancestor test its class names once. A block that holds
+    the product's title is never "elsewhere", whatever its name (`<header>` of an article,
+    `product-tile`)."""
+
+    def __init__(self, heading: Any | None = None) -> None:
+        self.marks: dict[Any, bool] = {}
+        if heading is not None:
+            self.marks.update((ancestor, False) for ancestor in heading.iterancestors())
+        self.struck_marks: dict[Any, int] = {}
+        self.text_verdicts: dict[str, tuple[Decimal | None, str | None]] = {}
+        self.parent_texts: dict[Any, str] = {}
+
+    def struck(self, element: Any) -> int:
+        """2 when struck through (del, s, line-through), 1 when only named like a
+        was-price (old, regular, compare-at…), else 0."""
+        mark = self.struck_marks.get(element)
+        if mark is None:
+            tag = element.tag if isinstance(element.tag, str) else ""
+            if tag in STRUCK_TAGS or "line-through" in (element.get("style") or ""):
+                mark = 2
+            else:
+                mark = 1 if WAS_WORDS.search(attribute_words(element)) else 0
+            self.struck_marks[element] = mark
+        return mark
+
+    def money(
+        self, text: str, hint: str | None, url: str, lang: str | None
+    ) -> tuple[Decimal | None, str | None]:
+        """The amount of a text shaped like one price (`€ 9,99`, `9.99`, `Price: 9.99 EUR`);
+        None for several amounts, percentages, thresholds and instalments."""
+        verdict = self.text_verdicts.get(text)
+        if verdict is None:
+            verdict = (None, None)
+            amounts = [m for m in AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")]
+            if len(amounts) == 1 and not is_other_amount(
+                text[: amounts[0].start()], text[amounts[0].end() :]
+            ):
+                rest = CURRENCY_SIGN.sub("", text[: amounts[0].start()] + text[amounts[0].end() :]).strip(
+                    " :.-*"
+                )
+                has_sign = rest != (text[: amounts[0].start()] + text[amounts[0].end() :]).strip(" :.-*")
+                if label_width(rest) <= 16 and (not rest or has_sign or Price.fromstring(text).currency):
+                    verdict = parse_money(text, currency_hint=hint, url=url, lang=lang)
+            self.text_verdicts[text] = verdict
+        return verdict
+
+    def in_other_context(self, parent: Any, text: str) -> bool:
+        """The parent's short text shows the amount is a threshold or a rate
+        ("Free shipping over <span>€ 50</span>", "<b>€ 10</b> / month")."""
+        context = self.parent_texts.get(parent)
+        if context is None:
+            context = text_of(parent) if len(parent) < 8 else ""
+            self.parent_texts[parent] = context
+        if not context or len(context) > 150:
+            return False
+        where = context.find(text)
+        if where < 0:
+            return False
+        before = context[max(0, where - 40) : where]
+        # Only the words that belong to this amount: those after any earlier amount.
+        earlier = list(AMOUNT.finditer(before))
+        if earlier:
+            before = before[earlier[-1].end() :]
+        return is_other_amount(before, context[where + len(text) : where + len(text) + 20])
+
+    def marked(self, element: Any) -> bool:
+        mark = self.marks.get(element)
+        if mark is None:
+            tag = element.tag if isinstance(element.tag, str) else ""
+            mark = tag not in ("body", "html") and (
+                tag in ("header", "footer", "nav", "aside")
+                or bool(ELSEWHERE_WORDS.search(attribute_words(element)))
+            )
+            self.marks[element] = mark
+        return mark
+
+    def elsewhere(self, element: Any, depth: int = 10) -> bool:
+        """Inside a carousel, header, footer or list of other products."""
+        for level, ancestor in enumerate(element.iterancestors()):
+            if level >= depth:
+                return False
+            if self.marked(ancestor):
+                return True
+        return False
+
+
+def was_price_mark(element: Any, surroundings: Surroundings) -> int:
+    """The strongest was-price mark on the element or its three nearest ancestors."""
+    strongest = 0
+    for level, node in enumerate([element, *element.iterancestors()]):
+        if level > 3:
+            break
+        strongest = max(strongest, surroundings.struck(node))
+    return strongest
+
+
+@dataclass
+class PriceCandidate:
+    price: Decimal
+    currency: str | None
+    distance: int
+    order: int
+    was: bool
+    hinted: bool
+    text: str
+    struck: bool = False  # visibly struck through: never the current price
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        return (self.distance - (2 if self.hinted else 0), self.order, 0)
+
+
+def find_title(tree: Any, product_name: str | None) -> Any | None:
+    headings = [h for h, _ in zip(tree.iter("h1"), range(10), strict=False) if text_of(h)]
+    if not headings:
+        return None
+    if product_name:
+        wanted = product_name.lower()[:40]
+        for heading in headings:
+            text = text_of(heading).lower()
+            if text and (wanted in text or text[:40] in product_name.lower()):
+                return heading
+    return headings[0]
+
+
+@dataclass
+class BuyButton:
+    element: Any
+    enabled: bool
+    says: str | None  # out_of_stock when the button itself says sold out
+
+
+def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
+    """The buy button nearest the title: its state is evidence of stock."""
+    best: tuple[int, int, BuyButton] | None = None
+    for order, element in enumerate(marked.buttons or marked.cart_links):
+        if order > MAX_BUTTONS:
+            break
+        text = (
+            text_of(element)
+            or element.get("value")
+            or element.get("aria-label")
+            or element.get("title")
+            or ""
+        )
+        if len(text) > 60:
+            continue
+        states = text_availability(text)
+        says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
+        buyish = bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element))) or says_add_to_cart(text)
+        if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
+            continue
+        disabled = (
+            element.get("disabled") is not None
+            or element.get("aria-disabled") == "true"
+            or bool(DISABLED_CLASS.search(attribute_words(element)))
+        )
+        button = BuyButton(
+            element, not disabled and not says_sold_out, OUT_OF_STOCK if says_sold_out else None
+        )
+        key = (anchors.distance(element), order)
+        if best is None or key < best[:2]:
+            best = (key[0], key[1], button)
+    return best[2] if best else None
+
+
+def price_candidates(
+    elements: list[Any],
+    anchors: Anchors,
+    surroundings: Surroundings,
+    *,
+    currency_hint: str | None,
+    url: str,
+    lang: str | None,
+) -> list[PriceCandidate]:
+    candidates: list[PriceCandidate] = []
+    for order, element in enumerate(elements):
+        if order >= MAX_CANDIDATES:
+            break
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in ("script", "style", "option", "select", "input", "meta", "button", "body", "html", "form"):
+            continue
+        if len(element) > 12:
+            continue
+        text = visible_text(element)
+        if not text or len(text) > MAX_PRICE_TEXT or not any(ch.isdigit() for ch in text):
+            continue
+        amount, currency = surroundings.money(text, currency_hint, url, lang)
+        if not amount or NOT_THE_PRICE_ATTRIBUTES.search(attribute_words(element)):
+            continue
+        parent = element.getparent()
+        if (parent is not None and surroundings.in_other_context(parent, text)) or surroundings.elsewhere(
+            element
+        ):
+            continue
+        was_mark = max(was_price_mark(element, surroundings), 1 if WAS_LABELS.search(text) else 0)
+        candidates.append(
+            PriceCandidate(
+                price=amount,
+                currency=currency,
+                distance=anchors.distance(element),
+                order=order,
+                was=was_mark > 0,
+                struck=was_mark == 2,
+                hinted=element.get("itemprop") == "price" or bool(NOW_WORDS.search(attribute_words(element))),
+                text=text,
+            )
+        )
+    return candidates
+
+
+def title_region(tree: Any, heading: Any | None, levels: int = REGION_LEVELS) -> Any | None:
+    """The block around the title that normally holds the price too."""
+    if heading is None:
+        return None
+    region = None
+    for level, ancestor in enumerate(heading.iterancestors()):
+        if level >= levels or ancestor.tag in ("body", "html"):
+            break
+        region = ancestor
+    return region
+
+
+def find_prices(
+    tree: Any,
+    marked: Marked,
+    anchors: Anchors,
+    surroundings: Surroundings,
+    *,
+    whole_page: bool,
+    currency_hint: str | None,
+    url: str,
+    lang: str | None,
+) -> list[PriceCandidate]:
+    """Price candidates around the title; the whole body only when asked and needed.
+    Price-shaped texts without price markup count only close to the title or buy button."""
+
+    def read(found: Marked) -> list[PriceCandidate]:
+        options = dict(currency_hint=currency_hint, url=url, lang=lang)
+        marked_up = price_candidates(found.prices, anchors, surroundings, **options)
+        unmarked = [e for e in found.money_texts if e not in set(found.prices)]
+        plain = price_candidates(unmarked, anchors, surroundings, **options)
+        return marked_up + [c for c in plain if c.distance <= UNMARKED_NEAR]
+
+    candidates = read(marked)
+    if whole_page and not any(not c.was for c in candidates):
+        body = tree.find("body")
+        candidates = read(mark(body if body is not None else tree, money_texts=True))
+    return candidates
+
+
+def best_visible_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
+    current = [c for c in candidates if not c.was]
+    pool = current or [c for c in candidates if not c.struck]
+    return min(pool, key=lambda c: c.rank) if pool else None
+
+
+def visible_availability(
+    marked: Marked, anchors: Anchors, surroundings: Surroundings
+) -> tuple[str, str, int] | None:
+    """(phrase, state, distance) of the availability statement nearest the product."""
+    best: tuple[str, str, int] | None = None
+    for order, element in enumerate(marked.stock_notes):
+        if order > 80:
+            break
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in ("script", "style", "option", "select", "button", "input", "body", "html", "form"):
+            continue
+        if len(element) > 12:
+            continue
+        text = text_of(element)
+        if len(text) > 200:
+            continue
+        found = text_availability(text)
+        if not found or surroundings.elsewhere(element, depth=8):
+            continue
+        distance = anchors.distance(element)
+        if best is None or distance < best[2]:
+            best = (found[0], found[1], distance)
+    return best
+
+
+def html_lang(tree: lxml.etree._Element) -> str | None:
+    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    return lang.strip() if lang else None

@@ -1,0 +1,424 @@
+"""Adding a watch: one path for the UI, the CLI and an API.
+
+`preview_url` fetches and reads a page without writing anything; `add_watch` validates
+what the user asked for against it, then in one transaction upserts the shared `Product`,
+creates the `Watch`, records the observation and queues the confirmation event. Refusals
+are `IngestError`s whose `message` can be shown as it is and whose `offer` names the
+alternative the UI can propose.
+
+Alert event facts (`AlertEvent.facts`, prices as decimal strings, None when unknown):
+    kind, reason ("watch_added" | "target_reached" | "further_drop" | "restock"), crossing,
+    title, shop, url, image, currency, price, previous_price, target_price, any_drop,
+    initial_price, mode, availability, previous_availability, lowest_90d, average_90d,
+    lowest_ever, lowest_ever_at (ISO 8601), good_deal, checked_at (ISO 8601);
+    confirmations also carry target_met.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
+from cloudtrack_app.settings import Settings, get_settings
+from cloudtrack_app.tracking.checker import (
+    alert_facts,
+    dedupe_key,
+    insert_alert_events,
+    lock_product,
+    money_text,
+    next_check_delay,
+    observation_of,
+    record_observation,
+    set_memory,
+)
+from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
+from cloudtrack_app.tracking.rules import Observation, WatchRule, initial_memory
+from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
+
+PREVIEW_MAX_AGE = timedelta(minutes=10)
+MAX_TARGET = Decimal("100000000000000")
+REASON_WATCH_ADDED = "watch_added"
+
+OFFER_PRICE_WATCH = "price_watch"
+OFFER_ANY_DROP = "any_drop"
+OFFER_EDIT = "edit_watch"
+
+
+class IngestError(Exception):
+    """A refusal: `code` for programs, `message` for people, `offer` for the next step."""
+
+    def __init__(self, code: str, message: str, offer: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.offer = offer
+
+
+@dataclass(frozen=True)
+class Preview:
+    url: str  # canonical address of the page (after redirects), the product's identity
+    requested_url: str  # canonical form of what the user pasted
+    shop: str
+    title: str | None
+    price: Decimal | None
+    currency: str | None
+    availability: str
+    availability_raw: str | None
+    image: str | None
+    sku: str | None
+    gtin: str | None
+    brand: str | None
+    source: str | None
+    confidence: float
+    etag: str | None
+    last_modified: str | None
+    fetched_at: datetime
+
+    @property
+    def observation(self) -> Observation:
+        return Observation(self.price, self.currency, self.availability)
+
+
+@dataclass(frozen=True)
+class AddWatchResult:
+    watch_id: int
+    product_id: int
+    preview: Preview
+    mode: str
+    target_price: Decimal | None  # None: alert on any drop (price modes) or no price rule (stock)
+    target_met: bool  # the price is already at or below the target: said now, not alerted later
+    message: str
+
+
+_FETCH_CODES = {
+    FetchErrorKind.INVALID_URL: "invalid_url",
+    FetchErrorKind.BLOCKED_ADDRESS: "blocked_address",
+    FetchErrorKind.BLOCKED_BY_SHOP: "blocked",
+    FetchErrorKind.NOT_HTML: "not_a_page",
+    FetchErrorKind.TOO_LARGE: "not_a_page",
+}
+
+
+def _canonical(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except InvalidURL as error:
+        raise IngestError("invalid_url", str(error)) from error
+
+
+async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
+    """Fetch and read a product page, writing nothing; raises `IngestError`."""
+    requested = _canonical(url)
+    settings = settings or get_settings()
+    try:
+        fetched = await fetch_page(requested, settings=settings)
+    except FetchError as error:
+        code = _FETCH_CODES.get(error.kind, "unreachable")
+        raise IngestError(code, f"CloudTrack could not open that page: {error.message}") from error
+    try:
+        final = canonical_url(fetched.url)
+    except InvalidURL:
+        final = requested
+    extraction = await asyncio.to_thread(extract, fetched.html, fetched.url)
+    if extraction.price is None and extraction.availability == Availability.UNKNOWN:
+        raise IngestError(
+            "no_price", "No price or stock information was found on that page. Is it a product page?"
+        )
+    return Preview(
+        url=final,
+        requested_url=requested,
+        shop=shop_domain(final),
+        title=extraction.title,
+        price=extraction.price,
+        currency=extraction.currency,
+        availability=extraction.availability,
+        availability_raw=extraction.availability_raw,
+        image=extraction.image,
+        sku=extraction.sku,
+        gtin=extraction.gtin,
+        brand=extraction.brand,
+        source=extraction.source,
+        confidence=extraction.confidence,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        fetched_at=utcnow(),
+    )
+
+
+def parse_target(value: Decimal | str | int | None) -> Decimal | None:
+    """A target price from user input: positive, at most 4 decimals (raises `IngestError`)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        target = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation as error:
+        raise IngestError("invalid_target", "Enter the target price as a number, like 79.99.") from error
+    if not target.is_finite() or target <= 0 or target >= MAX_TARGET:
+        raise IngestError("invalid_target", "Enter a target price above zero.")
+    if target != target.quantize(Decimal("0.0001")):
+        raise IngestError("invalid_target", "Use at most four decimals for the target price.")
+    return target
+
+
+def validate_request(
+    mode: str, target: Decimal | str | int | None, any_drop: bool
+) -> tuple[str, Decimal | None]:
+    """The watch mode and target price to store (None target: any drop, or stock only)."""
+    try:
+        mode = WatchMode(mode)
+    except ValueError as error:
+        raise IngestError("invalid_mode", "Choose what to watch: price, stock or both.") from error
+    target_price = parse_target(target)
+    if mode == WatchMode.STOCK:
+        if target_price is not None or any_drop:
+            raise IngestError(
+                "invalid_target",
+                'A stock watch has no price target. Choose "both" to watch the price too.',
+                OFFER_PRICE_WATCH,
+            )
+        return mode, None
+    if any_drop:
+        return mode, None
+    if target_price is None:
+        raise IngestError(
+            "missing_target",
+            "Enter a target price, or choose to be told about any price drop.",
+            OFFER_ANY_DROP,
+        )
+    return mode, target_price
+
+
+def _price_text(price: Decimal | None, currency: str | None) -> str:
+    text = money_text(price) or "?"
+    return f"{text} {currency}" if currency else text
+
+
+def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None) -> None:
+    name = preview.title or "This item"
+    no_price = preview.price is None and (
+        mode == WatchMode.PRICE
+        or (mode == WatchMode.BOTH and preview.availability != Availability.OUT_OF_STOCK)
+    )
+    if no_price:
+        raise IngestError("no_price", "No price was found on that page, so there is no price to watch.")
+    if mode == WatchMode.STOCK:
+        if preview.availability == Availability.IN_STOCK:
+            raise IngestError(
+                "in_stock_now",
+                f"{name} is in stock now, so there is nothing to wait for. "
+                "Watch its price instead to hear when it gets cheaper.",
+                OFFER_PRICE_WATCH,
+            )
+        if preview.availability == Availability.UNKNOWN:
+            raise IngestError(
+                "no_availability",
+                "That page does not say whether the item is in stock, so a stock watch could never alert. "
+                "Watch its price instead.",
+                OFFER_PRICE_WATCH,
+            )
+    if target is not None and preview.price is not None and target > preview.price:
+        raise IngestError(
+            "target_above_price",
+            f"Your target {_price_text(target, preview.currency)} is above the current price "
+            f"{_price_text(preview.price, preview.currency)}. Would you like an alert on any price drop instead?",
+            OFFER_ANY_DROP,
+        )
+
+
+def _duplicate(title: str | None) -> IngestError:
+    what = f"“{title}”" if title else "this product"
+    return IngestError("duplicate", f"You are already watching {what}. Edit that watch instead.", OFFER_EDIT)
+
+
+def _existing_watch(session: Session, user_id: int, url: str) -> Watch | None:
+    query = (
+        select(Watch)
+        .join(Product, Product.id == Watch.product_id)
+        .where(Watch.user_id == user_id, Product.url == url)
+    )
+    return session.exec(query).first()
+
+
+def _new_product(preview: Preview, now: datetime, settings: Settings) -> Product:
+    return Product(
+        url=preview.url,
+        shop_domain=preview.shop,
+        created_at=now,
+        next_check_at=now + next_check_delay(settings),
+    )
+
+
+def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: bool) -> str:
+    name = f"“{preview.title}”" if preview.title else "this product"
+    now_price = _price_text(preview.price, preview.currency)
+    parts = [f"Now watching {name} at {preview.shop}."]
+    if mode in (WatchMode.PRICE, WatchMode.BOTH) and preview.price is not None:
+        if target_met:
+            parts.append(
+                f"It already costs {now_price}, at or below your target {_price_text(target, preview.currency)}: "
+                "a good moment to buy. You will hear again if it drops further."
+            )
+        elif target is None:
+            parts.append(f"It costs {now_price}; you will hear when the price drops.")
+        else:
+            parts.append(
+                f"It costs {now_price}; you will hear when it drops to "
+                f"{_price_text(target, preview.currency)} or below."
+            )
+    if mode in (WatchMode.STOCK, WatchMode.BOTH) and preview.availability == Availability.OUT_OF_STOCK:
+        parts.append("It is out of stock now; you will hear once when it is back.")
+    return " ".join(parts)
+
+
+def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
+    product.title = (preview.title or product.title or "")[:500] or None
+    if preview.image and len(preview.image) <= 2048:
+        product.image_url = preview.image
+    product.sku = (preview.sku or product.sku or "")[:120] or None
+    product.gtin = (preview.gtin or product.gtin or "")[:32] or None
+    product.brand = (preview.brand or product.brand or "")[:200] or None
+    product.availability_raw = (preview.availability_raw or "")[:40] or None
+    product.extraction_source = preview.source
+    product.extraction_confidence = preview.confidence
+    product.etag = (preview.etag or "")[:500] or None
+    product.last_modified = (preview.last_modified or "")[:100] or None
+    product.last_checked_at = now
+    product.consecutive_failures = 0
+    product.failing = False
+    product.last_error = None
+
+
+def _save_watch(
+    user_id: int, preview: Preview, mode: str, target: Decimal | None, settings: Settings
+) -> tuple[int, int, bool]:
+    now = utcnow()
+    current = preview.observation
+    with session_scope() as session:
+        if session.get(User, user_id) is None:
+            raise IngestError("unknown_user", "That account does not exist.")
+        product = session.exec(select(Product).where(Product.url == preview.url)).first()
+        if product is None:
+            product = _new_product(preview, now, settings)
+            _apply_preview(product, preview, now)
+            product.last_price = current.price
+            product.currency = current.currency
+            product.last_availability = current.availability
+            product.last_changed_at = now
+            session.add(product)
+            session.flush()
+            assert product.id is not None
+            session.add(
+                PricePoint(
+                    product_id=product.id,
+                    checked_at=now,
+                    price=current.price,
+                    currency=current.currency,
+                    availability=current.availability,
+                )
+            )
+        else:
+            assert product.id is not None
+            lock_product(session, product.id)
+            session.refresh(product)
+            if _existing_watch(session, user_id, preview.url) is not None:
+                raise _duplicate(product.title or preview.title)
+            previous = observation_of(product)
+            previous_check_at = product.last_checked_at
+            _apply_preview(product, preview, now)
+            record_observation(session, product, previous, previous_check_at, current, now)
+        rule = WatchRule(mode, target, current.price)
+        memory, target_met = initial_memory(rule, current)
+        watch = Watch(
+            user_id=user_id,
+            product_id=product.id,
+            mode=mode,
+            target_price=target,
+            initial_price=current.price,
+            created_at=now,
+        )
+        set_memory(watch, memory)
+        session.add(watch)
+        session.flush()
+        assert watch.id is not None
+        facts = alert_facts(session, product, watch, AlertKind.CONFIRMATION, REASON_WATCH_ADDED, 1, None, now)
+        facts["target_met"] = target_met
+        insert_alert_events(
+            session,
+            [
+                {
+                    "watch_id": watch.id,
+                    "user_id": user_id,
+                    "product_id": product.id,
+                    "kind": str(AlertKind.CONFIRMATION),
+                    "dedupe_key": dedupe_key(watch.id, AlertKind.CONFIRMATION, 1),
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "facts": facts,
+                }
+            ],
+        )
+        return watch.id, product.id, target_met
+
+
+def _watched_title(user_id: int, url: str) -> tuple[bool, str | None]:
+    """Whether the user already watches the product at `url`, and its title."""
+    with session_scope() as session:
+        watch = _existing_watch(session, user_id, url)
+        product = session.get(Product, watch.product_id) if watch else None
+        return watch is not None, product.title if product else None
+
+
+async def add_watch(
+    user_id: int,
+    url: str,
+    mode: str,
+    target_price: Decimal | str | int | None,
+    *,
+    preview: Preview | None = None,
+    any_drop: bool = False,
+    settings: Settings | None = None,
+) -> AddWatchResult:
+    """Start watching a product for `user_id`; raises `IngestError` and then saves nothing.
+
+    A `preview` from `preview_url` for the same address, less than ten minutes old, is
+    used instead of fetching the page again.
+    """
+    settings = settings or get_settings()
+    mode, target = validate_request(mode, target_price, any_drop)
+    requested = _canonical(url)
+    watched, title = await asyncio.to_thread(_watched_title, user_id, requested)
+    if watched:
+        raise _duplicate(title)
+    fresh = preview is not None and utcnow() - preview.fetched_at <= PREVIEW_MAX_AGE
+    if preview is None or not fresh or requested not in (preview.url, preview.requested_url):
+        preview = await preview_url(url, settings=settings)
+    _refuse_if_unwatchable(preview, mode, target)
+    try:
+        watch_id, product_id, target_met = await asyncio.to_thread(
+            _save_watch, user_id, preview, mode, target, settings
+        )
+    except IntegrityError:
+        # Two requests at once: the other one created the watch or the product first.
+        try:
+            watch_id, product_id, target_met = await asyncio.to_thread(
+                _save_watch, user_id, preview, mode, target, settings
+            )
+        except IntegrityError as error:
+            raise _duplicate(preview.title) from error
+    return AddWatchResult(
+        watch_id=watch_id,
+        product_id=product_id,
+        preview=preview,
+        mode=mode,
+        target_price=target,
+        target_met=target_met,
+        message=_describe(preview, mode, target, target_met),
+    )

@@ -1,0 +1,184 @@
+"""Alert decisions: pure functions from (what the user asked, rule memory, observations) to alerts.
+
+Price rule
+    A watch alerts when the price is at or below its threshold, once per crossing. The
+    threshold is the target price, or for an "any drop" watch (no target) the price when
+    watching began, less the noise margin. After alerting, the watch re-arms once the price
+    is back at or above threshold + noise margin, and alerts again meanwhile only if the price
+    falls a further `step` (default 5 %) below the last alerted price. The noise margin is
+    max(1 cent, 0.5 % of the threshold), so a cent up and down never alerts twice. A price
+    on an out-of-stock page never alerts (it alerts when the item is buyable again, if the
+    watch is still armed). A missing price, or a price in another currency than the
+    previous observation, changes nothing.
+
+Stock rule
+    Seeing the item out of stock arms the rule; an in-stock observation with a price then
+    alerts once (unknown availability in between keeps it armed) and fulfils the watch,
+    until the user re-arms it. An in-stock page without a price is no restock.
+
+A `both` watch runs each rule on its own; a `price` watch ignores stock and vice versa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from cloudtrack_app.models import AlertKind, Availability, WatchMode
+
+FURTHER_DROP_STEP = Decimal("0.05")
+NOISE_RATIO = Decimal("0.005")
+NOISE_MIN = Decimal("0.01")
+
+REASON_TARGET_REACHED = "target_reached"
+REASON_FURTHER_DROP = "further_drop"
+REASON_RESTOCK = "restock"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one check saw on the product page."""
+
+    price: Decimal | None
+    currency: str | None
+    availability: str = Availability.UNKNOWN
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    """What the user asked for; `target_price` None on a price watch means "any drop"."""
+
+    mode: str
+    target_price: Decimal | None
+    initial_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class WatchMemory:
+    """The rule state kept on the `Watch` row between checks."""
+
+    price_armed: bool = True
+    last_alerted_price: Decimal | None = None
+    price_crossings: int = 0
+    seen_out_of_stock: bool = False
+    stock_fulfilled: bool = False
+    restock_count: int = 0
+
+
+@dataclass(frozen=True)
+class RuleAlert:
+    kind: AlertKind
+    reason: str
+    crossing: int  # 1, 2, 3 … per kind and watch: the dedupe key's last part
+    price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    memory: WatchMemory
+    alerts: tuple[RuleAlert, ...] = ()
+
+
+def noise_margin(amount: Decimal) -> Decimal:
+    return max(NOISE_MIN, abs(amount) * NOISE_RATIO)
+
+
+def price_threshold(rule: WatchRule) -> Decimal | None:
+    """The price at or below which a price watch alerts (None: nothing to compare with)."""
+    if rule.target_price is not None:
+        return rule.target_price
+    if rule.initial_price is None:
+        return None
+    return rule.initial_price - noise_margin(rule.initial_price)
+
+
+def watches_price(mode: str) -> bool:
+    return mode in (WatchMode.PRICE, WatchMode.BOTH)
+
+
+def watches_stock(mode: str) -> bool:
+    return mode in (WatchMode.STOCK, WatchMode.BOTH)
+
+
+def _price_rule(
+    rule: WatchRule,
+    memory: WatchMemory,
+    previous: Observation | None,
+    current: Observation,
+    step: Decimal,
+) -> Decision:
+    threshold = price_threshold(rule)
+    price = current.price
+    if not watches_price(rule.mode) or threshold is None or price is None:
+        return Decision(memory)
+    if (
+        previous is not None
+        and previous.currency
+        and current.currency
+        and previous.currency != current.currency
+    ):
+        return Decision(memory)
+    if price >= threshold + noise_margin(threshold):
+        return Decision(replace(memory, price_armed=True))
+    if price > threshold or current.availability == Availability.OUT_OF_STOCK:
+        return Decision(memory)
+    if memory.price_armed:
+        reason = REASON_TARGET_REACHED
+    elif memory.last_alerted_price is not None and price <= memory.last_alerted_price * (1 - step):
+        reason = REASON_FURTHER_DROP
+    else:
+        return Decision(memory)
+    crossing = memory.price_crossings + 1
+    memory = replace(memory, price_armed=False, last_alerted_price=price, price_crossings=crossing)
+    return Decision(memory, (RuleAlert(AlertKind.PRICE_DROP, reason, crossing, price),))
+
+
+def _stock_rule(rule: WatchRule, memory: WatchMemory, current: Observation) -> Decision:
+    if not watches_stock(rule.mode):
+        return Decision(memory)
+    if current.availability == Availability.OUT_OF_STOCK:
+        return Decision(replace(memory, seen_out_of_stock=True))
+    if current.availability != Availability.IN_STOCK or current.price is None:
+        return Decision(memory)
+    if not memory.seen_out_of_stock or memory.stock_fulfilled:
+        return Decision(memory)
+    count = memory.restock_count + 1
+    memory = replace(memory, seen_out_of_stock=False, stock_fulfilled=True, restock_count=count)
+    return Decision(memory, (RuleAlert(AlertKind.RESTOCK, REASON_RESTOCK, count, current.price),))
+
+
+def evaluate(
+    rule: WatchRule,
+    memory: WatchMemory,
+    previous: Observation | None,
+    current: Observation,
+    *,
+    step: Decimal = FURTHER_DROP_STEP,
+) -> Decision:
+    """The watch's new memory and the alerts this observation causes."""
+    priced = _price_rule(rule, memory, previous, current, step)
+    stocked = _stock_rule(rule, priced.memory, current)
+    return Decision(stocked.memory, priced.alerts + stocked.alerts)
+
+
+def initial_memory(rule: WatchRule, current: Observation) -> tuple[WatchMemory, bool]:
+    """Memory for a new watch, and whether its target is already met.
+
+    A target met when the watch is created is said at once (in the confirmation), so it is
+    recorded as alerted without an alert of its own; the next alert needs a re-arm or a
+    further drop.
+    """
+    decision = evaluate(rule, WatchMemory(), None, current)
+    target_met = any(alert.kind == AlertKind.PRICE_DROP for alert in decision.alerts)
+    return replace(decision.memory, price_crossings=0), target_met
+
+
+def rearmed_stock_memory(memory: WatchMemory, current: Observation) -> WatchMemory:
+    """Memory after the user asks to be told about the next restock again."""
+    out_now = current.availability == Availability.OUT_OF_STOCK
+    return replace(memory, stock_fulfilled=False, seen_out_of_stock=out_now)
+
+
+def is_fulfilled(mode: str, memory: WatchMemory) -> bool:
+    """A stock-only watch that has alerted has nothing left to wait for."""
+    return mode == WatchMode.STOCK and memory.stock_fulfilled

@@ -1,0 +1,213 @@
+"""A user's watches: list, pause, resume, edit, re-arm, delete — each checks ownership.
+
+Another user's watch id is answered exactly like a missing one (`WatchNotFound`), so ids
+reveal nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from cloudtrack_app.db import session_scope
+from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
+from cloudtrack_app.tracking.checker import lock_product, memory_of, observation_of, set_memory
+from cloudtrack_app.tracking.ingest import IngestError, validate_request
+from cloudtrack_app.tracking.rules import (
+    Observation,
+    WatchMemory,
+    WatchRule,
+    initial_memory,
+    is_fulfilled,
+    rearmed_stock_memory,
+)
+
+
+class WatchNotFound(LookupError):
+    """No such watch for this user."""
+
+    def __init__(self) -> None:
+        super().__init__("That watch does not exist (or belongs to someone else).")
+
+
+@dataclass(frozen=True)
+class WatchView:
+    """A watch with its product, as the UI and the CLI show it."""
+
+    watch_id: int
+    product_id: int
+    url: str
+    shop: str
+    title: str | None
+    image: str | None
+    mode: str
+    target_price: Decimal | None
+    any_drop: bool
+    active: bool
+    fulfilled: bool  # a stock watch that has alerted; `rearm_watch` waits for the next restock
+    price: Decimal | None
+    currency: str | None
+    availability: str
+    initial_price: Decimal | None
+    last_alerted_price: Decimal | None
+    last_checked_at: datetime | None
+    last_changed_at: datetime | None
+    next_check_at: datetime
+    failing: bool
+    last_error: str | None
+    created_at: datetime
+
+
+def _view(watch: Watch, product: Product) -> WatchView:
+    assert watch.id is not None and product.id is not None
+    memory = WatchMemory(stock_fulfilled=watch.stock_fulfilled)
+    return WatchView(
+        watch_id=watch.id,
+        product_id=product.id,
+        url=product.url,
+        shop=product.shop_domain,
+        title=product.title,
+        image=product.image_url,
+        mode=watch.mode,
+        target_price=watch.target_price,
+        any_drop=watch.mode != WatchMode.STOCK and watch.target_price is None,
+        active=watch.active,
+        fulfilled=is_fulfilled(watch.mode, memory),
+        price=product.last_price,
+        currency=product.currency,
+        availability=product.last_availability,
+        initial_price=watch.initial_price,
+        last_alerted_price=watch.last_alerted_price,
+        last_checked_at=product.last_checked_at,
+        last_changed_at=product.last_changed_at,
+        next_check_at=product.next_check_at,
+        failing=product.failing,
+        last_error=product.last_error,
+        created_at=watch.created_at,
+    )
+
+
+def list_watches(user_id: int) -> list[WatchView]:
+    """The user's watches, newest first."""
+    query = (
+        select(Watch, Product)
+        .join(Product, Product.id == Watch.product_id)
+        .where(Watch.user_id == user_id)
+        .order_by(Watch.created_at.desc(), Watch.id.desc())
+    )
+    with session_scope() as session:
+        return [_view(watch, product) for watch, product in session.exec(query).all()]
+
+
+def _owned(session: Session, user_id: int, watch_id: int) -> Watch:
+    watch = session.get(Watch, watch_id)
+    if watch is None or watch.user_id != user_id:
+        raise WatchNotFound
+    return watch
+
+
+def _locked(session: Session, user_id: int, watch_id: int) -> tuple[Watch, Product]:
+    """The watch and its product, with the product locked as every rule-memory writer does."""
+    watch = _owned(session, user_id, watch_id)
+    lock_product(session, watch.product_id)
+    session.refresh(watch)
+    product = session.get(Product, watch.product_id, populate_existing=True)
+    assert product is not None
+    return watch, product
+
+
+def get_watch(user_id: int, watch_id: int) -> WatchView:
+    with session_scope() as session:
+        watch = _owned(session, user_id, watch_id)
+        product = session.get(Product, watch.product_id)
+        assert product is not None
+        return _view(watch, product)
+
+
+def _set_active(user_id: int, watch_id: int, active: bool) -> WatchView:
+    with session_scope() as session:
+        watch, product = _locked(session, user_id, watch_id)
+        watch.active = active
+        if active and product.next_check_at > utcnow() and product.last_checked_at is None:
+            product.next_check_at = utcnow()
+        session.add(watch)
+        session.add(product)
+        return _view(watch, product)
+
+
+def pause_watch(user_id: int, watch_id: int) -> WatchView:
+    """Stop checking and alerting for this watch (its history stays)."""
+    return _set_active(user_id, watch_id, False)
+
+
+def resume_watch(user_id: int, watch_id: int) -> WatchView:
+    return _set_active(user_id, watch_id, True)
+
+
+def delete_watch(user_id: int, watch_id: int) -> None:
+    """Delete the watch and its alert events; the shared product and its history stay."""
+    with session_scope() as session:
+        watch, _ = _locked(session, user_id, watch_id)
+        session.delete(watch)
+
+
+@dataclass(frozen=True)
+class EditResult:
+    watch: WatchView
+    target_met: bool  # the new target is already met: said now, not alerted later
+
+
+def edit_watch(
+    user_id: int,
+    watch_id: int,
+    *,
+    mode: str,
+    target_price: Decimal | str | int | None,
+    any_drop: bool = False,
+) -> EditResult:
+    """Change what the watch waits for; its rule memory starts afresh from the last check.
+
+    Raises `IngestError` for a request `add_watch` would refuse against the last check
+    (except an in-stock item for a stock watch: that one simply waits for the next restock).
+    """
+    mode, target = validate_request(mode, target_price, any_drop)
+    with session_scope() as session:
+        watch, product = _locked(session, user_id, watch_id)
+        current = observation_of(product) or Observation(None, None)
+        if target is not None and current.price is not None and target > current.price:
+            raise IngestError(
+                "target_above_price",
+                f"Your target {target} is above the current price {current.price}. "
+                "Would you like an alert on any price drop instead?",
+                "any_drop",
+            )
+        initial = current.price if target is None else watch.initial_price or current.price
+        rule = WatchRule(mode, target, initial)
+        memory, target_met = initial_memory(rule, current)
+        memory = WatchMemory(
+            price_armed=memory.price_armed,
+            last_alerted_price=memory.last_alerted_price,
+            price_crossings=watch.price_crossings,
+            seen_out_of_stock=memory.seen_out_of_stock,
+            stock_fulfilled=False,
+            restock_count=watch.restock_count,
+        )
+        watch.mode = mode
+        watch.target_price = target
+        watch.initial_price = initial
+        set_memory(watch, memory)
+        session.add(watch)
+        return EditResult(_view(watch, product), target_met)
+
+
+def rearm_watch(user_id: int, watch_id: int) -> WatchView:
+    """Wait for the next restock again after a stock alert fulfilled the watch."""
+    with session_scope() as session:
+        watch, product = _locked(session, user_id, watch_id)
+        current = observation_of(product) or Observation(None, None)
+        set_memory(watch, rearmed_stock_memory(memory_of(watch), current))
+        session.add(watch)
+        return _view(watch, product)

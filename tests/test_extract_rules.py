@@ -1,0 +1,486 @@
+"""Each extraction rule on a small page written for it: what a shopper sees is what we read."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cloudtrack_app.tracking.extract import extract
+
+URL = "https://shop.example.de/p/kettle-42"
+
+
+def page(body: str = "", head: str = "", lang: str = "en") -> str:
+    return (
+        f"<!doctype html><html lang='{lang}'><head><title>Shop</title>{head}</head><body>{body}</body></html>"
+    )
+
+
+def json_ld(data: Any) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+def product(offers: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": "Kettle 42",
+        "offers": offers,
+        **extra,
+    }
+
+
+def offer(
+    price: Any, currency: str = "EUR", availability: str = "https://schema.org/InStock"
+) -> dict[str, Any]:
+    return {"@type": "Offer", "price": price, "priceCurrency": currency, "availability": availability}
+
+
+# --- structured data ---------------------------------------------------------------------
+
+
+def test_json_ld_product_with_offer() -> None:
+    found = extract(page(head=json_ld(product(offer("49.90")))), URL)
+    assert (found.price, found.currency, found.availability) == (Decimal("49.90"), "EUR", "in_stock")
+    assert found.source == "json-ld"
+    assert found.title == "Kettle 42"
+    assert found.confidence >= 0.8
+
+
+def test_json_ld_graph() -> None:
+    graph = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Shop"},
+            {"@type": "BreadcrumbList", "itemListElement": []},
+            {"@type": "Product", "name": "Kettle 42", "offers": offer("19.99", "GBP")},
+        ],
+    }
+    found = extract(page(head=json_ld(graph)), URL)
+    assert (found.price, found.currency) == (Decimal("19.99"), "GBP")
+
+
+def test_json_ld_top_level_list() -> None:
+    found = extract(page(head=json_ld([{"@type": "Organization", "name": "Shop"}, product(offer(25))])), URL)
+    assert found.price == Decimal("25")
+
+
+def test_json_ld_product_nested_in_web_page() -> None:
+    document = {"@context": "https://schema.org", "@type": "WebPage", "mainEntity": product(offer("7.50"))}
+    found = extract(page(head=json_ld(document)), URL)
+    assert found.price == Decimal("7.50")
+
+
+def test_price_specification_prefers_the_sale_price_over_the_list_price() -> None:
+    spec = {
+        "@type": "Offer",
+        "priceCurrency": "EUR",
+        "availability": "InStock",
+        "priceSpecification": [
+            {"@type": "UnitPriceSpecification", "price": 129.0, "priceType": "https://schema.org/ListPrice"},
+            {"@type": "UnitPriceSpecification", "price": 99.0, "priceCurrency": "EUR"},
+        ],
+    }
+    found = extract(page(head=json_ld(product(spec))), URL)
+    assert (found.price, found.currency) == (Decimal("99.0"), "EUR")
+
+
+def test_aggregate_offer_low_price_with_lower_confidence() -> None:
+    aggregate = {
+        "@type": "AggregateOffer",
+        "lowPrice": "352.00",
+        "highPrice": "376.45",
+        "priceCurrency": "BYN",
+    }
+    ranged = extract(page(head=json_ld(product(aggregate))), URL)
+    single = extract(page(head=json_ld(product(offer("352.00", "BYN")))), URL)
+    assert (ranged.price, ranged.currency) == (Decimal("352.00"), "BYN")
+    assert ranged.confidence < single.confidence
+
+
+def test_product_group_variants_any_in_stock_means_in_stock() -> None:
+    group = {
+        "@context": "https://schema.org",
+        "@type": "ProductGroup",
+        "name": "Kettle 42",
+        "hasVariant": [
+            {
+                "@type": "Product",
+                "name": "Kettle 42 red",
+                "offers": offer("30.00", availability="OutOfStock"),
+            },
+            {"@type": "Product", "name": "Kettle 42 blue", "offers": offer("30.00", availability="InStock")},
+        ],
+    }
+    found = extract(page(head=json_ld(group)), URL)
+    assert (found.price, found.availability) == (Decimal("30.00"), "in_stock")
+
+
+def test_offers_from_several_sellers_pick_the_one_the_page_shows() -> None:
+    offers = [offer("64.00"), offer("59.00"), offer("61.50")]
+    body = "<h1>Kettle 42</h1><div class='product-price'>59,00 €</div><button>Add to cart</button>"
+    found = extract(page(body, head=json_ld(product(offers))), URL)
+    assert found.price == Decimal("59.00")
+
+
+def test_microdata() -> None:
+    body = """
+    <div itemscope itemtype="https://schema.org/Product">
+      <h1 itemprop="name">Kettle 42</h1>
+      <img itemprop="image" src="/img/kettle.jpg">
+      <span itemprop="sku">K-42</span>
+      <div itemprop="offers" itemscope itemtype="https://schema.org/Offer">
+        <meta itemprop="priceCurrency" content="EUR">
+        <span itemprop="price" content="39.95">39,95 €</span>
+        <link itemprop="availability" href="https://schema.org/OutOfStock">
+      </div>
+    </div>"""
+    found = extract(page(body), URL)
+    assert (found.price, found.currency, found.availability) == (Decimal("39.95"), "EUR", "out_of_stock")
+    assert found.source == "microdata"
+    assert found.sku == "K-42"
+    assert found.image == "https://shop.example.de/img/kettle.jpg"
+
+
+def test_rdfa() -> None:
+    body = """
+    <div vocab="https://schema.org/" typeof="Product">
+      <h1 property="name">Kettle 42</h1>
+      <div property="offers" typeof="Offer">
+        <span property="priceCurrency" content="CHF">CHF</span>
+        <span property="price" content="89.00">89.–</span>
+        <link property="availability" href="https://schema.org/InStock">
+      </div>
+    </div>"""
+    found = extract(page(body), URL)
+    assert (found.price, found.currency, found.availability) == (Decimal("89.00"), "CHF", "in_stock")
+    assert found.source == "rdfa"
+
+
+def test_opengraph_product_tags() -> None:
+    head = """
+    <meta property="og:title" content="Kettle 42">
+    <meta property="og:image" content="//cdn.example.de/kettle.jpg">
+    <meta property="product:price:amount" content="24.50">
+    <meta property="product:price:currency" content="EUR">
+    <meta property="product:availability" content="oos">"""
+    found = extract(page(head=head), URL)
+    assert (found.price, found.currency, found.availability) == (Decimal("24.50"), "EUR", "out_of_stock")
+    assert found.source == "opengraph"
+    assert found.image == "https://cdn.example.de/kettle.jpg"
+
+
+def test_og_price_amount_spelling() -> None:
+    head = '<meta property="og:price:amount" content="1149"><meta property="og:price:currency" content="EUR">'
+    assert extract(page(head=head), URL).price == Decimal("1149")
+
+
+def test_product_facts_title_image_sku_gtin_brand_canonical() -> None:
+    data = product(
+        offer("10"),
+        sku="SKU-1",
+        gtin13="4006381333931",
+        brand={"@type": "Brand", "name": "Acme"},
+        image=["/a.jpg"],
+    )
+    head = json_ld(data) + '<link rel="canonical" href="/p/kettle-42">'
+    found = extract(page(head=head), URL + "?utm_source=x")
+    assert (found.sku, found.gtin, found.brand) == ("SKU-1", "4006381333931", "Acme")
+    assert found.image == "https://shop.example.de/a.jpg"
+    assert found.canonical_url == "https://shop.example.de/p/kettle-42"
+
+
+def test_canonical_from_og_url() -> None:
+    found = extract(page(head='<meta property="og:url" content="https://shop.example.de/p/1">'), URL)
+    assert found.canonical_url == "https://shop.example.de/p/1"
+
+
+# --- what the page shows ---------------------------------------------------------------
+
+
+def test_visible_price_next_to_title_and_buy_button() -> None:
+    body = """
+    <header><div class="mini-cart-price">0,00 €</div></header>
+    <main><div class="product">
+      <h1>Kettle 42</h1>
+      <div class="price-box"><span class="price">1.299,95 €</span></div>
+      <button class="add-to-cart">In den Warenkorb</button>
+    </div></main>"""
+    found = extract(page(body, lang="de"), URL)
+    assert (found.price, found.currency, found.source) == (Decimal("1299.95"), "EUR", "html")
+    assert found.availability == "in_stock"
+
+
+def test_struck_through_was_price_is_ignored() -> None:
+    body = """
+    <h1>Kettle 42</h1>
+    <div class="prices"><del>€ 99,00</del> <s class="price">€ 98,00</s>
+      <span class="price old-price">€ 97,00</span><span class="price">€ 79,00</span></div>"""
+    assert extract(page(body), URL).price == Decimal("79.00")
+
+
+def test_related_products_carousel_is_ignored() -> None:
+    body = """
+    <div class="product"><h1>Kettle 42</h1><div><span class="price">€ 45,00</span></div></div>
+    <section class="related-products carousel">
+      <div class="tile"><h3>Toaster</h3><span class="price">€ 5,00</span></div>
+      <div class="tile"><h3>Mug</h3><span class="price">€ 3,00</span></div>
+    </section>"""
+    assert extract(page(body), URL).price == Decimal("45.00")
+
+
+def test_carousel_before_the_product_is_ignored_too() -> None:
+    body = """
+    <aside class="recently-viewed"><span class="price">€ 5,00</span></aside>
+    <div class="product"><h1>Kettle 42</h1><p class="price">€ 45,00</p></div>"""
+    assert extract(page(body), URL).price == Decimal("45.00")
+
+
+def test_free_shipping_threshold_is_not_the_price() -> None:
+    body = """
+    <div class="product"><h1>Kettle 42</h1>
+      <p class="promo">Free shipping over <span class="price">€ 50,00</span></p>
+      <p class="product-price">€ 24,00</p></div>"""
+    assert extract(page(body), URL).price == Decimal("24.00")
+
+
+def test_instalments_are_not_the_price() -> None:
+    body = """
+    <div class="product"><h1>Kettle 42</h1>
+      <span class="price">€ 10,00 / month</span>
+      <span class="price">€ 240,00</span></div>"""
+    assert extract(page(body), URL).price == Decimal("240.00")
+
+
+def test_price_text_without_price_markup_near_the_title() -> None:
+    body = "<div><h1>Kettle 42</h1><div><b>£34.99</b></div><button>Add to basket</button></div>"
+    found = extract(page(body), "https://shop.example.co.uk/p/1")
+    assert (found.price, found.currency) == (Decimal("34.99"), "GBP")
+
+
+def test_structured_price_shown_struck_through_loses_to_the_shown_price() -> None:
+    head = json_ld(product(offer("219.99")))
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <span class="original-price">EUR219.99</span> <span class="product-price">EUR110.00</span></div>"""
+    found = extract(page(body, head=head), URL)
+    assert (found.price, found.source) == (Decimal("110.00"), "html")
+    assert any("struck" in note for note in found.diagnostics)
+
+
+def test_structured_price_confirmed_by_the_page_is_trusted_most() -> None:
+    head = json_ld(product(offer("49.90")))
+    shown = extract(page("<h1>Kettle 42</h1><span class='price'>49,90 €</span>", head=head), URL)
+    unseen = extract(page("<h1>Kettle 42</h1>", head=head), URL)
+    assert shown.price == unseen.price == Decimal("49.90")
+    assert shown.confidence > unseen.confidence
+
+
+def test_structured_price_the_page_does_not_show_loses_to_the_price_next_to_the_title() -> None:
+    head = json_ld(product(offer("59.00")))
+    body = "<div class='product'><h1>Kettle 42</h1><div class='price'>54,00 €</div></div>"
+    found = extract(page(body, head=head), URL)
+    assert (found.price, found.source) == (Decimal("54.00"), "html")
+
+
+# --- currency ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "lang", "currency"),
+    [
+        ("https://shop.example.ca/p/1", "en", "CAD"),
+        ("https://shop.example.com/p/1", "en-AU", "AUD"),
+        ("https://shop.example.com/p/1", "en", "USD"),
+        ("https://shop.example.com.mx/p/1", "es", "MXN"),
+    ],
+)
+def test_dollar_sign_means_the_shops_dollar(url: str, lang: str, currency: str) -> None:
+    body = "<h1>Kettle 42</h1><span class='price'>$ 19.99</span>"
+    assert extract(page(body, lang=lang), url).currency == currency
+
+
+@pytest.mark.parametrize(
+    ("url", "currency"),
+    [("https://butik.se/p", "SEK"), ("https://butik.dk/p", "DKK"), ("https://butik.no/p", "NOK")],
+)
+def test_kronor_by_domain(url: str, currency: str) -> None:
+    found = extract(page("<h1>Kettle 42</h1><span class='price'>1 299 kr</span>"), url)
+    assert (found.price, found.currency) == (Decimal("1299"), currency)
+
+
+def test_yen_sign_in_chinese_is_yuan() -> None:
+    body = "<h1>Kettle 42</h1><span class='price'>¥1,200</span>"
+    assert extract(page(body, lang="zh-CN"), "https://shop.example.com/p").currency == "CNY"
+    assert extract(page(body, lang="ja"), "https://shop.example.jp/p").currency == "JPY"
+
+
+def test_price_currency_code_wins_over_symbols() -> None:
+    found = extract(page(head=json_ld(product(offer("11.19", "GBP")))), "https://www.ebay.ca/itm/1")
+    assert found.currency == "GBP"
+
+
+def test_zero_decimal_currency_thousands_separator() -> None:
+    found = extract(page(head=json_ld(product(offer("24.990", "CLP")))), "https://tienda.cl/p")
+    assert (found.price, found.currency) == (Decimal("24990"), "CLP")
+
+
+# --- stock -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "availability", "raw"),
+    [
+        ("http://schema.org/InStock", "in_stock", "InStock"),
+        ("https://schema.org/OutOfStock", "out_of_stock", "OutOfStock"),
+        ("InStock", "in_stock", "InStock"),
+        ("instock", "in_stock", "InStock"),
+        ("schema:SoldOut", "out_of_stock", "SoldOut"),
+        ("Discontinued", "out_of_stock", "Discontinued"),
+        ("LimitedAvailability", "in_stock", "LimitedAvailability"),
+        ("OnlineOnly", "in_stock", "OnlineOnly"),
+        ("https://schema.org/InStoreOnly", "in_stock", "InStoreOnly"),
+        ("PreOrder", "in_stock", "PreOrder"),
+        ("http://schema.org/BackOrder", "out_of_stock", "BackOrder"),
+    ],
+)
+def test_schema_availability_values(value: str, availability: str, raw: str) -> None:
+    found = extract(page(head=json_ld(product(offer("5", availability=value)))), URL)
+    assert (found.availability, found.availability_raw) == (availability, raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "availability"),
+    [
+        ("Out of stock", "out_of_stock"),
+        ("Sold out", "out_of_stock"),
+        ("Ausverkauft", "out_of_stock"),
+        ("Derzeit nicht verfügbar", "out_of_stock"),
+        ("Épuisé", "out_of_stock"),
+        ("Rupture de stock", "out_of_stock"),
+        ("Agotado", "out_of_stock"),
+        ("Esaurito", "out_of_stock"),
+        ("Niet op voorraad", "out_of_stock"),
+        ("Brak w magazynie", "out_of_stock"),
+        ("Slutsåld", "out_of_stock"),
+        ("Udsolgt", "out_of_stock"),
+        ("Utsolgt", "out_of_stock"),
+        ("Nedostupné", "out_of_stock"),
+        ("Нет в наличии", "out_of_stock"),
+        ("品切れ", "out_of_stock"),
+        ("Not in stock", "out_of_stock"),
+        ("In stock", "in_stock"),
+        ("Auf Lager", "in_stock"),
+        ("En stock", "in_stock"),
+        ("В наличии", "in_stock"),
+        ("Skladem", "in_stock"),
+    ],
+)
+def test_stock_in_words_of_many_languages(text: str, availability: str) -> None:
+    body = f"<div class='product'><h1>Kettle 42</h1><span class='price'>9,99 €</span><p class='availability'>{text}</p></div>"
+    found = extract(page(body), URL)
+    assert found.availability == availability
+    assert found.availability_raw
+
+
+def test_enabled_add_to_cart_button_means_in_stock() -> None:
+    body = "<div><h1>Kettle 42</h1><form><button type='submit'>Add to cart</button></form></div>"
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+def test_sold_out_button_means_out_of_stock() -> None:
+    body = "<div><h1>Kettle 42</h1><button class='btn' disabled>Sold out</button></div>"
+    assert extract(page(body), URL).availability == "out_of_stock"
+
+
+def test_silence_is_unknown_never_in_stock() -> None:
+    body = "<div><h1>Kettle 42</h1><span class='price'>9,99 €</span></div>"
+    assert extract(page(body), URL).availability == "unknown"
+    assert extract(page(head=json_ld(product(offer("5", availability="")))), URL).availability == "unknown"
+
+
+def test_page_overrules_stale_in_stock_data_when_buy_button_is_off() -> None:
+    head = json_ld(product(offer("54.50")))
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <ul class="availability-box"><li><strong>Momentan nicht verfügbar</strong></li></ul>
+      <span class="price">54,50 €</span>
+      <button class="to-basket" disabled>In den Warenkorb</button></div>"""
+    found = extract(page(body, head=head), URL)
+    assert found.availability == "out_of_stock"
+
+
+def test_one_sold_out_size_does_not_make_the_product_sold_out() -> None:
+    head = json_ld(product([offer("20", availability="OutOfStock"), offer("20", availability="InStock")]))
+    assert extract(page(head=head), URL).availability == "in_stock"
+
+
+# --- robustness --------------------------------------------------------------------------
+
+
+def test_json_ld_with_trailing_commas_and_comments_is_still_read() -> None:
+    broken = '<script type="application/ld+json">{"@type": "Product", "name": "K", // note\n "offers": {"price": "5.00", "priceCurrency": "EUR",},}</script>'
+    found = extract(page(head=broken), URL)
+    assert found.price == Decimal("5.00")
+
+
+def test_hopeless_json_ld_is_reported_and_the_page_still_read() -> None:
+    body = "<h1>Kettle 42</h1><span class='price'>9,99 €</span>"
+    found = extract(
+        page(body, head='<script type="application/ld+json">{"@type": "Product", "offers": [</script>'), URL
+    )
+    assert found.price == Decimal("9.99")
+    assert any("JSON-LD" in note for note in found.diagnostics)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"",
+        b"\x00\x01\x02\xff" * 1000,
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 50,
+        "",
+        "   ",
+        "<<<>>>",
+        "\x00",
+    ],
+)
+def test_junk_gives_an_empty_reading_not_an_exception(junk: str | bytes) -> None:
+    found = extract(junk, URL)
+    assert found.price is None
+    assert found.availability == "unknown"
+
+
+def test_wrong_types_do_not_raise() -> None:
+    found = extract(None, None)  # type: ignore[arg-type]
+    assert found.price is None
+    assert found.diagnostics
+
+
+def test_declared_latin1_page_that_is_really_utf8() -> None:
+    html = page("<h1>Café 42</h1><span class='price'>1.299,95 €</span>", head='<meta charset="iso-8859-1">')
+    found = extract(html.encode("utf-8"), URL)
+    assert found.title == "Café 42"
+    assert (found.price, found.currency) == (Decimal("1299.95"), "EUR")
+
+
+def test_undeclared_windows_1252_page() -> None:
+    html = page("<h1>Café 42</h1><span class='price'>12,50 €</span>")
+    found = extract(html.encode("cp1252"), URL)
+    assert found.title == "Café 42"
+    assert (found.price, found.currency) == (Decimal("12.50"), "EUR")
+
+
+def test_bytes_and_text_read_alike() -> None:
+    html = page(
+        "<h1>Kettle 42</h1><span class='price'>9,99 €</span>", head='<?xml version="1.0" encoding="utf-8"?>'
+    )
+    from_text, from_bytes = extract(html, URL), extract(html.encode("utf-8"), URL)
+    assert from_text.price == from_bytes.price == Decimal("9.99")
+
+
+def test_huge_page_is_read() -> None:
+    filler = "<div class='row'><span>lorem ipsum</span></div>" * 40000
+    found = extract(page(filler + "<h1>Kettle 42</h1><span class='price'>9,99 €</span>"), URL)
+    assert found.price == Decimal("9.99")
