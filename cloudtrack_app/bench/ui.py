@@ -20,17 +20,9 @@ import click
 from cloudtrack_app.bench.apprunner import running_app
 from cloudtrack_app.bench.seed import seed_watches
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.fetch import BROWSER_ARGS
 
 PASSWORD = "benchmark password"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _timed(action: Callable[[], object], ready: Callable[[], object]) -> float:
@@ -76,7 +68,7 @@ def ui_command(watches: int, days: int, runs: int, chromium: str) -> None:
             product = f"{app.base_url}/products/{user.product_ids[0]}"
 
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=chromium, args=list(BROWSER_ARGS))
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{app.base_url}/login")
                 page.get_by_label("Email").fill(user.email)

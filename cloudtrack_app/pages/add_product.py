@@ -6,9 +6,8 @@ import reflex as rx
 
 from cloudtrack_app.components.layout import protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
+from cloudtrack_app.components.watch_options import watch_options
 from cloudtrack_app.states.add_product import AddProductState
-
-MODES = [("price", "Price drops"), ("stock", "Back in stock"), ("both", "Both")]
 
 
 def url_form() -> rx.Component:
@@ -78,58 +77,15 @@ def found_card() -> rx.Component:
     )
 
 
-def watch_options() -> rx.Component:
-    return rx.vstack(
-        rx.el.fieldset(
-            rx.el.legend("Tell me when", font_weight="500", margin_bottom="0.5rem"),
-            rx.radio_group.root(
-                rx.flex(
-                    *[
-                        rx.el.label(
-                            rx.hstack(
-                                rx.radio_group.item(value=key), rx.text(label), align="center", spacing="2"
-                            ),
-                            cursor="pointer",
-                        )
-                        for key, label in MODES
-                    ],
-                    gap="4",
-                    wrap="wrap",
-                ),
-                value=AddProductState.mode,
-                on_change=AddProductState.set_mode,
-                name="mode",
-            ),
-            border="none",
-            padding="0",
-            margin="0",
-        ),
-        rx.cond(
-            AddProductState.mode != "stock",
-            rx.vstack(
-                rx.el.label("Target price", html_for="target-price", font_weight="500"),
-                rx.input(
-                    id="target-price",
-                    value=AddProductState.target,
-                    on_change=AddProductState.set_target,
-                    input_mode="decimal",
-                    disabled=AddProductState.any_drop,
-                    size="3",
-                    max_width="12rem",
-                ),
-                rx.el.label(
-                    rx.hstack(
-                        rx.checkbox(checked=AddProductState.any_drop, on_change=AddProductState.set_any_drop),
-                        rx.text("Any price drop instead of a target", size="2"),
-                        align="center",
-                        spacing="2",
-                    ),
-                ),
-                spacing="2",
-            ),
-        ),
-        spacing="4",
-        width="100%",
+def add_watch_options() -> rx.Component:
+    return watch_options(
+        mode=AddProductState.mode,
+        on_mode=AddProductState.set_mode,
+        target=AddProductState.target,
+        on_target=AddProductState.set_target,
+        any_drop=AddProductState.any_drop,
+        on_any_drop=AddProductState.set_any_drop,
+        target_id="target-price",
     )
 
 
@@ -177,7 +133,7 @@ def add_product_page() -> rx.Component:
                         rx.vstack(
                             rx.heading("Found on the page", size="4", as_="h2"),
                             found_card(),
-                            watch_options(),
+                            add_watch_options(),
                             rx.hstack(
                                 rx.button(
                                     rx.cond(

@@ -6,7 +6,7 @@ import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, loading, protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
-from cloudtrack_app.pages.add_product import MODES
+from cloudtrack_app.components.watch_options import watch_options
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.tracking.product_page import AlertLine, StatLine
 
@@ -212,48 +212,14 @@ def edit_form() -> rx.Component:
                 ProductState.edit_message != "",
                 rx.callout(ProductState.edit_message, icon="check", color_scheme="green", size="1"),
             ),
-            rx.radio_group.root(
-                rx.flex(
-                    *[
-                        rx.el.label(
-                            rx.hstack(
-                                rx.radio_group.item(value=key), rx.text(label), align="center", spacing="2"
-                            ),
-                            cursor="pointer",
-                        )
-                        for key, label in MODES
-                    ],
-                    gap="4",
-                    wrap="wrap",
-                ),
-                value=ProductState.edit_mode,
-                on_change=ProductState.set_edit_mode,
-                aria_label="Tell me when",
-            ),
-            rx.cond(
-                ProductState.edit_mode != "stock",
-                rx.vstack(
-                    rx.el.label("Target price", html_for="edit-target", font_weight="500"),
-                    rx.input(
-                        id="edit-target",
-                        value=ProductState.edit_target,
-                        on_change=ProductState.set_edit_target,
-                        input_mode="decimal",
-                        disabled=ProductState.edit_any_drop,
-                        max_width="12rem",
-                    ),
-                    rx.el.label(
-                        rx.hstack(
-                            rx.checkbox(
-                                checked=ProductState.edit_any_drop, on_change=ProductState.set_edit_any_drop
-                            ),
-                            rx.text("Any price drop instead of a target", size="2"),
-                            align="center",
-                            spacing="2",
-                        )
-                    ),
-                    spacing="2",
-                ),
+            watch_options(
+                mode=ProductState.edit_mode,
+                on_mode=ProductState.set_edit_mode,
+                target=ProductState.edit_target,
+                on_target=ProductState.set_edit_target,
+                any_drop=ProductState.edit_any_drop,
+                on_any_drop=ProductState.set_edit_any_drop,
+                target_id="edit-target",
             ),
             rx.button("Save changes", on_click=ProductState.save_edit),
             spacing="3",

@@ -66,6 +66,7 @@ META_PRESCAN_BYTES = 8192
 BROWSER_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",

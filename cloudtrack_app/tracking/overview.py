@@ -82,6 +82,15 @@ def ago_text(moment: datetime | None, now: datetime, locale: str) -> str:
     return format_timedelta(moment - now, add_direction=True, locale=locale, threshold=1.1)
 
 
+def target_text(view: WatchView, locale: str) -> str:
+    """What the watch waits for, in words: a price, "any drop" or "back in stock"."""
+    if view.mode == WatchMode.STOCK:
+        return "back in stock"
+    if view.target_price is None:
+        return "any drop"
+    return money_text(view.target_price, view.currency, locale)
+
+
 def change_ratio(view: WatchView) -> Decimal | None:
     """The price change since the watch was added, as a fraction (−0.1 is a 10 % drop)."""
     if view.price is None or not view.initial_price:
@@ -141,12 +150,6 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
     history = price_history(view.product_id, SPARKLINE_DAYS, max_points=60, now=now)
     with session_scope() as session:
         stats = stats_in_session(session, product, now)
-    if view.mode == WatchMode.STOCK:
-        target = "back in stock"
-    elif view.target_price is None:
-        target = "any drop"
-    else:
-        target = money_text(view.target_price, view.currency, locale)
     return WatchRow(
         watch_id=view.watch_id,
         product_id=view.product_id,
@@ -156,7 +159,7 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
         url=view.url,
         mode=view.mode,
         price_text=money_text(view.price, view.currency, locale),
-        target_text=target,
+        target_text=target_text(view, locale),
         change_text=change,
         change_direction=direction,
         availability=view.availability,

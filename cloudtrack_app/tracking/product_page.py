@@ -28,7 +28,7 @@ from cloudtrack_app.models import (
 )
 from cloudtrack_app.notify.facts import usable_locale
 from cloudtrack_app.tracking.history import PriceWindow, price_history, stats_in_session
-from cloudtrack_app.tracking.overview import ago_text, money_text
+from cloudtrack_app.tracking.overview import ago_text, money_text, target_text
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 
 CHART_RANGES = {"30": 30, "90": 90, "365": 365, "all": None}
@@ -152,12 +152,6 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         assert product is not None
         stats = stats_in_session(session, product, now)
     currency = view.currency
-    if view.mode == "stock":
-        target_text = "back in stock"
-    elif view.target_price is None:
-        target_text = "any drop"
-    else:
-        target_text = money_text(view.target_price, currency, who.locale)
     return ProductDetail(
         watch_id=view.watch_id,
         product_id=view.product_id,
@@ -167,7 +161,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         url=view.url,
         mode=view.mode,
         target_input="" if view.target_price is None else f"{view.target_price.normalize():f}",
-        target_text=target_text,
+        target_text=target_text(view, who.locale),
         any_drop=view.any_drop,
         active=view.active,
         fulfilled=view.fulfilled,

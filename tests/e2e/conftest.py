@@ -13,6 +13,7 @@ import pytest
 from cloudtrack_app.bench.apprunner import RunningApp, running_app
 from cloudtrack_app.bench.shop import LocalShop
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.fetch import BROWSER_ARGS
 from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ResendStub, TelegramStub
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,15 +24,7 @@ SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def browser_type_launch_args() -> dict[str, Any]:
     return {
         "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
+        "args": list(BROWSER_ARGS),
     }
 
 
