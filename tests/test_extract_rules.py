@@ -88,6 +88,21 @@ def test_price_specification_prefers_the_sale_price_over_the_list_price() -> Non
     assert (found.price, found.currency) == (Decimal("99.0"), "EUR")
 
 
+def test_currency_given_only_in_the_price_specification() -> None:
+    spec = {
+        "@type": "Offer",
+        "price": "12.00",
+        "priceSpecification": {"price": "12.00", "priceCurrency": "PLN"},
+    }
+    assert extract(page(head=json_ld(product(spec))), URL).currency == "PLN"
+
+
+def test_zero_price_in_data_means_no_price_so_the_page_decides() -> None:
+    head = json_ld(product(offer("0.00")))
+    found = extract(page("<h1>Kettle 42</h1><span class='price'>19,90 €</span>", head=head), URL)
+    assert (found.price, found.source) == (Decimal("19.90"), "html")
+
+
 def test_aggregate_offer_low_price_with_lower_confidence() -> None:
     aggregate = {
         "@type": "AggregateOffer",
@@ -255,6 +270,16 @@ def test_instalments_are_not_the_price() -> None:
     assert extract(page(body), URL).price == Decimal("240.00")
 
 
+def test_price_split_into_parts_with_a_screen_reader_copy() -> None:
+    body = """<div><h1>Kettle 42</h1><div>
+      <span class="price text-price" data-strike="true"><span class="sr-only">$39.99</span><span>$39.99</span></span>
+      <span class="price"><span class="sr-only">$19.99</span><span aria-hidden="true">
+        <span class="price-symbol">$</span><span class="price-whole">19<span>.</span></span><span class="price-fraction">99</span>
+      </span></span></div><input type="submit" value="Add to Cart"></div>"""
+    found = extract(page(body), "https://shop.example.com/dp/1")
+    assert (found.price, found.currency, found.availability) == (Decimal("19.99"), "USD", "in_stock")
+
+
 def test_price_text_without_price_markup_near_the_title() -> None:
     body = "<div><h1>Kettle 42</h1><div><b>£34.99</b></div><button>Add to basket</button></div>"
     found = extract(page(body), "https://shop.example.co.uk/p/1")
@@ -283,6 +308,20 @@ def test_structured_price_the_page_does_not_show_loses_to_the_price_next_to_the_
     body = "<div class='product'><h1>Kettle 42</h1><div class='price'>54,00 €</div></div>"
     found = extract(page(body, head=head), URL)
     assert (found.price, found.source) == (Decimal("54.00"), "html")
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "<span class='price'>49<sup>99</sup> €</span>",  # read as 4999: the same digits
+        "<span class='price'>69,00 €</span>",  # higher than the data: not a markdown
+        "<span class='price'>2,50 €</span>",  # a fraction of it: an accessory, a deposit
+    ],
+)
+def test_structured_price_stands_against_implausible_page_prices(shown: str) -> None:
+    head = json_ld(product(offer("49.99")))
+    found = extract(page(f"<div class='product'><h1>Kettle 42</h1>{shown}</div>", head=head), URL)
+    assert (found.price, found.source) == (Decimal("49.99"), "json-ld")
 
 
 # --- currency ----------------------------------------------------------------------------
@@ -470,6 +509,14 @@ def test_undeclared_windows_1252_page() -> None:
     found = extract(html.encode("cp1252"), URL)
     assert found.title == "Café 42"
     assert (found.price, found.currency) == (Decimal("12.50"), "EUR")
+
+
+def test_windows_1252_page_that_claims_utf8() -> None:
+    html = page("<h1>Café 42</h1><span class='price'>12,50 €</span>", head='<meta charset="utf-8">')
+    found = extract(html.encode("cp1252"), URL)
+    assert found.title == "Café 42"
+    assert (found.price, found.currency) == (Decimal("12.50"), "EUR")
+    assert any("declares UTF-8" in note for note in found.diagnostics)
 
 
 def test_bytes_and_text_read_alike() -> None:

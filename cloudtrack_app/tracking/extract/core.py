@@ -255,9 +255,8 @@ def _most_common_currency(candidates: list[PriceCandidate]) -> str | None:
 
 
 def _page_title(tree: Any) -> str | None:
-    titles = tree.xpath("//title")
-    text = text_of(titles[0]) if titles else ""
-    return text or None
+    title = next(tree.iter("title"), None)
+    return (text_of(title) or None) if title is not None else None
 
 
 def _decide_price(
@@ -278,7 +277,12 @@ def _decide_price(
         shown_now = {c.price for c in visible if not c.was}
         shown_struck = {c.price for c in visible if c.was}
         near_visible = (
-            best_visible if best_visible and not best_visible.was and best_visible.distance <= NEAR else None
+            best_visible
+            if best_visible
+            and not best_visible.was
+            and best_visible.distance <= NEAR
+            and best_visible.currency in (None, offer.currency)
+            else None
         )
         if offer.price in shown_now:
             confidence = min(1.0, confidence + 0.08)
@@ -288,7 +292,7 @@ def _decide_price(
             )
             _take_visible(result, near_visible, 0.7)
             return
-        elif near_visible and not offer.low_only:
+        elif near_visible and not offer.low_only and _plausible_markdown(offer.price, near_visible.price):
             result.diagnostics.append(
                 f"structured price {offer.price} is not on the page; using {near_visible.price}"
             )
@@ -306,6 +310,14 @@ def _decide_price(
         if best_visible.was:
             confidence -= 0.2
         _take_visible(result, best_visible, confidence)
+
+
+def _plausible_markdown(structured: Decimal, shown: Decimal) -> bool:
+    """A shown price that differs from the structured one is believed when it looks like a
+    markdown the data did not catch up with: lower, same order of magnitude, and not the
+    same digits read without their decimal point (49<sup>99</sup> is not 4999)."""
+    same_digits = structured.normalize().as_tuple().digits == shown.normalize().as_tuple().digits
+    return structured / 5 <= shown < structured and not same_digits
 
 
 def _take_visible(result: Extraction, candidate: PriceCandidate, confidence: float) -> None:

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from babel.numbers import get_currency_precision, get_territory_currencies
+from babel.numbers import get_currency_name, get_currency_precision, get_territory_currencies
 from price_parser import Price
 
 MAX_AMOUNT = Decimal("1e12")
@@ -187,8 +187,6 @@ def is_iso_currency(code: str) -> bool:
     if not ISO_CODE.fullmatch(code):
         return False
     try:
-        from babel.numbers import get_currency_name
-
         return get_currency_name(code, locale="en") != code
     except Exception:
         return False

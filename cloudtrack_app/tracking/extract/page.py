@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import threading
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import lxml.etree
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 UTF8_SAMPLE_BYTES = 256 * 1024
+DECLARED_UTF8_SAMPLE_BYTES = 64 * 1024
 # Declared single-byte charsets that shops often get wrong for UTF-8 bodies.
 SINGLE_BYTE_CHARSETS = frozenset({"cp1252", "iso8859-1", "latin-1", "latin1", "ascii", "iso8859-15"})
 
@@ -27,11 +28,24 @@ class Page:
     may_have_rdfa: bool = True
 
 
-@lru_cache(maxsize=32)
+_per_thread = threading.local()
+
+
 def _parser(encoding: str) -> lxml.etree.HTMLParser:
-    # lxml.etree's parser, not lxml.html's: its element classes are looked up in Python
-    # for every element touched, which alone costs a third of a parse on a big page.
-    return lxml.etree.HTMLParser(encoding=encoding, huge_tree=True, remove_comments=True, remove_pis=True)
+    """One parser per encoding and thread: lxml serialises parses that share a parser,
+    and checks run extraction in several threads at once.
+
+    lxml.etree's parser, not lxml.html's: the latter looks up element classes in Python
+    for every element touched, which alone costs a third of a parse on a big page."""
+    parsers: dict[str, lxml.etree.HTMLParser] = _per_thread.__dict__.setdefault("parsers", {})
+    parser = parsers.get(encoding)
+    if parser is None:
+        parser = lxml.etree.HTMLParser(
+            encoding=encoding, huge_tree=True, remove_comments=True, remove_pis=True
+        )
+        if len(parsers) < 32:
+            parsers[encoding] = parser
+    return parser
 
 
 def text_of(element: lxml.etree._Element) -> str:
@@ -49,10 +63,10 @@ def _maybe_gunzip(data: bytes) -> bytes:
         return data
 
 
-def _looks_like_utf8(data: bytes) -> bool:
-    """Valid UTF-8 in the first 256 KiB: other charsets fail within a few non-ASCII bytes."""
+def _looks_like_utf8(data: bytes, sample: int = UTF8_SAMPLE_BYTES) -> bool:
+    """Valid UTF-8 in the first bytes: other charsets fail within a few non-ASCII bytes."""
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(data[:UTF8_SAMPLE_BYTES], final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(data[:sample], final=False)
     except UnicodeDecodeError:
         return False
     return True
@@ -65,8 +79,12 @@ def _choose_encoding(data: bytes, diagnostics: list[str]) -> tuple[bytes, str]:
     declared = html_body_declared_encoding(data[:8192])
     declared = resolve_encoding(declared) if declared else None
     if declared == "utf-8":
-        # lxml replaces invalid bytes with U+FFFD, so a UTF-8 page needs no validation pass.
-        return data, declared
+        # A short sample is enough to catch a Windows-1252 page that claims UTF-8; lxml
+        # replaces any later stray byte with U+FFFD.
+        if _looks_like_utf8(data, DECLARED_UTF8_SAMPLE_BYTES):
+            return data, declared
+        diagnostics.append("page declares UTF-8 but is not; read as Windows-1252")
+        return data, "cp1252"
     if declared and declared not in SINGLE_BYTE_CHARSETS:
         try:
             "".encode(declared)

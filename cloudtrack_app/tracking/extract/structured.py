@@ -278,39 +278,45 @@ def product_offers(node: dict[str, Any]) -> Iterator[Offer]:
         yield from read_offer(node, None, 0)
 
 
+def _amount(value: object, currency: str | None) -> Decimal | None:
+    """A structured price; 0 is how shops say "no price" (on request, not set)."""
+    amount = decimal_from_structured(first_text(value), currency)
+    return amount if amount else None
+
+
 def read_offer(offer: dict[str, Any], inherited_currency: str | None, depth: int) -> Iterator[Offer]:
     if depth > 4:
         return
     currency = normalise_currency(first_text(offer.get("priceCurrency"))) or inherited_currency
     availability = schema_availability(first_text(offer.get("availability")))
-    prices: list[tuple[Decimal, str | None]] = []
-    low_only = False
-    price = decimal_from_structured(first_text(offer.get("price")), currency)
-    if price is not None:
-        prices.append((price, currency))
-    specifications = offer.get("priceSpecification")
     current: list[tuple[Decimal, str | None]] = []
     listed: list[tuple[Decimal, str | None]] = []
+    specifications = offer.get("priceSpecification")
     for spec in specifications if isinstance(specifications, list) else [specifications]:
         if not isinstance(spec, dict):
             continue
         spec_currency = normalise_currency(first_text(spec.get("priceCurrency"))) or currency
-        value = first_text(spec.get("price"))
-        if value is None:
-            value = first_text(spec.get("minPrice"))
-        amount = decimal_from_structured(value, spec_currency)
+        amount = _amount(
+            spec.get("price") if spec.get("price") is not None else spec.get("minPrice"), spec_currency
+        )
         if amount is None:
             continue
         price_type = (first_text(spec.get("priceType")) or "").lower()
         target = listed if price_type.endswith(NOT_CURRENT_PRICE_TYPES) else current
         target.append((amount, spec_currency))
+    currency = currency or next((c for _, c in current + listed if c), None)
+    prices: list[tuple[Decimal, str | None]] = []
+    low_only = False
+    price = _amount(offer.get("price"), currency)
+    if price is not None:
+        prices.append((price, currency))
     if not prices:
         prices = current or listed
     if not prices:
-        low = decimal_from_structured(first_text(offer.get("lowPrice")), currency)
+        low = _amount(offer.get("lowPrice"), currency)
         if low is not None:
             prices.append((low, currency))
-            high = decimal_from_structured(first_text(offer.get("highPrice")), currency)
+            high = _amount(offer.get("highPrice"), currency)
             low_only = high is None or high != low
     for amount, amount_currency in prices[:1]:
         yield Offer(amount, amount_currency, availability, low_only)

@@ -1,9 +1,10 @@
 """What a person sees: the price next to the product title and the buy button.
 
-Candidates are elements marked up as prices (itemprop, data-price, class/id "price").
-Struck-through "was" prices, prices inside carousels of other products, and amounts
-that are shipping thresholds or instalments are set aside; the rest are ranked by
-their distance in the tree to the page's h1 and buy button.
+Candidates are elements marked up as prices (class*=price, itemprop=price) and, when no
+structured data names a price, short texts shaped like a price in any markup. Struck-
+through "was" prices, prices inside carousels of other products, and amounts that are
+shipping thresholds, savings or instalments are set aside; the rest are ranked by their
+distance in the tree to the page's h1 and buy button.
 """
 
 from __future__ import annotations
@@ -149,6 +150,14 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
     return marked
 
 
+def is_flagged_struck(element: Any) -> bool:
+    """A data attribute that says the price is struck (`data-strike="true"`)."""
+    return any(
+        name.startswith("data-") and "strike" in name and value.strip().lower() not in ("", "false", "0")
+        for name, value in element.items()
+    )
+
+
 def is_other_amount(before: str, after: str) -> bool:
     return bool(NOT_THE_PRICE_WORDS.search(before) or PER_SOMETHING_WORDS.search(after))
 
@@ -239,7 +248,11 @@ class Surroundings:
         mark = self.struck_marks.get(element)
         if mark is None:
             tag = element.tag if isinstance(element.tag, str) else ""
-            if tag in STRUCK_TAGS or "line-through" in (element.get("style") or ""):
+            if (
+                tag in STRUCK_TAGS
+                or "line-through" in (element.get("style") or "")
+                or is_flagged_struck(element)
+            ):
                 mark = 2
             else:
                 mark = 1 if WAS_WORDS.search(attribute_words(element)) else 0
@@ -253,27 +266,41 @@ class Surroundings:
         None for several amounts, percentages, thresholds and instalments."""
         verdict = self.text_verdicts.get(text)
         if verdict is None:
+            key = text
             verdict = (None, None)
             amounts = [m for m in AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")]
-            if len(amounts) == 1 and not is_other_amount(
-                text[: amounts[0].start()], text[amounts[0].end() :]
-            ):
-                rest = CURRENCY_SIGN.sub("", text[: amounts[0].start()] + text[amounts[0].end() :]).strip(
-                    " :.-*"
+            if len({m.group(0) for m in amounts}) == 1:
+                # One amount, perhaps repeated (a screen-reader copy next to the visible one).
+                text = text[: amounts[0].end()] + text[amounts[-1].end() :] if len(amounts) > 1 else text
+                before, after = text[: amounts[0].start()], text[amounts[0].end() :]
+                label = (before + after).strip(" :.-*")
+                rest = CURRENCY_SIGN.sub("", label).strip(" :.-*")
+                shaped_like_a_price = label_width(rest) <= 16 and (
+                    not rest or rest != label or Price.fromstring(text).currency is not None
                 )
-                has_sign = rest != (text[: amounts[0].start()] + text[amounts[0].end() :]).strip(" :.-*")
-                if label_width(rest) <= 16 and (not rest or has_sign or Price.fromstring(text).currency):
+                if shaped_like_a_price and not is_other_amount(before, after):
                     verdict = parse_money(text, currency_hint=hint, url=url, lang=lang)
-            self.text_verdicts[text] = verdict
+            self.text_verdicts[key] = verdict
         return verdict
 
-    def in_other_context(self, parent: Any, text: str) -> bool:
-        """The parent's short text shows the amount is a threshold or a rate
-        ("Free shipping over <span>€ 50</span>", "<b>€ 10</b> / month")."""
+    def parent_text(self, parent: Any) -> str:
         context = self.parent_texts.get(parent)
         if context is None:
             context = text_of(parent) if len(parent) < 8 else ""
             self.parent_texts[parent] = context
+        return context
+
+    def is_fragment(self, parent: Any, text: str) -> bool:
+        """Bare digits that are only part of the parent's price (`<b>19.</b><sup>99</sup>`)."""
+        if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text):
+            return False
+        context = self.parent_text(parent)
+        return 0 < len(context) < MAX_PRICE_TEXT and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+
+    def in_other_context(self, parent: Any, text: str) -> bool:
+        """The parent's short text shows the amount is a threshold or a rate
+        ("Free shipping over <span>€ 50</span>", "<b>€ 10</b> / month")."""
+        context = self.parent_text(parent)
         if not context or len(context) > 150:
             return False
         where = context.find(text)
@@ -329,8 +356,8 @@ class PriceCandidate:
     struck: bool = False  # visibly struck through: never the current price
 
     @property
-    def rank(self) -> tuple[int, int, int]:
-        return (self.distance - (2 if self.hinted else 0), self.order, 0)
+    def rank(self) -> tuple[int, int]:
+        return (self.distance - (2 if self.hinted else 0), self.order)
 
 
 def find_title(tree: Any, product_name: str | None) -> Any | None:
@@ -406,12 +433,14 @@ def price_candidates(
         if len(element) > 12:
             continue
         text = visible_text(element)
-        if not text or len(text) > MAX_PRICE_TEXT or not any(ch.isdigit() for ch in text):
+        if not text or len(text) > MAX_PRICE_TEXT or DIGIT.search(text) is None:
             continue
         amount, currency = surroundings.money(text, currency_hint, url, lang)
         if not amount or NOT_THE_PRICE_ATTRIBUTES.search(attribute_words(element)):
             continue
         parent = element.getparent()
+        if parent is not None and surroundings.is_fragment(parent, text):
+            continue
         if (parent is not None and surroundings.in_other_context(parent, text)) or surroundings.elsewhere(
             element
         ):
