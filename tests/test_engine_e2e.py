@@ -68,7 +68,7 @@ async def test_prices_and_stock_changing_between_cycles(db_url: str, monkeypatch
         shop.set_price("/shelf", D("89.99"))
         shop.set_availability("/glass", "InStock")
         report = await cycle()
-        assert report.statuses == {"changed": 2}
+        assert report.statuses == {"changed": 2} and report.alerts == 4
         assert sorted(new_alerts(seen)) == sorted(
             [
                 (ada, "price_drop", "target_reached", "89.99"),

@@ -35,7 +35,11 @@ def run(mode: str, target: str | None, steps: list[Observation]) -> tuple[bool, 
     return target_met, alerts
 
 
-DROP, FURTHER, RESTOCK = ("price_drop", "target_reached"), ("price_drop", "further_drop"), ("restock", "restock")
+DROP, FURTHER, RESTOCK = (
+    ("price_drop", "target_reached"),
+    ("price_drop", "further_drop"),
+    ("restock", "restock"),
+)
 
 CASES = [
     # (name, mode, target, observations, alerts as (step, kind, reason))
@@ -81,7 +85,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "mode", "target", "steps", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_alert_table(name: str, mode: str, target: str | None, steps: list[Observation], expected: list) -> None:
+def test_alert_table(
+    name: str, mode: str, target: str | None, steps: list[Observation], expected: list
+) -> None:
     _, alerts = run(mode, target, steps)
     assert alerts == expected
 

@@ -23,9 +23,15 @@ from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
             "https://shop.example/p/1?color=red",
         ),
         ("https://shop.example/p/1?fbclid=abc&gclid=def&msclkid=1&size=M", "https://shop.example/p/1?size=M"),
-        ("https://shop.example/p/1?ref=homepage&tag=aff-20&variant=42", "https://shop.example/p/1?variant=42"),
+        (
+            "https://shop.example/p/1?ref=homepage&tag=aff-20&variant=42",
+            "https://shop.example/p/1?variant=42",
+        ),
         ("https://shop.example/p?b=2&a=1", "https://shop.example/p?a=1&b=2"),
-        ("https://www.amazon.example/dp/B0123/ref=sr_1_3?keywords=x&qid=1", "https://www.amazon.example/dp/B0123?keywords=x"),
+        (
+            "https://www.amazon.example/dp/B0123/ref=sr_1_3?keywords=x&qid=1",
+            "https://www.amazon.example/dp/B0123?keywords=x",
+        ),
         ("https://shop.example/caf%c3%a9?q=a b", "https://shop.example/caf%C3%A9?q=a+b"),
         ("https://bücher.example/buch", "https://xn--bcher-kva.example/buch"),
     ],

@@ -58,6 +58,7 @@ class BenchResult:
     database: str
     latency_ms: float
     changed: int
+    etags: bool
     seconds: float
     statuses: dict[str, int]
     alerts: int
@@ -75,7 +76,8 @@ class BenchResult:
         checked = sum(self.statuses.values())
         return [
             f"products: {self.products} on {self.shops} shops, latency {self.latency_ms:.0f} ms, "
-            f"{self.changed} changed since the last check, database {self.database}",
+            f"{self.changed} changed since the last check"
+            f"{'' if self.etags else ' (no ETags: every page fetched and parsed)'}, database {self.database}",
             f"outcomes: {', '.join(f'{k} {v}' for k, v in sorted(self.statuses.items()))}; alerts written {self.alerts}",
             f"cycle: {checked} checks in {self.seconds:.1f} s = {self.checks_per_second:.1f} checks/s",
             f"CPU (checker process): {self.cpu_seconds:.1f} s = {self.cpu_seconds / max(1, checked) * 1000:.2f} ms per check"
@@ -115,10 +117,12 @@ def _serve(hosts: list[str], page_ids: list[str], changed: dict[int, Decimal], p
             first.add_alias(f"/p/{number}", page_path)
     for shop in shops:
         shop.start()
+    ready = resource.getrusage(resource.RUSAGE_SELF)
     conn.send([shop.port for shop in shops])
     conn.recv()  # the cycle is over
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    conn.send((sum(shop.total_requests for shop in shops), usage.ru_utime + usage.ru_stime))
+    serving = (usage.ru_utime + usage.ru_stime) - (ready.ru_utime + ready.ru_stime)
+    conn.send((sum(shop.total_requests for shop in shops), serving))
     for shop in shops:
         shop.stop()
 
@@ -268,7 +272,6 @@ def run_bench(
         for number in range(products)
         if step and number % step == 0
     }
-    changed_count = len(changed) if etags else products
     hosts = [f"127.0.0.{n + 1}" for n in range(shops)]
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
@@ -312,7 +315,8 @@ def run_bench(
         shops=shops,
         database="sqlite" if not database_url or dbmod.is_sqlite(database_url) else "postgresql",
         latency_ms=latency_ms,
-        changed=changed_count,
+        changed=len(changed),
+        etags=etags,
         seconds=seconds,
         statuses={str(k): v for k, v in report.statuses.items()},
         alerts=report.alerts,

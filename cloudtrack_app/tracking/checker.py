@@ -139,8 +139,13 @@ def insert_alert_events(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    query = insert(AlertEvent).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(query).rowcount
+    query = (
+        insert(AlertEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(AlertEvent.id)
+    )
+    return len(session.execute(query).all())  # rowcount is not reliable for this on psycopg
 
 
 def alert_facts(
@@ -403,7 +408,11 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
         and observation.availability != Availability.OUT_OF_STOCK
     ):
         error = NO_PRICE_MESSAGE
-    if error is None and observation is not None and _currency_changed(product.currency, observation.currency):
+    if (
+        error is None
+        and observation is not None
+        and _currency_changed(product.currency, observation.currency)
+    ):
         error = (
             f"The page now shows prices in {observation.currency} instead of {product.currency}, "
             "so price targets no longer compare; add the watch again to track the new price."

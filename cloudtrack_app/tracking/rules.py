@@ -9,7 +9,8 @@ Price rule
     max(1 cent, 0.5 % of the threshold), so a cent up and down never alerts twice. A price
     on an out-of-stock page never alerts (it alerts when the item is buyable again, if the
     watch is still armed). A missing price, or a price in another currency than the
-    previous observation, changes nothing.
+    previous observation, changes nothing (the checker reports a page that switched
+    currency as failing, so a target is only ever compared with prices in its currency).
 
 Stock rule
     Seeing the item out of stock arms the rule; an in-stock observation with a price then

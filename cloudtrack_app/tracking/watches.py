@@ -14,7 +14,13 @@ from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
-from cloudtrack_app.tracking.checker import lock_product, memory_of, observation_of, set_memory
+from cloudtrack_app.tracking.checker import (
+    evaluate_watches,
+    lock_product,
+    memory_of,
+    observation_of,
+    set_memory,
+)
 from cloudtrack_app.tracking.ingest import IngestError, validate_request
 from cloudtrack_app.tracking.rules import (
     Observation,
@@ -130,11 +136,13 @@ def get_watch(user_id: int, watch_id: int) -> WatchView:
 def _set_active(user_id: int, watch_id: int, active: bool) -> WatchView:
     with session_scope() as session:
         watch, product = _locked(session, user_id, watch_id)
+        resumed = active and not watch.active
         watch.active = active
-        if active and product.next_check_at > utcnow() and product.last_checked_at is None:
-            product.next_check_at = utcnow()
         session.add(watch)
-        session.add(product)
+        current = observation_of(product)
+        if resumed and current is not None:
+            # Checks skipped this watch while it was paused: catch up with the latest one.
+            evaluate_watches(session, product, [watch], None, current, utcnow())
         return _view(watch, product)
 
 
@@ -144,6 +152,7 @@ def pause_watch(user_id: int, watch_id: int) -> WatchView:
 
 
 def resume_watch(user_id: int, watch_id: int) -> WatchView:
+    """Check and alert again; a target reached while paused alerts now."""
     return _set_active(user_id, watch_id, True)
 
 
