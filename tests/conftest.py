@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlmodel import SQLModel
 
 from cloudtrack_app import db as dbmod
+from cloudtrack_app.migrations import upgrade
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -24,18 +23,6 @@ os.environ.setdefault("SCHEDULER_ENABLED", "false")
 PG_URL = os.environ.get("CLOUDTRACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 CORPUS_DIR = SHARED_DIR / "corpus" / "product-pages"
-
-
-def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest migration, as `reflex db migrate` does."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
-    engine = dbmod.make_engine(url)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    engine.dispose()
 
 
 def _pg_reachable() -> bool:
@@ -55,7 +42,7 @@ PG_AVAILABLE = _pg_reachable()
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    migrate(f"sqlite:///{path}")
+    upgrade(f"sqlite:///{path}")
     return path
 
 
@@ -69,7 +56,7 @@ def pg_database() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
+    upgrade(url)
     yield url
     dbmod.dispose_engines()
     with admin.connect() as conn:

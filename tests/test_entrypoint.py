@@ -8,8 +8,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cloudtrack_app.db import make_engine
 from cloudtrack_app.bench.apprunner import running_app
+from cloudtrack_app.db import make_engine
 from tests.conftest import PG_AVAILABLE, PG_URL
 
 pytestmark = pytest.mark.slow
@@ -37,9 +37,11 @@ def test_entrypoint_migrates_serves_and_stops_on_sigterm(backend: str, tmp_path:
         health = httpx.get(f"{app.base_url}/_health", timeout=5)
         assert health.status_code == 200
         assert health.json()["db"] is True
-        page = httpx.get(f"{app.base_url}/login", timeout=5)
+        page = httpx.get(f"{app.base_url}/login", timeout=5, follow_redirects=True)
         assert page.status_code == 200
         assert "<html" in page.text.lower()
+        alerts_off = httpx.get(f"{app.base_url}/alerts/off?token=forged", timeout=5)
+        assert alerts_off.status_code == 400 and "Link not valid" in alerts_off.text
         engine = make_engine(url)
         tables = set(sa.inspect(engine).get_table_names())
         engine.dispose()

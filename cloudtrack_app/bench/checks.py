@@ -27,13 +27,12 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from cloudtrack_app import db as dbmod
 from cloudtrack_app.bench.shop import CORPUS_DIR, LocalShop, corpus_page, page_etag
+from cloudtrack_app.migrations import upgrade
 from cloudtrack_app.models import Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
-from cloudtrack_app.settings import PROJECT_ROOT, Settings, get_settings
+from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.checker import Checker, CycleReport
 from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.fetch import close_clients
@@ -127,17 +126,6 @@ def _serve(hosts: list[str], page_ids: list[str], changed: dict[int, Decimal], p
         shop.stop()
 
 
-def migrate(url: str) -> None:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    config.attributes["configure_logger"] = False
-    engine = dbmod.make_engine(url)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    engine.dispose()
-
-
 @contextmanager
 def bench_database(database_url: str | None) -> Iterator[str]:
     """A fresh migrated database: a temporary SQLite file, or a new PostgreSQL database
@@ -145,7 +133,7 @@ def bench_database(database_url: str | None) -> Iterator[str]:
     if not database_url or dbmod.is_sqlite(database_url):
         with tempfile.TemporaryDirectory(prefix="cloudtrack-bench-") as folder:
             url = database_url or f"sqlite:///{folder}/bench.db"
-            migrate(url)
+            upgrade(url)
             yield url
         return
     name = f"cloudtrack_bench_{uuid.uuid4().hex[:8]}"
@@ -154,7 +142,7 @@ def bench_database(database_url: str | None) -> Iterator[str]:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = dbmod.normalise_url(database_url).rsplit("/", 1)[0] + f"/{name}"
     try:
-        migrate(url)
+        upgrade(url)
         yield url
     finally:
         dbmod.dispose_engines()

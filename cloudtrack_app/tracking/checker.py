@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -184,6 +184,41 @@ def alert_facts(
         "good_deal": stats.good_deal,
         "checked_at": now.isoformat(),
     }
+
+
+class PageDetails(Protocol):
+    """What a read page says about its product (an `Extraction`, or ingestion's `Preview`)."""
+
+    title: str | None
+    image: str | None
+    sku: str | None
+    gtin: str | None
+    brand: str | None
+    availability_raw: str | None
+    source: str | None
+    confidence: float
+
+
+def apply_page_details(product: Product, details: PageDetails) -> None:
+    """Copy what the page says onto the product, cut to the columns' sizes."""
+    product.title = (details.title or product.title or "")[:500] or None
+    if details.image and len(details.image) <= 2048:
+        product.image_url = details.image
+    product.sku = (details.sku or product.sku or "")[:120] or None
+    product.gtin = (details.gtin or product.gtin or "")[:32] or None
+    product.brand = (details.brand or product.brand or "")[:200] or None
+    product.availability_raw = (details.availability_raw or "")[:40] or None
+    product.extraction_source = details.source
+    product.extraction_confidence = details.confidence
+
+
+def mark_read(product: Product, etag: str | None, last_modified: str | None) -> None:
+    """The page was read: keep its validators for the next conditional request, clear failures."""
+    product.etag = (etag or "")[:500] or None
+    product.last_modified = (last_modified or "")[:100] or None
+    product.consecutive_failures = 0
+    product.failing = False
+    product.last_error = None
 
 
 def memory_of(watch: Watch) -> WatchMemory:
@@ -437,23 +472,9 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     previous_check_at = product.last_checked_at
     current = previous if page.not_modified or observation is None else observation
     assert current is not None
-    extraction = page.extraction
-    if extraction is not None:
-        product.title = (extraction.title or product.title or "")[:500] or None
-        product.image_url = (
-            extraction.image if extraction.image and len(extraction.image) <= 2048 else product.image_url
-        )
-        product.sku = (extraction.sku or product.sku or "")[:120] or None
-        product.gtin = (extraction.gtin or product.gtin or "")[:32] or None
-        product.brand = (extraction.brand or product.brand or "")[:200] or None
-        product.availability_raw = (extraction.availability_raw or "")[:40] or None
-        product.extraction_source = extraction.source
-        product.extraction_confidence = extraction.confidence
-    product.etag = (page.etag or "")[:500] or None
-    product.last_modified = (page.last_modified or "")[:100] or None
-    product.consecutive_failures = 0
-    product.failing = False
-    product.last_error = None
+    if page.extraction is not None:
+        apply_page_details(product, page.extraction)
+    mark_read(product, page.etag, page.last_modified)
     product.last_checked_at = now
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)

@@ -29,9 +29,11 @@ from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product, 
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.checker import (
     alert_facts,
+    apply_page_details,
     dedupe_key,
     insert_alert_events,
     lock_product,
+    mark_read,
     money_text,
     next_check_delay,
     observation_of,
@@ -279,21 +281,9 @@ def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: b
 
 
 def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
-    product.title = (preview.title or product.title or "")[:500] or None
-    if preview.image and len(preview.image) <= 2048:
-        product.image_url = preview.image
-    product.sku = (preview.sku or product.sku or "")[:120] or None
-    product.gtin = (preview.gtin or product.gtin or "")[:32] or None
-    product.brand = (preview.brand or product.brand or "")[:200] or None
-    product.availability_raw = (preview.availability_raw or "")[:40] or None
-    product.extraction_source = preview.source
-    product.extraction_confidence = preview.confidence
-    product.etag = (preview.etag or "")[:500] or None
-    product.last_modified = (preview.last_modified or "")[:100] or None
+    apply_page_details(product, preview)
+    mark_read(product, preview.etag, preview.last_modified)
     product.last_checked_at = now
-    product.consecutive_failures = 0
-    product.failing = False
-    product.last_error = None
 
 
 def _save_watch(
