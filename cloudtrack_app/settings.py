@@ -6,6 +6,7 @@ One object, documented in `.env.example` and the README. Read it through
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     session_ttl_days: int = Field(default=30, ge=1, validation_alias="SESSION_TTL_DAYS")
     login_max_failures: int = Field(default=5, ge=1, validation_alias="LOGIN_MAX_FAILURES")
     login_lock_minutes: int = Field(default=15, ge=1, validation_alias="LOGIN_LOCK_MINUTES")
+    login_max_client_failures: int = Field(default=20, ge=1, validation_alias="LOGIN_MAX_CLIENT_FAILURES")
     signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
 
     # --- fetching ------------------------------------------------------------------
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     claim_batch_size: int = Field(default=100, ge=1, validation_alias="CLAIM_BATCH_SIZE")
     lease_seconds: int = Field(default=300, ge=10, validation_alias="LEASE_SECONDS")
     tick_seconds: int = Field(default=30, ge=1, validation_alias="TICK_SECONDS")
+    # Worker processes that read pages during checks (parsing holds the GIL); 0: a thread.
+    extract_processes: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1), ge=0, validation_alias="EXTRACT_PROCESSES"
+    )
 
     # --- notifications -------------------------------------------------------------
     resend_api_key: str = Field(default="", validation_alias="RESEND_API_KEY")

@@ -69,14 +69,25 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(db_url: str) -> None
 
 
 def test_one_client_guessing_many_accounts_is_locked(sqlite_url: str) -> None:
-    for n in range(4):
+    for n in range(19):
         with pytest.raises(AccountError, match="Wrong email"):
             accounts.authenticate(f"victim{n}@example.com", "guess", client="203.0.113.9")
     with pytest.raises(AccountError, match="Too many"):
-        accounts.authenticate("victim9@example.com", "guess", client="203.0.113.9")
+        accounts.authenticate("victim99@example.com", "guess", client="203.0.113.9")
     # Another client is not affected.
     with pytest.raises(AccountError, match="Wrong email"):
-        accounts.authenticate("victim9@example.com", "guess", client="198.51.100.1")
+        accounts.authenticate("victim99@example.com", "guess", client="198.51.100.1")
+
+
+def test_a_locked_account_does_not_lock_others_on_the_same_address(sqlite_url: str) -> None:
+    accounts.create_user("typo@example.com", PASSWORD, "Typo")
+    accounts.create_user("colleague@example.com", PASSWORD, "Colleague")
+    for _ in range(5):
+        with pytest.raises(AccountError):
+            accounts.authenticate("typo@example.com", "wrong password", client="192.0.2.10")
+    with pytest.raises(AccountError, match="Too many"):
+        accounts.authenticate("typo@example.com", PASSWORD, client="192.0.2.10")
+    assert accounts.authenticate("colleague@example.com", PASSWORD, client="192.0.2.10").email == "colleague@example.com"
 
 
 def test_session_token_is_stored_only_as_a_hash(db_url: str) -> None:
