@@ -187,3 +187,17 @@ async def test_the_model_failing_never_loses_the_alert(stubs: Stubs) -> None:
     assert event.status == delivery.status == "sent" and not event.ai_used
     assert event.fallback_reason == "The model's answer was not the expected JSON."
     assert stubs.resend.emails[0]["subject"] == "Price drop: Acme Coffee Grinder now €79.90"
+
+
+def test_a_test_alert_is_not_taken_by_the_background_dispatcher(db_url: str) -> None:
+    """The settings page's test alert is born claimed, so its sender can report each channel."""
+    from cloudtrack_app.auth.accounts import create_user
+    from cloudtrack_app.models import utcnow
+    from cloudtrack_app.notify.dispatch import claim_events, create_test_event
+
+    user = create_user("tester@example.com", "a test password", "Tess")
+    event_id = create_test_event(user.id, owner="settings-page", lease_seconds=120)
+    assert claim_events(utcnow(), 10, "scheduler", 120) == []
+    unclaimed = create_test_event(user.id)
+    assert claim_events(utcnow(), 10, "scheduler", 120) == [unclaimed]
+    assert event_id != unclaimed

@@ -409,6 +409,13 @@ async def dispatch_pending(
     ids = await asyncio.to_thread(
         claim_events, now, limit, owner, settings.notify_lease_seconds, event_id=event_id
     )
+    return await _dispatch_claimed(ids, owner, now, started, settings)
+
+
+async def _dispatch_claimed(
+    ids: list[int], owner: str, now: datetime, started: datetime, settings: Settings
+) -> DispatchReport:
+    """Compose and send the events `owner` holds the lease of."""
     report = DispatchReport(claimed=len(ids))
     if not ids:
         return report
@@ -458,8 +465,12 @@ SAMPLE_FACTS = {
 }
 
 
-def create_test_event(user_id: int) -> int:
-    """An alert of kind `test` with sample facts, for checking the channels."""
+def create_test_event(user_id: int, *, owner: str | None = None, lease_seconds: int = 0) -> int:
+    """An alert of kind `test` with sample facts, for checking the channels.
+
+    With `owner`, the event is born claimed by it, so the background dispatcher leaves it
+    to the caller, who then reports each channel's outcome.
+    """
     with session_scope() as db:
         if db.get(User, user_id) is None:
             raise LookupError(f"No user with id {user_id}.")
@@ -468,6 +479,8 @@ def create_test_event(user_id: int) -> int:
             kind=AlertKind.TEST,
             dedupe_key=f"test:{user_id}:{secrets.token_hex(8)}",
             facts=dict(SAMPLE_FACTS),
+            lease_owner=owner,
+            lease_until=utcnow() + timedelta(seconds=lease_seconds) if owner else None,
         )
         db.add(event)
         db.flush()
@@ -477,12 +490,14 @@ def create_test_event(user_id: int) -> int:
 
 async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> list[ChannelOutcome]:
     """Send a sample alert through this person's channels now (settings page, CLI)."""
-    event_id = await asyncio.to_thread(create_test_event, user_id)
-    report = await dispatch_pending(event_id=event_id, limit=1, settings=settings)
-    if event_id not in report.outcomes:
-        # The scheduler claimed it in the instant between creating and sending it.
-        return [ChannelOutcome("app", "queued", "Another worker is sending it; see the alert history.")]
-    return report.outcomes[event_id]
+    settings = settings or get_settings()
+    owner = _owner()
+    event_id = await asyncio.to_thread(
+        create_test_event, user_id, owner=owner, lease_seconds=settings.notify_lease_seconds
+    )
+    started = utcnow()
+    report = await _dispatch_claimed([event_id], owner, started, started, settings)
+    return report.outcomes.get(event_id, [])
 
 
 # --- what the settings page shows -----------------------------------------------------
