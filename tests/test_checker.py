@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
+import os
+import signal
 from datetime import timedelta
 from decimal import Decimal
 
@@ -191,3 +194,36 @@ async def test_the_scheduler_checks_due_products_and_finishes_claimed_work_on_sh
                for s in states)  # fmt: skip
     assert scheduler.cycles == 1 and scheduler.last_report is not None
     assert scheduler.last_report.statuses == {"not_modified": 5}
+
+
+async def test_pages_are_read_in_worker_processes_and_a_killed_worker_loses_no_page(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch, EXTRACT_PROCESSES="2", PER_SHOP_CONCURRENCY="4")
+    with LocalShop(etags=False) as shop:  # every page is read on every check
+        shop.add_corpus_page("/page", EDUSCHO_SHELF)
+        urls = [shop.add_alias(f"/same/{n}", "/page") for n in range(4)]
+        for n in range(2):
+            urls.append(shop.add_page(f"/cheaper/{n}", shop.page("/page")))
+            shop.set_price(f"/cheaper/{n}", Decimal("79.95"))
+        ids = seed_products(urls, make_user(), price=Decimal("99.95"), target=Decimal("90"))
+        checker = Checker(get_settings())
+        try:
+            first = await checker.run_cycle()
+            readers = checker.reader.worker_pids()
+            assert len(readers) == 2 and os.getpid() not in readers
+
+            for pid in readers:  # as the OOM killer would: the pool is broken before the next cycle
+                os.kill(pid, signal.SIGKILL)
+            make_due()
+            second = await checker.run_cycle()
+            assert set(checker.reader.worker_pids()).isdisjoint(readers)
+        finally:
+            await checker.close()
+        assert shop.total_requests == 12  # every page fetched once per cycle, none twice
+    assert first.statuses == {"unchanged": 4, "changed": 2} and first.alerts == 2
+    assert second.statuses == {"unchanged": 6} and second.alerts == 0
+    assert [product(i).last_price for i in ids] == [Decimal("99.95")] * 4 + [Decimal("79.95")] * 2
+    assert all(len(points(i)) == 1 for i in ids[4:]) and len(alert_events()) == 2
+    assert checker.reader.worker_pids() == []
+    assert not {child.pid for child in multiprocessing.active_children()} & set(readers)

@@ -40,6 +40,7 @@ from cloudtrack_app.tracking.fetch import close_clients
 WATCHERS = 10
 INSERT_CHUNK = 1000
 STALE_ETAG = '"stale"'
+RSS_SAMPLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class BenchResult:
     cpu_seconds: float
     shop_cpu_seconds: float
     peak_rss_mb: float
+    readers: int
+    reader_cpu_seconds: float
+    readers_peak_rss_mb: float
+    together_peak_rss_mb: float
     database_mb: float
     requests: int
 
@@ -81,7 +86,10 @@ class BenchResult:
             f"cycle: {checked} checks in {self.seconds:.1f} s = {self.checks_per_second:.1f} checks/s",
             f"CPU (checker process): {self.cpu_seconds:.1f} s = {self.cpu_seconds / max(1, checked) * 1000:.2f} ms per check"
             f" (shop process: {self.shop_cpu_seconds:.1f} s)",
-            f"peak RSS (checker process): {self.peak_rss_mb:.0f} MB",
+            f"page readers: {self.readers} processes, CPU {self.reader_cpu_seconds:.1f} s"
+            f" = {self.reader_cpu_seconds / max(1, checked) * 1000:.2f} ms per check",
+            f"peak RSS: checker process {self.peak_rss_mb:.0f} MB, page readers {self.readers_peak_rss_mb:.0f} MB,"
+            f" both together {self.together_peak_rss_mb:.0f} MB (sampled every {RSS_SAMPLE_SECONDS} s)",
             f"database size after the cycle: {self.database_mb:.1f} MB",
             f"shop requests: {self.requests} ({'each product fetched once' if self.requests == self.products else 'MISMATCH'})",
         ]
@@ -286,10 +294,12 @@ def run_bench(
                 }
             )
             before = resource.getrusage(resource.RUSAGE_SELF)
+            readers_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
-            report = asyncio.run(_cycle(settings))
+            report, rss = asyncio.run(_cycle(settings))
             seconds = time.perf_counter() - started
             after = resource.getrusage(resource.RUSAGE_SELF)
+            readers_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             parent.send("done")
             requests, shop_cpu = parent.recv()
             database_mb = _database_mb(url)
@@ -311,15 +321,50 @@ def run_bench(
         cpu_seconds=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         shop_cpu_seconds=shop_cpu,
         peak_rss_mb=after.ru_maxrss / 1024,
+        readers=settings.extract_processes,
+        reader_cpu_seconds=(readers_after.ru_utime + readers_after.ru_stime)
+        - (readers_before.ru_utime + readers_before.ru_stime),
+        readers_peak_rss_mb=rss.readers_mb,
+        together_peak_rss_mb=rss.together_mb,
         database_mb=database_mb,
         requests=requests,
     )
 
 
-async def _cycle(settings: Settings) -> CycleReport:
+@dataclass
+class PeakRss:
+    readers_mb: float = 0.0
+    together_mb: float = 0.0
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a running process (Linux); 0 once it is gone."""
     try:
-        return await Checker(settings).run_cycle()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kilobytes = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
+    return int(kilobytes) / 1024
+
+
+async def _sample_rss(checker: Checker, peak: PeakRss) -> None:
+    # getrusage cannot say this: a child's ru_maxrss includes the parent's memory it was forked from.
+    while True:
+        readers = sum(_rss_mb(pid) for pid in checker.reader.worker_pids())
+        peak.readers_mb = max(peak.readers_mb, readers)
+        peak.together_mb = max(peak.together_mb, _rss_mb(os.getpid()) + readers)
+        await asyncio.sleep(RSS_SAMPLE_SECONDS)
+
+
+async def _cycle(settings: Settings) -> tuple[CycleReport, PeakRss]:
+    checker = Checker(settings)
+    peak = PeakRss()
+    sampler = asyncio.create_task(_sample_rss(checker, peak))
+    try:
+        return await checker.run_cycle(), peak
     finally:
+        sampler.cancel()
+        await checker.close()  # joins the page readers, so their CPU is in RUSAGE_CHILDREN
         await close_clients()
 
 

@@ -11,16 +11,18 @@ from cloudtrack_app.tracking.fetch import close_clients
 
 
 async def _run_all(limit: int | None) -> dict[str, int]:
+    checker = Checker()
     try:
-        report = await Checker().run_cycle(max_products=limit)
+        report = await checker.run_cycle(max_products=limit)
     finally:
+        await checker.close()
         await close_clients()
     return {str(status): count for status, count in report.statuses.items()} | {"alerts": report.alerts}
 
 
 async def _run_one(product_id: int) -> CheckOutcome:
     try:
-        return await Checker().check_now(product_id)
+        return await Checker(extract_processes=0).check_now(product_id)  # one page: no pool to start
     finally:
         await close_clients()
 

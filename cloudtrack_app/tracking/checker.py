@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import random
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -47,6 +50,8 @@ MAX_ERROR_CHARS = 500
 WRITE_BATCH = 64
 _rng = random.Random()
 NO_PRICE_MESSAGE = "The page no longer shows a price (the shop may have changed the page)."
+UNREADABLE_MESSAGE = "CloudTrack could not read this page (its reader process stopped); it retries later."
+EXTRACT_ATTEMPTS = 3
 
 
 class CheckStatus(StrEnum):
@@ -546,14 +551,77 @@ class _Writer:
                     future.set_result(outcome)
 
 
-class Checker:
-    """Checks products for one worker process; create it inside the running event loop."""
+class PageReader:
+    """Runs `extract` in a pool of worker processes, so a cycle parses pages on every core.
 
-    def __init__(self, settings: Settings | None = None, *, owner: str | None = None) -> None:
+    The pool starts with the first page and lives until `close()`. Workers are spawned,
+    not forked: the parent runs an event loop and threads. A worker that dies breaks
+    the pool; its pages are read again in a new one, and a page that keeps killing
+    workers is given up on (None) instead of being parsed in this process.
+    With `processes=0` pages are read in a thread of this process.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def read(self, html: str, url: str) -> Extraction | None:
+        """What `extract` says about the page; None when its reader processes keep dying."""
+        if self.processes == 0:
+            return await asyncio.to_thread(extract, html, url)
+        loop = asyncio.get_running_loop()
+        for _ in range(EXTRACT_ATTEMPTS):
+            pool = self._pool or self._start()
+            try:
+                return await loop.run_in_executor(pool, extract, html, url)
+            except BrokenProcessPool:
+                self._discard(pool)
+        log.error("page extraction workers died %d times on %s", EXTRACT_ATTEMPTS, url)
+        return None
+
+    def worker_pids(self) -> list[int]:
+        """The running reader processes (for measuring them); the executor keeps no public list."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return sorted(processes)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            log.warning("a page extraction worker died; starting new ones")
+            self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Checker:
+    """Checks products for one worker process; create it inside the running event loop.
+
+    `close()` it when done: it stops the page reader processes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        owner: str | None = None,
+        extract_processes: int | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
         self.owner = owner or claims.new_worker_id("checker")
         self.gate = ShopGate(self.settings.per_shop_concurrency, self.settings.per_shop_delay)
         self.fetch_slots = asyncio.Semaphore(self.settings.fetch_concurrency)
+        processes = self.settings.extract_processes if extract_processes is None else extract_processes
+        self.reader = PageReader(processes)
+
+    async def close(self) -> None:
+        await self.reader.close()
 
     async def read_page(self, product: claims.ClaimedProduct) -> PageResult:
         """Fetch and extract one product page; never raises for a bad page or shop."""
@@ -591,7 +659,9 @@ class Checker:
                 etag=fetched.etag or product.etag,
                 last_modified=fetched.last_modified or product.last_modified,
             )
-        extraction = await asyncio.to_thread(extract, fetched.html, fetched.url)
+        extraction = await self.reader.read(fetched.html, fetched.url)
+        if extraction is None:
+            return PageResult(product, utcnow(), error=UNREADABLE_MESSAGE, transient=True)
         observation = Observation(extraction.price, extraction.currency, extraction.availability)
         return PageResult(
             product,
@@ -699,5 +769,6 @@ async def check_product_now(product_id: int, *, user_id: int | None = None) -> C
     """
     if user_id is not None and not await asyncio.to_thread(_user_watches_product, user_id, product_id):
         return CheckOutcome(product_id, CheckStatus.NOT_FOUND, "This product is not on your list.")
-    checker = _process_checker or Checker()
-    return await checker.check_now(product_id)
+    if _process_checker is not None:
+        return await _process_checker.check_now(product_id)
+    return await Checker(extract_processes=0).check_now(product_id)  # one page: no pool to start

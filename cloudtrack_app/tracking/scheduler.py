@@ -116,6 +116,8 @@ class CheckScheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await cycle
         use_checker(None)
+        if self.checker is not None:
+            await self.checker.close()
         await close_clients()
 
 
