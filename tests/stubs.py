@@ -16,6 +16,7 @@ import itertools
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +37,7 @@ class StubReply:
     delay: float = 0.0
 
 
-class StubServer:
+class StubServer(ABC):
     """A threaded HTTP server whose subclasses implement `handle(method, path, headers, body)`."""
 
     def __init__(self) -> None:
@@ -79,8 +80,9 @@ class StubServer:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @abstractmethod
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> StubReply:
-        raise NotImplementedError
+        """The reply to one request (runs in the server's thread)."""
 
     def __enter__(self) -> StubServer:
         self.thread.start()
