@@ -16,6 +16,8 @@ from cloudtrack_app import db as dbmod
 from cloudtrack_app.migrations import upgrade
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
 
+pytest_plugins = ["tests.fetch_fixtures"]
+
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 os.environ.setdefault("SCHEDULER_ENABLED", "false")

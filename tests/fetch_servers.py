@@ -8,6 +8,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address, IPv6Address
+
+LOOPBACK_ONE = IPv4Address("127.0.0.1")
+
+
+def only_127_0_0_1(address: IPv4Address | IPv6Address) -> bool:
+    """An address policy allowing exactly 127.0.0.1: the other loopback addresses stand in for
+    private ones, so a redirect from 127.0.0.1 to 127.0.0.2 must be refused."""
+    return address == LOOPBACK_ONE
 
 
 @dataclass

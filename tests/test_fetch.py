@@ -10,7 +10,7 @@ import asyncio
 import gzip
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import brotli
 import pytest
@@ -30,19 +30,9 @@ from cloudtrack_app.tracking.fetch import (
 from cloudtrack_app.tracking.netguard import Guard
 from tests.fetch_servers import PageServer, Received, Reply, closed_port
 
+pytestmark = pytest.mark.usefixtures("close_shared_clients")
+
 PAGE = b"<!DOCTYPE html><html><head><title>Kettle</title></head><body><p>Price: 24.99</p></body></html>"
-
-
-@pytest.fixture(autouse=True)
-async def _close_shared_clients() -> AsyncIterator[None]:
-    yield
-    await close_clients()
-
-
-@pytest.fixture
-def server() -> Iterator[PageServer]:
-    with PageServer("127.0.0.1") as running:
-        yield running
 
 
 def local(**overrides: object) -> Settings:

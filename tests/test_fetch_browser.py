@@ -8,8 +8,6 @@ Skipped when Chromium is not installed (`apt-get install chromium`).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
-from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -19,11 +17,12 @@ from cloudtrack_app.tracking.fetch import (
     BrowserFetcher,
     FetchError,
     FetchErrorKind,
-    close_clients,
     fetch_page,
 )
-from cloudtrack_app.tracking.netguard import Guard, IPAddress
-from tests.fetch_servers import PageServer, Reply
+from cloudtrack_app.tracking.netguard import Guard
+from tests.fetch_servers import PageServer, Reply, only_127_0_0_1
+
+pytestmark = pytest.mark.usefixtures("close_shared_clients")
 
 CHROMIUM = "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
@@ -38,28 +37,6 @@ fetch("/api/price").then(r => r.json()).then(d => {
   document.getElementById("price").textContent = "Price: " + d.price;
 });
 </script></body></html>"""
-
-
-@pytest.fixture(autouse=True)
-async def _close_shared_clients() -> AsyncIterator[None]:
-    yield
-    await close_clients()
-
-
-@pytest.fixture
-def server() -> Iterator[PageServer]:
-    with PageServer("127.0.0.1") as running:
-        yield running
-
-
-@pytest.fixture
-def second_server(server: PageServer) -> Iterator[PageServer]:
-    with PageServer("127.0.0.2", server.port) as running:
-        yield running
-
-
-def only_127_0_0_1(address: IPAddress) -> bool:
-    return address == IPv4Address("127.0.0.1")
 
 
 @needs_chromium

@@ -18,8 +18,7 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
-from ipaddress import IPv4Address, ip_address
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -30,36 +29,12 @@ from cloudtrack_app.tracking.fetch import (
     FetchError,
     FetchErrorKind,
     check_url_allowed,
-    close_clients,
     fetch_page,
 )
 from cloudtrack_app.tracking.netguard import Guard, IPAddress, is_public_address
-from tests.fetch_servers import PageServer, Reply, ipv6_loopback_available
+from tests.fetch_servers import LOOPBACK_ONE, PageServer, Reply, ipv6_loopback_available, only_127_0_0_1
 
-LOOPBACK_ONE = IPv4Address("127.0.0.1")
-
-
-def only_127_0_0_1(address: IPAddress) -> bool:
-    return address == LOOPBACK_ONE
-
-
-@pytest.fixture(autouse=True)
-async def _close_shared_clients() -> AsyncIterator[None]:
-    yield
-    await close_clients()
-
-
-@pytest.fixture
-def server() -> Iterator[PageServer]:
-    with PageServer("127.0.0.1") as running:
-        yield running
-
-
-@pytest.fixture
-def second_server(server: PageServer) -> Iterator[PageServer]:
-    """A server on 127.0.0.2, on the same port as `server` (so only the address differs)."""
-    with PageServer("127.0.0.2", server.port) as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("close_shared_clients")
 
 
 def guarded() -> Settings:
