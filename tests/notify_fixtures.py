@@ -97,20 +97,26 @@ def make_watch(
         return product, watch
 
 
+# The facts of a sample price drop, without the product's title and ids.
+PRICE_DROP_FACTS: dict[str, Any] = {
+    "shop": "Example Shop",
+    "url": "https://shop.example/grinder",
+    "image": "https://shop.example/grinder.jpg",
+    "currency": "EUR",
+    "price": "79.90",
+    "previous_price": "99.00",
+    "target_price": "80.00",
+    "lowest_90d": "79.90",
+    "average_90d": "95.50",
+    "lowest_ever": "75.00",
+    "good_deal": True,
+}
+
+
 def price_drop_facts(product: Product, watch: Watch, **overrides: Any) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "title": product.title,
-        "shop": "Example Shop",
-        "url": "https://shop.example/grinder",
-        "image": "https://shop.example/grinder.jpg",
-        "currency": "EUR",
-        "price": "79.90",
-        "previous_price": "99.00",
-        "target_price": "80.00",
-        "lowest_90d": "79.90",
-        "average_90d": "95.50",
-        "lowest_ever": "75.00",
-        "good_deal": True,
+        **PRICE_DROP_FACTS,
         "availability": "in_stock",
         "product_id": product.id,
         "watch_id": watch.id,

@@ -13,21 +13,12 @@ from cloudtrack_app.models import AlertKind
 from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.settings import Settings
+from tests.notify_fixtures import PRICE_DROP_FACTS
 from tests.stubs import ModelReply, OpenAIStub
 
 FACTS: dict[str, Any] = {
     "title": "Acme Coffee Grinder",
-    "shop": "Example Shop",
-    "url": "https://shop.example/grinder",
-    "image": "https://shop.example/grinder.jpg",
-    "currency": "EUR",
-    "price": "79.90",
-    "previous_price": "99.00",
-    "target_price": "80.00",
-    "lowest_90d": "79.90",
-    "average_90d": "95.50",
-    "lowest_ever": "75.00",
-    "good_deal": True,
+    **PRICE_DROP_FACTS,
     "product_id": 7,
     "watch_id": 3,
     "mode": "price",
