@@ -13,10 +13,8 @@ refused, and that server must see no request. Host names are answered by an inje
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from ipaddress import ip_address
 from pathlib import Path
@@ -272,45 +270,13 @@ async def test_a_host_without_addresses_is_unreachable() -> None:
     assert caught.value.transient
 
 
-@pytest.fixture
-def self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=shop.test",
-            "-addext",
-            "subjectAltName=DNS:shop.test",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 async def test_tls_goes_to_the_pinned_address_with_the_shop_name_and_verifies_it(
-    self_signed_cert: tuple[Path, Path],
+    shop_certificate: tuple[Path, Path],
 ) -> None:
     """The connection is made to the checked IP, but TLS still names and verifies `shop.test`."""
     server_names: list[str | None] = []
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*self_signed_cert)
+    context.load_cert_chain(*shop_certificate)
     context.sni_callback = lambda _socket, name, _context: server_names.append(name)
     listener = socket.create_server(("127.0.0.1", 0))
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import httpcore
@@ -205,12 +207,119 @@ class Guard:
         return target
 
 
+# The connection's read buffer: asyncio pauses the socket once twice this much is unread, so a
+# generous limit lets a whole product page arrive without pause/resume round trips.
+_STREAM_BUFFER_LIMIT = 1024 * 1024
+# How long closing waits for the peer to acknowledge (TLS close_notify, unsent bytes) before
+# the connection is dropped: a hung shop must not hold up the request that closes it.
+_CLOSE_GRACE_SECONDS = 1.0
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """An httpcore stream over asyncio's own streams.
+
+    httpcore's AnyIOBackend costs noticeable CPU per fetch: an anyio cancel scope for every
+    read and write, and a typed-attribute lookup plus a `poll` syscall for every pooled
+    connection each time the pool hands out a request. Plain asyncio does the same job with a
+    timer handle, and the connection state is already known to the StreamReader.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as error:
+            raise httpcore.ReadTimeout(error) from error
+        except OSError as error:  # ssl.SSLError and the ConnectionError family included
+            raise httpcore.ReadError(error) from error
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError as error:
+            raise httpcore.WriteTimeout(error) from error
+        except OSError as error:
+            raise httpcore.WriteError(error) from error
+
+    async def aclose(self) -> None:
+        # The peer may already be gone or may never answer the TLS close_notify; closing is
+        # best effort and must neither raise nor wait for asyncio's 30 s TLS shutdown timeout.
+        self._writer.close()
+        try:
+            async with asyncio.timeout(_CLOSE_GRACE_SECONDS):
+                await self._writer.wait_closed()
+        except TimeoutError:  # before OSError, of which it is a subclass
+            self._writer.transport.abort()
+        except asyncio.CancelledError:
+            # The caller gave up (e.g. the fetch's total timeout): drop the connection now
+            # rather than leave a TLS shutdown running in the background.
+            self._writer.transport.abort()
+            raise
+        except OSError:
+            pass
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                # The StreamReaderProtocol becomes the TLS layer's application protocol, so the
+                # same reader receives the decrypted bytes and the writer sends through TLS.
+                await self._writer.start_tls(
+                    ssl_context, server_hostname=server_hostname, ssl_handshake_timeout=timeout
+                )
+        except BaseException as error:
+            # A failed handshake leaves nothing to close gracefully, and the reader's protocol
+            # would never hear that the connection is gone (the TLS layer had taken it over),
+            # so waiting for a close would only run out the grace period.
+            self._writer.transport.abort()
+            if isinstance(error, TimeoutError):
+                raise httpcore.ConnectTimeout(error) from error
+            if isinstance(error, OSError):  # ssl.SSLError is an OSError
+                raise httpcore.ConnectError(error) from error
+            raise
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # httpcore asks this of every idle pooled connection before reusing it: "readable"
+            # means the server closed it or sent something unexpected, so it must not be reused.
+            # The transport reads the socket eagerly into the StreamReader, so the socket itself
+            # would look empty; the reader's state is the truth, and reading it costs no syscall.
+            reader = self._reader
+            return bool(
+                reader.at_eof()
+                or getattr(reader, "_buffer", None)  # unread bytes; private, hence guarded
+                or reader.exception() is not None
+                or self._writer.is_closing()
+            )
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        return None
+
+
 class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
     """httpcore backend that connects only to addresses the guard has just approved."""
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
-        self._backend = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -228,13 +337,7 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return await self._backend.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
+                return await _open_stream(str(address), port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 last_error = error
         assert last_error is not None
@@ -249,4 +352,37 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("Unix sockets are not fetched.")
 
     async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+async def _open_stream(
+    address: str,
+    port: int,
+    timeout: float | None,
+    local_address: str | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+) -> AsyncioStream:
+    """A TCP connection to an address literal (asyncio needs no lookup for one)."""
+    try:
+        async with asyncio.timeout(timeout):
+            # asyncio turns TCP_NODELAY on for every TCP connection it opens.
+            reader, writer = await asyncio.open_connection(
+                address,
+                port,
+                limit=_STREAM_BUFFER_LIMIT,
+                local_addr=(local_address, 0) if local_address else None,
+            )
+    except TimeoutError as error:
+        raise httpcore.ConnectTimeout(error) from error
+    except OSError as error:
+        raise httpcore.ConnectError(error) from error
+    stream = AsyncioStream(reader, writer)
+    if socket_options:
+        sock = writer.get_extra_info("socket")
+        try:
+            for option in socket_options:
+                sock.setsockopt(*option)
+        except OSError as error:
+            await stream.aclose()
+            raise httpcore.ConnectError(error) from error
+    return stream
