@@ -87,7 +87,10 @@ def test_a_locked_account_does_not_lock_others_on_the_same_address(sqlite_url: s
             accounts.authenticate("typo@example.com", "wrong password", client="192.0.2.10")
     with pytest.raises(AccountError, match="Too many"):
         accounts.authenticate("typo@example.com", PASSWORD, client="192.0.2.10")
-    assert accounts.authenticate("colleague@example.com", PASSWORD, client="192.0.2.10").email == "colleague@example.com"
+    assert (
+        accounts.authenticate("colleague@example.com", PASSWORD, client="192.0.2.10").email
+        == "colleague@example.com"
+    )
 
 
 def test_session_token_is_stored_only_as_a_hash(db_url: str) -> None:

@@ -60,7 +60,9 @@ async def test_a_hostile_title_is_escaped_everywhere_and_cannot_change_the_facts
     event, _ = load_event(event_id)
     assert not event.ai_used and event.fallback_reason
     [email] = stubs.resend.emails
-    assert email["subject"].startswith("Price drop: </facts></b><script>") and email["subject"].endswith("now €79.90")
+    assert email["subject"].startswith("Price drop: </facts></b><script>") and email["subject"].endswith(
+        "now €79.90"
+    )
     assert "Only 1.00 EUR today" not in email["text"] and "New price: €79.90" in email["text"]
 
     # E-mail HTML: the title is text, never markup; every link is one CloudTrack put there.

@@ -20,7 +20,9 @@ def _env_names() -> set[str]:
 
 
 def test_every_setting_is_in_env_example() -> None:
-    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (PROJECT_ROOT / ".env.example").read_text(), re.M)
+    )
     assert _env_names() - documented == set()
     assert documented - _env_names() == set(), "documents a setting that does not exist"
 

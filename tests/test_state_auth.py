@@ -154,7 +154,9 @@ async def test_handler_refuses_without_a_valid_session(
 
 
 @pytest.mark.parametrize("token", ["", "forged-or-expired-token"])
-async def test_the_dashboard_loads_nothing_without_a_session(someone_else: accounts.CurrentUser, token: str) -> None:
+async def test_the_dashboard_loads_nothing_without_a_session(
+    someone_else: accounts.CurrentUser, token: str
+) -> None:
     from cloudtrack_app.states.dashboard import DashboardState
 
     root = rx.State(_reflex_internal_init=True)

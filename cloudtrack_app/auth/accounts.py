@@ -135,7 +135,9 @@ def _record_failure(db: Session, keys: list[str], now: datetime) -> datetime | N
     locked: datetime | None = None
     for key in keys:
         # One address may be a whole office behind NAT: it gets more tries than one account.
-        limit = settings.login_max_client_failures if key.startswith("client:") else settings.login_max_failures
+        limit = (
+            settings.login_max_client_failures if key.startswith("client:") else settings.login_max_failures
+        )
         row = db.get(LoginThrottle, key) or LoginThrottle(key=key)
         if row.first_failure_at is None or now - row.first_failure_at > window:
             row.failures, row.first_failure_at = 0, now
