@@ -43,10 +43,10 @@ async def _run(shop: LocalShop, urls: list[str], requests: int, concurrency: int
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
-    decoded_chars = 0
+    received_bytes = 0
 
     async def one(index: int) -> None:
-        nonlocal decoded_chars
+        nonlocal received_bytes
         url = urls[index % len(urls)]
         async with gate:
             started = time.perf_counter()
@@ -56,7 +56,7 @@ async def _run(shop: LocalShop, urls: list[str], requests: int, concurrency: int
                 outcomes[error.kind.value] += 1
             else:
                 outcomes["not_modified" if result.not_modified else "ok"] += 1
-                decoded_chars += len(result.html)
+                received_bytes += len(result.body)
             latencies.append(time.perf_counter() - started)
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -73,7 +73,7 @@ async def _run(shop: LocalShop, urls: list[str], requests: int, concurrency: int
         f"latency: p50 {statistics.median(latencies) * 1000:.1f} ms, "
         f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms"
     )
-    click.echo(f"decoded: {decoded_chars / requests / 1000:.0f} k characters per page on average")
+    click.echo(f"received: {received_bytes / requests / 1000:.0f} kB per page on average")
     click.echo(f"peak RSS: {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after")
 
 

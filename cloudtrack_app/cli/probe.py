@@ -84,9 +84,11 @@ async def probe_target(target: str, base_url: str | None) -> Probed:
             fetched = await fetch_page(target)
         except FetchError as error:
             raise ProbeError(error.message) from error
-        if fetched.not_modified or not fetched.html:
+        if fetched.not_modified or not fetched.body:
             raise ProbeError("The shop sent no page.")
-        return Probed(fetched.url, await asyncio.to_thread(extract, fetched.html, fetched.url))
+        return Probed(
+            fetched.url, await asyncio.to_thread(extract, fetched.body, fetched.url, fetched.charset)
+        )
     path = Path(target)
     data = read_file(path)
     url = base_url or path.resolve().as_uri()

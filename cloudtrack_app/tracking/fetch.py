@@ -9,15 +9,14 @@ the browser fetcher sends each of Chromium's requests through the direct client.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import os
-import re
 import weakref
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from http import HTTPStatus
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -25,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import brotli
-import charset_normalizer
 import httpcore
 import httpx
 
 from cloudtrack_app.settings import Settings, get_settings
+from cloudtrack_app.tracking.extract.page import decode_page
 from cloudtrack_app.tracking.netguard import (
     BlockedAddress,
     Guard,
@@ -62,7 +61,6 @@ BOT_WALL_MARKERS = (
 BOT_WALL_SAMPLE_BYTES = 64 * 1024
 HTML_SNIFF_BYTES = 2048
 DRAIN_BYTES = 64 * 1024
-META_PRESCAN_BYTES = 8192
 BROWSER_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -79,7 +77,6 @@ BROWSER_SKIPPED_RESOURCES = frozenset({"image", "media", "font"})
 _HOP_BY_HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "host", "upgrade"}
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:\-]+)""", re.IGNORECASE)
 _INFLATED_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br"})
 _HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
 
@@ -119,13 +116,24 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class FetchResult:
+    """A fetched page as it arrived: its bytes and the charset its response declared.
+
+    Pages stay bytes on their way to the extractor, which reads them in another process;
+    `html` decodes them the same way for whoever wants text.
+    """
+
     url: str
     status_code: int
     not_modified: bool
-    html: str
+    body: bytes
+    charset: str | None
     content_type: str | None
     etag: str | None
     last_modified: str | None
+
+    @cached_property
+    def html(self) -> str:
+        return decode_page(self.body, self.charset) if self.body else ""
 
 
 class Fetcher(Protocol):
@@ -204,72 +212,6 @@ def _parse_content_type(header: str | None) -> tuple[str, str | None]:
 def looks_like_html(body: bytes) -> bool:
     head = body[:HTML_SNIFF_BYTES].lower()
     return any(signature in head for signature in _HTML_SIGNATURES)
-
-
-def _codec_for(label: str | None, *, from_meta: bool = False) -> str | None:
-    """Python's codec for a charset label, with the substitutions browsers make."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip()).name
-    except LookupError:
-        return None
-    if name in ("latin-1", "iso8859-1", "ascii"):
-        # Browsers read these labels as windows-1252; shops rely on it for "€" (0x80).
-        return "cp1252"
-    if from_meta and name.startswith(("utf-16", "utf-32")):
-        # A <meta> we could read as ASCII cannot be UTF-16, whatever it claims.
-        return "utf-8"
-    return name
-
-
-def _bom_codec(body: bytes) -> str | None:
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    return None
-
-
-def _meta_charset(body: bytes) -> str | None:
-    match = _META_CHARSET.search(body[:META_PRESCAN_BYTES])
-    return match.group(1).decode("ascii") if match else None
-
-
-def decode_declared(body: bytes, header_charset: str | None) -> str | None:
-    """Decode with the byte-order mark, the header's charset, the <meta> charset, or UTF-8.
-
-    None when none of them decodes the body cleanly; then `detect_and_decode` guesses.
-    """
-    candidates = (
-        _bom_codec(body),
-        _codec_for(header_charset),
-        _codec_for(_meta_charset(body), from_meta=True),
-        "utf-8",
-    )
-    for codec in candidates:
-        if codec is None:
-            continue
-        try:
-            return body.decode(codec)
-        except UnicodeDecodeError:
-            if codec == "cp1252":
-                return body.decode("latin-1")
-    return None
-
-
-def detect_and_decode(body: bytes, header_charset: str | None) -> str:
-    best = charset_normalizer.from_bytes(body).best()
-    if best is not None:
-        return str(best)
-    return body.decode(_codec_for(header_charset) or "utf-8", errors="replace")
-
-
-async def decode_html(body: bytes, header_charset: str | None) -> str:
-    text = decode_declared(body, header_charset)
-    if text is not None:
-        return text
-    return await asyncio.to_thread(detect_and_decode, body, header_charset)
 
 
 # --- reading a response ----------------------------------------------------------------
@@ -396,7 +338,8 @@ class _PageReader:
                 url=url,
                 status_code=status,
                 not_modified=True,
-                html="",
+                body=b"",
+                charset=None,
                 content_type=content_type,
                 etag=response.headers.get("etag") or etag,
                 last_modified=response.headers.get("last-modified") or last_modified,
@@ -421,7 +364,8 @@ class _PageReader:
             url=url,
             status_code=status,
             not_modified=False,
-            html=await decode_html(body, charset),
+            body=body,
+            charset=charset,
             content_type=content_type,
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
@@ -812,20 +756,22 @@ class BrowserFetcher:
             if status in BOT_WALL_STATUSES and _is_bot_wall(headers, body):
                 raise _bot_wall_error(status, SCRAPER_API_HINT)
             raise _status_error(status, response.status_text or _standard_reason(status))
-        media_type, _charset = _parse_content_type(headers.get("content-type"))
+        media_type, _declared_charset = _parse_content_type(headers.get("content-type"))
         if media_type not in HTML_MEDIA_TYPES | SNIFFED_MEDIA_TYPES:
             raise FetchError(
                 FetchErrorKind.NOT_HTML,
                 f"The address returned {media_type}, not a web page.",
                 status_code=status,
             )
-        if len(html.encode("utf-8", errors="replace")) > self.settings.fetch_max_bytes:
+        body = html.encode("utf-8", errors="replace")
+        if len(body) > self.settings.fetch_max_bytes:
             raise _too_large(self.settings.fetch_max_bytes)
         return FetchResult(
             url=final_url,
             status_code=status,
             not_modified=False,
-            html=html,
+            body=body,
+            charset="utf-8",  # Chromium has decoded the page already
             content_type=headers.get("content-type"),
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),

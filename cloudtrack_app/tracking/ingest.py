@@ -129,7 +129,7 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         final = canonical_url(fetched.url)
     except InvalidURL:
         final = requested
-    extraction = await asyncio.to_thread(extract, fetched.html, fetched.url)
+    extraction = await asyncio.to_thread(extract, fetched.body, fetched.url, fetched.charset)
     if extraction.price is None and extraction.availability == Availability.UNKNOWN:
         raise IngestError(
             "no_price", "No price or stock information was found on that page. Is it a product page?"

@@ -66,11 +66,14 @@ class Extraction:
     diagnostics: list[str] = field(default_factory=list)
 
 
-def extract(html: str | bytes, url: str) -> Extraction:
-    """Read a product page. Never raises: problems end up in `diagnostics`."""
+def extract(html: str | bytes, url: str, charset: str | None = None) -> Extraction:
+    """Read a product page. Never raises: problems end up in `diagnostics`.
+
+    `charset` is the one the HTTP response declared, when `html` is the bytes it carried.
+    """
     result = Extraction(url=url if isinstance(url, str) else "")
     try:
-        _extract_into(result, html)
+        _extract_into(result, html, charset)
     except Exception as error:
         result.diagnostics.append(f"extraction stopped early: {type(error).__name__}: {error}")
     return result
@@ -161,8 +164,8 @@ def _structured_choice(offers: list[Offer], visible: list[PriceCandidate]) -> tu
     return (in_stock or priced)[0], 0.55
 
 
-def _extract_into(result: Extraction, html: str | bytes) -> None:
-    page = parse_page(html)
+def _extract_into(result: Extraction, html: str | bytes, charset: str | None) -> None:
+    page = parse_page(html, charset)
     result.diagnostics.extend(page.diagnostics)
     tree = page.tree
     if tree is None:

@@ -8,6 +8,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 
+import charset_normalizer
 import lxml.etree
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
@@ -40,8 +41,9 @@ def _parser(encoding: str) -> lxml.etree.HTMLParser:
     parsers: dict[str, lxml.etree.HTMLParser] = _per_thread.__dict__.setdefault("parsers", {})
     parser = parsers.get(encoding)
     if parser is None:
+        # No id index: nothing looks elements up by id, and building it is a tenth of a parse.
         parser = lxml.etree.HTMLParser(
-            encoding=encoding, huge_tree=True, remove_comments=True, remove_pis=True
+            encoding=encoding, huge_tree=True, remove_comments=True, remove_pis=True, collect_ids=False
         )
         if len(parsers) < 32:
             parsers[encoding] = parser
@@ -72,40 +74,76 @@ def _looks_like_utf8(data: bytes, sample: int = UTF8_SAMPLE_BYTES) -> bool:
     return True
 
 
-def _choose_encoding(data: bytes, diagnostics: list[str]) -> tuple[bytes, str]:
+def _declared(label: str | None) -> str | None:
+    """Python's codec for a declared charset label (browsers' substitutions included)."""
+    if not label:
+        return None
+    codec = resolve_encoding(label.strip())
+    if codec is None:
+        return None
+    try:
+        "".encode(codec)
+    except LookupError:
+        return None
+    return codec
+
+
+def choose_encoding(
+    data: bytes, header_charset: str | None = None, diagnostics: list[str] | None = None
+) -> tuple[bytes, str]:
+    """The page's bytes (without a byte-order mark) and the codec to read them with.
+
+    Byte-order mark, then the HTTP header's charset, then the page's own declaration,
+    each checked against a sample, because shops often send UTF-8 under a single-byte
+    label. An undeclared page that is not UTF-8 is detected. Only samples are decoded:
+    this runs for every checked page.
+    """
+    notes = diagnostics if diagnostics is not None else []
     bom_encoding, bom = read_bom(data)
     if bom_encoding:
         return data[len(bom) :], resolve_encoding(bom_encoding) or "utf-8"
-    declared = html_body_declared_encoding(data[:8192])
-    declared = resolve_encoding(declared) if declared else None
+    from_header = _declared(header_charset)
+    from_meta = None if from_header else html_body_declared_encoding(data[:8192])
+    declared = from_header or _declared(from_meta)
+    if from_meta and declared is None:
+        notes.append(f"unknown declared charset {from_meta!r}")
+    if declared and declared.startswith(("utf-16", "utf-32")) and not from_header:
+        declared = "utf-8"  # a <meta> readable as ASCII cannot be UTF-16, whatever it claims
     if declared == "utf-8":
         # A short sample is enough to catch a Windows-1252 page that claims UTF-8; lxml
         # replaces any later stray byte with U+FFFD.
         if _looks_like_utf8(data, DECLARED_UTF8_SAMPLE_BYTES):
             return data, declared
-        diagnostics.append("page declares UTF-8 but is not; read as Windows-1252")
+        notes.append("page declares UTF-8 but is not; read as Windows-1252")
         return data, "cp1252"
     if declared and declared not in SINGLE_BYTE_CHARSETS:
-        try:
-            "".encode(declared)
-            return data, declared
-        except LookupError:
-            diagnostics.append(f"unknown declared charset {declared!r}")
+        return data, declared
     if _looks_like_utf8(data):
         if declared and not data.isascii():
-            diagnostics.append(f"page declares {declared} but is UTF-8")
+            notes.append(f"page declares {declared} but is UTF-8")
         return data, "utf-8"
-    return data, declared or "cp1252"
+    if declared:
+        return data, declared
+    detected = charset_normalizer.from_bytes(data[:UTF8_SAMPLE_BYTES]).best()
+    return data, _declared(detected.encoding if detected else None) or "cp1252"
 
 
-def parse_page(html: str | bytes) -> Page:
-    """Parse once. Text is re-encoded as UTF-8 so an XML declaration cannot trip lxml."""
+def decode_page(data: bytes, header_charset: str | None = None) -> str:
+    """The page as text, read the way `parse_page` reads it."""
+    data, encoding = choose_encoding(_maybe_gunzip(data), header_charset)
+    return data.decode(encoding, "replace")
+
+
+def parse_page(html: str | bytes, charset: str | None = None) -> Page:
+    """Parse once. Text is re-encoded as UTF-8 so an XML declaration cannot trip lxml.
+
+    `charset` is the one the HTTP response declared, for bytes as they arrived."""
     diagnostics: list[str] = []
     if isinstance(html, str):
         data = html.encode("utf-8", "replace")
         encoding = "utf-8"
     elif isinstance(html, bytes | bytearray | memoryview):
-        data, encoding = _choose_encoding(_maybe_gunzip(bytes(html)), diagnostics)
+        data, encoding = choose_encoding(_maybe_gunzip(bytes(html)), charset, diagnostics)
     else:
         return Page(None, "utf-8", [f"unsupported input type {type(html).__name__}"])
     if len(data) > MAX_INPUT_BYTES:
