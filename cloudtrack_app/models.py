@@ -160,6 +160,8 @@ class Product(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     etag: str | None = Field(default=None, max_length=500)
     last_modified: str | None = Field(default=None, max_length=100)
+    # The last page read in full, for shops that send no validators but the same bytes.
+    page_fingerprint: str | None = Field(default=None, max_length=64)
 
 
 class Watch(SQLModel, table=True):

@@ -104,6 +104,45 @@ async def test_one_shop_gets_at_most_per_shop_concurrency_requests_at_once(
     assert shop.peak_in_flight == 2 and other.peak_in_flight == 2
 
 
+async def test_a_page_without_validators_is_read_again_only_when_its_bytes_change(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch)
+    with LocalShop(etags=False) as shop:
+        shop.add_corpus_page("/p", EDUSCHO_SHELF)
+        (product_id,) = seed_products(
+            [shop.url("/p")], make_user(), price=Decimal("99.95"), target=Decimal("90")
+        )
+        read = await Checker().run_cycle()
+        make_due()
+        same = await Checker().run_cycle()
+        checked_before = product(product_id).last_checked_at
+        shop.set_price("/p", Decimal("79.95"))
+        make_due()
+        changed = await Checker().run_cycle()
+        assert shop.request_count("/p") == 3  # every check asks the shop
+    assert read.statuses == {"unchanged": 1}
+    assert same.statuses == {"same_page": 1}  # the very bytes read last time: not parsed again
+    assert checked_before is not None and checked_before > utcnow() - timedelta(minutes=1)
+    assert changed.statuses == {"changed": 1} and changed.alerts == 1
+    assert product(product_id).last_price == Decimal("79.95") and len(alert_events()) == 1
+
+
+async def test_a_page_that_could_not_be_read_is_read_again_even_with_the_same_bytes(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch)
+    with LocalShop(etags=False) as shop:
+        shop.add_page("/p", "<html><body><h1>Kettle</h1><p>A fine kettle.</p></body></html>")
+        (product_id,) = seed_products([shop.url("/p")], make_user(), price=Decimal("3.56"))
+        for attempt in (1, 2):
+            make_due()
+            report = await Checker().run_cycle()
+            assert report.statuses == {"failed": 1}
+            assert product(product_id).consecutive_failures == attempt
+            assert product(product_id).page_fingerprint is None
+
+
 async def test_a_shop_that_is_down_is_paused_not_hammered(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,7 +239,7 @@ async def test_pages_are_read_in_worker_processes_and_a_killed_worker_loses_no_p
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local_shop_settings(monkeypatch, EXTRACT_PROCESSES="2", PER_SHOP_CONCURRENCY="4")
-    with LocalShop(etags=False) as shop:  # every page is read on every check
+    with LocalShop(etags=False, visit_tokens=True) as shop:  # every page is read on every check
         shop.add_corpus_page("/page", EDUSCHO_SHELF)
         urls = [shop.add_alias(f"/same/{n}", "/page") for n in range(4)]
         for n in range(2):

@@ -5,7 +5,10 @@ one host per shop domain, with a fixed latency per answer. Products are seeded a
 after an earlier check (price, availability, ETag). A share of the pages has changed since
 (`changed`): those answer 200 with a lower price, are parsed, recorded and alert their
 watch; the others answer 304 to the conditional GET, as unchanged pages do at shops that
-send ETags. With `etags=False` every page is fetched and parsed in full (the worst case).
+send ETags. With `etags=False` every page is fetched in full, and the unchanged ones are
+recognised by their bytes (the page fingerprint); with `visit_tokens=True` each answer also
+carries a token of its own, as pages with session or CSRF tokens do, so every page is
+fetched and parsed in full (the worst case).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from cloudtrack_app.bench.shop import CORPUS_DIR, LocalShop, corpus_page, page_e
 from cloudtrack_app.migrations import upgrade
 from cloudtrack_app.models import Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
-from cloudtrack_app.tracking.checker import Checker, CycleReport
+from cloudtrack_app.tracking.checker import Checker, CycleReport, page_fingerprint
 from cloudtrack_app.tracking.extract import extract
-from cloudtrack_app.tracking.fetch import close_clients
+from cloudtrack_app.tracking.fetch import FetchResult, close_clients
 
 WATCHERS = 10
 INSERT_CHUNK = 1000
@@ -59,6 +62,7 @@ class BenchResult:
     latency_ms: float
     changed: int
     etags: bool
+    visit_tokens: bool
     seconds: float
     statuses: dict[str, int]
     alerts: int
@@ -76,12 +80,17 @@ class BenchResult:
     def checks_per_second(self) -> float:
         return sum(self.statuses.values()) / self.seconds if self.seconds else 0.0
 
+    def _validators(self) -> str:
+        if self.visit_tokens:
+            return " (no ETags, a token per visit in every page: every page fetched and parsed)"
+        return "" if self.etags else " (no ETags: every page fetched in full)"
+
     def lines(self) -> list[str]:
         checked = sum(self.statuses.values())
         return [
             f"products: {self.products} on {self.shops} shops, latency {self.latency_ms:.0f} ms, "
             f"{self.changed} changed since the last check"
-            f"{'' if self.etags else ' (no ETags: every page fetched and parsed)'}, database {self.database}",
+            f"{self._validators()}, database {self.database}",
             f"outcomes: {', '.join(f'{k} {v}' for k, v in sorted(self.statuses.items()))}; alerts written {self.alerts}",
             f"cycle: {checked} checks in {self.seconds:.1f} s = {self.checks_per_second:.1f} checks/s",
             f"CPU (checker process): {self.cpu_seconds:.1f} s = {self.cpu_seconds / max(1, checked) * 1000:.2f} ms per check"
@@ -107,9 +116,9 @@ def corpus_prices(corpus_dir: Path = CORPUS_DIR) -> list[CorpusPrice]:
 
 
 def _serve(hosts: list[str], page_ids: list[str], changed: dict[int, Decimal], products: int,
-           latency: float, etags: bool, conn: Connection) -> None:  # fmt: skip
+           latency: float, etags: bool, visit_tokens: bool, conn: Connection) -> None:  # fmt: skip
     """Child process: one shop per host sharing one copy of the pages."""
-    shops = [LocalShop(host=host, latency=latency, etags=etags) for host in hosts]
+    shops = [LocalShop(host=host, latency=latency, etags=etags, visit_tokens=visit_tokens) for host in hosts]
     first = shops[0]
     for page_id in page_ids:
         first.add_corpus_page(f"/page/{page_id}", page_id)
@@ -171,10 +180,19 @@ def _seed(url: str, prices: list[CorpusPrice], urls: list[str], changed: dict[in
             ).scalar_one()
             for n in range(WATCHERS)
         ]
-    # Unchanged pages were last seen with the ETag the shop still sends; changed ones with an older one.
+    # Unchanged pages were last read with the ETag and bytes the shop still sends; changed ones
+    # with older ones.
     current = {p.page_id: page_etag(corpus_page(p.page_id)) for p in prices}
     etags = {number: STALE_ETAG if number in changed else current[prices[number % len(prices)].page_id]
              for number in range(len(urls))}  # fmt: skip
+    bodies = {p.page_id: corpus_page(p.page_id).encode("utf-8") for p in prices}
+
+    def fingerprint(number: int) -> str | None:
+        if number in changed:
+            return None
+        body = bodies[prices[number % len(prices)].page_id]
+        return page_fingerprint(FetchResult(urls[number], 200, False, body, "utf-8", "text/html", None, None))
+
     for start in range(0, len(urls), INSERT_CHUNK):
         numbers = range(start, min(len(urls), start + INSERT_CHUNK))
         with engine.begin() as connection:
@@ -194,6 +212,7 @@ def _seed(url: str, prices: list[CorpusPrice], urls: list[str], changed: dict[in
                         "last_changed_at": now - timedelta(days=30),
                         "next_check_at": now - timedelta(seconds=1),
                         "etag": etags[number],
+                        "page_fingerprint": fingerprint(number),
                         "consecutive_failures": 0,
                         "failing": False,
                     }
@@ -254,6 +273,7 @@ def run_bench(
     shops: int = 8,
     changed_share: float = 0.1,
     etags: bool = True,
+    visit_tokens: bool = False,
     database_url: str | None = None,
     fetch_concurrency: int | None = None,
     per_shop_concurrency: int = 4,
@@ -273,7 +293,16 @@ def run_bench(
     parent, child = context.Pipe()
     server = context.Process(
         target=_serve,
-        args=(hosts, [p.page_id for p in prices], changed, products, latency_ms / 1000, etags, child),
+        args=(
+            hosts,
+            [p.page_id for p in prices],
+            changed,
+            products,
+            latency_ms / 1000,
+            etags and not visit_tokens,
+            visit_tokens,
+            child,
+        ),
         daemon=True,
     )
     server.start()
@@ -314,7 +343,8 @@ def run_bench(
         database="sqlite" if not database_url or dbmod.is_sqlite(database_url) else "postgresql",
         latency_ms=latency_ms,
         changed=len(changed),
-        etags=etags,
+        etags=etags and not visit_tokens,
+        visit_tokens=visit_tokens,
         seconds=seconds,
         statuses={str(k): v for k, v in report.statuses.items()},
         alerts=report.alerts,
@@ -382,6 +412,11 @@ async def _cycle(settings: Settings) -> tuple[CycleReport, PeakRss]:
     "--no-etags", is_flag=True, help="Shops send no ETags: every page is fetched and parsed in full."
 )
 @click.option(
+    "--visit-tokens",
+    is_flag=True,
+    help="No ETags and a token per visit in every page: every page is fetched and parsed (worst case).",
+)
+@click.option(
     "--database-url", default=None, help="PostgreSQL server to use (a fresh database is made on it)."
 )
 @click.option("--fetch-concurrency", type=int, default=None, help="Default: FETCH_CONCURRENCY.")
@@ -395,6 +430,7 @@ def checks_command(
     shops: int,
     changed_share: float,
     no_etags: bool,
+    visit_tokens: bool,
     database_url: str | None,
     fetch_concurrency: int | None,
     per_shop_concurrency: int,
@@ -409,6 +445,7 @@ def checks_command(
         shops=shops,
         changed_share=changed_share,
         etags=not no_etags,
+        visit_tokens=visit_tokens,
         database_url=database_url,
         fetch_concurrency=fetch_concurrency,
         per_shop_concurrency=per_shop_concurrency,

@@ -185,12 +185,22 @@ class LocalShop:
     """An HTTP/1.1 server on `host` (127.0.0.1 by default; any 127.0.0.x works on Linux)."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, etags: bool = True
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        etags: bool = True,
+        visit_tokens: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.latency = latency  # seconds added before each answer
         self.etags = etags  # send ETags and answer If-None-Match with 304
+        # Write a token of each visit into the page, as shops do with session and CSRF
+        # tokens: no two answers are the same bytes.
+        self.visit_tokens = visit_tokens
+        self._visits = 0
         self._pages: dict[str, _Page] = {}
         self._counts: Counter[str] = Counter()
         self.in_flight = 0  # requests being answered right now
@@ -274,6 +284,8 @@ class LocalShop:
             self._counts[target] += 1
             page = self._pages.get(target) or self._pages.get(target.split("?", 1)[0])
             snapshot = (page.status, page.etag, page.body, page.content_type) if page else None
+            self._visits += 1
+            visit = self._visits
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -289,6 +301,8 @@ class LocalShop:
         extra = {"ETag": etag} if self.etags else {}
         if self.etags and headers.get("if-none-match") == etag:
             return 304, extra, b""
+        if self.visit_tokens:
+            body += f'\n<script>window.visitToken = "{visit:08x}";</script>'.encode()
         return 200, {"Content-Type": content_type, **extra}, b"" if method == "HEAD" else body
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

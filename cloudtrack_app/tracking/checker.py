@@ -9,6 +9,7 @@ writes nothing for that product.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import multiprocessing
 import random
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -30,8 +33,9 @@ from cloudtrack_app.db import get_engine, session_scope
 from cloudtrack_app.models import AlertEvent, Availability, PricePoint, Product, Watch, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking import claims
+from cloudtrack_app.tracking import extract as extract_package
 from cloudtrack_app.tracking.extract import Extraction, extract
-from cloudtrack_app.tracking.fetch import FetchError, fetch_page
+from cloudtrack_app.tracking.fetch import FetchError, FetchResult, fetch_page
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.politeness import ShopGate
 from cloudtrack_app.tracking.rules import (
@@ -58,6 +62,7 @@ class CheckStatus(StrEnum):
     CHANGED = "changed"  # price, currency or availability differs from the last check
     UNCHANGED = "unchanged"  # fetched and read, same as before
     NOT_MODIFIED = "not_modified"  # the shop answered 304: nothing to read
+    SAME_PAGE = "same_page"  # the shop sent the very bytes read last time: nothing to read
     FAILED = "failed"  # the page could not be fetched or read; see `message`
     DEFERRED = "deferred"  # its shop is paused after repeated failures; retried later
     BUSY = "busy"  # another worker is checking it right now
@@ -87,7 +92,13 @@ class CycleReport:
 
     @property
     def checked(self) -> int:
-        done = (CheckStatus.CHANGED, CheckStatus.UNCHANGED, CheckStatus.NOT_MODIFIED, CheckStatus.FAILED)
+        done = (
+            CheckStatus.CHANGED,
+            CheckStatus.UNCHANGED,
+            CheckStatus.NOT_MODIFIED,
+            CheckStatus.SAME_PAGE,
+            CheckStatus.FAILED,
+        )
         return sum(self.statuses[s] for s in done)
 
     def add(self, outcome: CheckOutcome) -> None:
@@ -104,11 +115,45 @@ class PageResult:
     observation: Observation | None = None
     extraction: Extraction | None = None
     not_modified: bool = False
+    same_page: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    fingerprint: str | None = None
     error: str | None = None
     transient: bool = False
     deferred_until: datetime | None = None
+
+    @property
+    def unread(self) -> bool:
+        """Nothing was read because nothing changed: the last reading stands."""
+        return self.not_modified or self.same_page
+
+    @property
+    def unread_status(self) -> CheckStatus:
+        return CheckStatus.SAME_PAGE if self.same_page else CheckStatus.NOT_MODIFIED
+
+
+@lru_cache(maxsize=1)
+def _reader_version() -> bytes:
+    """Changes with the extractor's code, so that an upgrade reads every page afresh."""
+    digest = hashlib.blake2b(digest_size=16)
+    for source in sorted(Path(extract_package.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.digest()
+
+
+def page_fingerprint(fetched: FetchResult) -> str:
+    """Equal for the same bytes from the same address read by the same extractor.
+
+    Many shops send no ETag or Last-Modified, yet the same bytes while nothing changes;
+    such a page need not be parsed again. A page with a per-visit token never matches
+    and is simply read each time.
+    """
+    digest = hashlib.blake2b(_reader_version(), digest_size=20)
+    digest.update(fetched.url.encode("utf-8", "replace"))
+    digest.update(b"\0" + (fetched.charset or "").encode("ascii", "replace") + b"\0")
+    digest.update(fetched.body)
+    return digest.hexdigest()
 
 
 def next_check_delay(settings: Settings, rng: random.Random | None = None) -> timedelta:
@@ -366,6 +411,7 @@ _UPDATE_UNCHANGED = (
         last_error=None,
         etag=sa.bindparam("b_etag"),
         last_modified=sa.bindparam("b_last_modified"),
+        page_fingerprint=sa.bindparam("b_fingerprint"),
     )
 )
 
@@ -393,6 +439,7 @@ def _save_unchanged(
         "b_next": now + next_check_delay(settings),
         "b_etag": (page.etag or "")[:500] or None,
         "b_last_modified": (page.last_modified or "")[:100] or None,
+        "b_fingerprint": page.fingerprint,
     }
     if session.connection().execute(_UPDATE_UNCHANGED, parameters).rowcount != 1:
         return None
@@ -406,7 +453,7 @@ def _save_unchanged(
                 availability=current.availability,
             )
         )
-    status = CheckStatus.NOT_MODIFIED if page.not_modified else CheckStatus.UNCHANGED
+    status = page.unread_status if page.unread else CheckStatus.UNCHANGED
     return CheckOutcome(
         claimed.id, status, "", current.price, current.currency, current.availability, 0, False, now
     )
@@ -421,7 +468,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     now = page.checked_at
     if page.deferred_until is None and page.error is None:
         claimed = _claimed_observation(page.product)
-        seen = claimed if page.not_modified else page.observation
+        seen = claimed if page.unread else page.observation
         readable = seen is not None and (
             seen.price is not None or seen.availability == Availability.OUT_OF_STOCK
         )
@@ -458,6 +505,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
             "so price targets no longer compare; add the watch again to track the new price."
         )
     if error is not None:
+        product.page_fingerprint = None  # the same page must be read again, not taken as fine
         product.consecutive_failures += 1
         product.failing = product.consecutive_failures >= settings.failure_threshold
         product.last_error = error[:MAX_ERROR_CHARS]
@@ -475,16 +523,17 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
         )
     previous = observation_of(product)
     previous_check_at = product.last_checked_at
-    current = previous if page.not_modified or observation is None else observation
+    current = previous if page.unread or observation is None else observation
     assert current is not None
     if page.extraction is not None:
         apply_page_details(product, page.extraction)
     mark_read(product, page.etag, page.last_modified)
+    product.page_fingerprint = page.fingerprint
     product.last_checked_at = now
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)
-    if page.not_modified:
-        status = CheckStatus.NOT_MODIFIED
+    if page.unread:
+        status = page.unread_status
     else:
         status = CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED
     return CheckOutcome(
@@ -565,15 +614,18 @@ class PageReader:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
 
-    async def read(self, html: str, url: str) -> Extraction | None:
-        """What `extract` says about the page; None when its reader processes keep dying."""
+    async def read(self, body: bytes, url: str, charset: str | None = None) -> Extraction | None:
+        """What `extract` says about the page; None when its reader processes keep dying.
+
+        Pages travel as the bytes they arrived in: text would be encoded for the pipe and
+        decoded again on both sides."""
         if self.processes == 0:
-            return await asyncio.to_thread(extract, html, url)
+            return await asyncio.to_thread(extract, body, url, charset)
         loop = asyncio.get_running_loop()
         for _ in range(EXTRACT_ATTEMPTS):
             pool = self._pool or self._start()
             try:
-                return await loop.run_in_executor(pool, extract, html, url)
+                return await loop.run_in_executor(pool, extract, body, url, charset)
             except BrokenProcessPool:
                 self._discard(pool)
         log.error("page extraction workers died %d times on %s", EXTRACT_ATTEMPTS, url)
@@ -651,15 +703,18 @@ class Checker:
             self.gate.failed(shop, transient=error.transient)
             return PageResult(product, utcnow(), error=error.message, transient=error.transient)
         self.gate.succeeded(shop)
-        if fetched.not_modified:
+        fingerprint = None if fetched.not_modified else page_fingerprint(fetched)
+        if fetched.not_modified or fingerprint == product.page_fingerprint:
             return PageResult(
                 product,
                 utcnow(),
-                not_modified=True,
+                not_modified=fetched.not_modified,
+                same_page=not fetched.not_modified,
                 etag=fetched.etag or product.etag,
                 last_modified=fetched.last_modified or product.last_modified,
+                fingerprint=product.page_fingerprint,
             )
-        extraction = await self.reader.read(fetched.html, fetched.url)
+        extraction = await self.reader.read(fetched.body, fetched.url, fetched.charset)
         if extraction is None:
             return PageResult(product, utcnow(), error=UNREADABLE_MESSAGE, transient=True)
         observation = Observation(extraction.price, extraction.currency, extraction.availability)
@@ -670,6 +725,7 @@ class Checker:
             extraction=extraction,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
+            fingerprint=fingerprint,
         )
 
     async def _check(self, product: claims.ClaimedProduct, writer: _Writer) -> CheckOutcome:

@@ -30,6 +30,7 @@ class ClaimedProduct:
     shop_domain: str
     etag: str | None
     last_modified: str | None
+    page_fingerprint: str | None
     consecutive_failures: int
     last_price: Decimal | None
     currency: str | None
@@ -43,6 +44,7 @@ _RETURNING = (
     Product.shop_domain,
     Product.etag,
     Product.last_modified,
+    Product.page_fingerprint,
     Product.consecutive_failures,
     Product.last_price,
     Product.currency,
