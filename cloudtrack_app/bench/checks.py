@@ -115,20 +115,21 @@ def corpus_prices(corpus_dir: Path = CORPUS_DIR) -> list[CorpusPrice]:
     return found
 
 
-def _serve(hosts: list[str], page_ids: list[str], changed: dict[int, Decimal], products: int,
+def _serve(hosts: list[str], prices: list[CorpusPrice], changed: dict[int, Decimal], products: int,
            latency: float, etags: bool, visit_tokens: bool, conn: Connection) -> None:  # fmt: skip
     """Child process: one shop per host sharing one copy of the pages."""
     shops = [LocalShop(host=host, latency=latency, etags=etags, visit_tokens=visit_tokens) for host in hosts]
     first = shops[0]
-    for page_id in page_ids:
-        first.add_corpus_page(f"/page/{page_id}", page_id)
+    for seen in prices:
+        first.add_corpus_page(f"/page/{seen.page_id}", seen.page_id)
     for shop in shops[1:]:
         shop.serve_pages_of(first)
     for number in range(products):
-        page_path = f"/page/{page_ids[number % len(page_ids)]}"
+        seen = prices[number % len(prices)]
+        page_path = f"/page/{seen.page_id}"
         if number in changed:
             first.add_page(f"/p/{number}", first.page(page_path))
-            first.set_price(f"/p/{number}", changed[number])
+            first.set_price(f"/p/{number}", changed[number], old_price=seen.price)
         else:
             first.add_alias(f"/p/{number}", page_path)
     for shop in shops:
@@ -295,7 +296,7 @@ def run_bench(
         target=_serve,
         args=(
             hosts,
-            [p.page_id for p in prices],
+            prices,
             changed,
             products,
             latency_ms / 1000,

@@ -46,7 +46,7 @@ _LD_PRICE = re.compile(r'("(?:price|lowPrice|highPrice)"\s*:\s*)("?)(-?\d+(?:[.,
 _LD_AVAILABILITY = re.compile(
     rf'("availability"\s*:\s*")((?:https?:\\?/\\?/schema\.org\\?/)?)({_SCHEMA_AVAILABILITY})(")'
 )
-_TAG = re.compile(r"<(?:meta|span|div|link|data|p|strong|b|ins|td|dd)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[a-z][a-z0-9]*\b[^>]*>", re.IGNORECASE)
 _CONTENT = re.compile(r'(\scontent\s*=\s*["\'])([^"\']*)(["\'])', re.IGNORECASE)
 _SCHEMA_URL = re.compile(rf"(schema\.org/)({_SCHEMA_AVAILABILITY})\b")
 _PRICE_TAG = re.compile(
@@ -249,8 +249,9 @@ class LocalShop:
     def set_html(self, path: str, html: str) -> None:
         self._edit(path, html)
 
-    def set_price(self, path: str, price: Decimal) -> None:
-        self._edit(path, rewrite_price(self.page(path), price))
+    def set_price(self, path: str, price: Decimal, old_price: Decimal | None = None) -> None:
+        """Set the page's price; give `old_price` when the page shows it only as text."""
+        self._edit(path, rewrite_price(self.page(path), price, old_price))
 
     def set_availability(self, path: str, availability: str) -> None:
         """'InStock', 'OutOfStock', 'PreOrder'… (or 'in_stock' / 'out_of_stock')."""
