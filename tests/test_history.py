@@ -13,6 +13,7 @@ from cloudtrack_app.tracking.history import (
     HistoryPoint,
     downsample,
     needs_point,
+    points_query,
     price_history,
     product_stats,
 )
@@ -130,9 +131,7 @@ def test_no_good_deal_without_four_weeks_of_history(db_url: str) -> None:
 
 
 def test_chart_queries_use_the_product_time_index(db_url: str) -> None:
-    query = sa.select(PricePoint.checked_at, PricePoint.price).where(
-        PricePoint.product_id == 1, PricePoint.checked_at >= NOW - timedelta(days=30)
-    )
+    query = points_query(1, NOW - timedelta(days=30))
     engine = get_engine()
     compiled = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as connection:

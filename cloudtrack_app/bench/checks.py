@@ -259,7 +259,14 @@ def _seed(url: str, prices: list[CorpusPrice], urls: list[str], changed: dict[in
             )
 
 
-def _database_mb(url: str) -> float:
+def use_database(url: str) -> None:
+    """Point this process's settings and engines at `url`."""
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    dbmod.dispose_engines()
+
+
+def database_mb(url: str) -> float:
     if dbmod.is_sqlite(url):
         path = Path(url.split("///", 1)[1])
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
@@ -311,9 +318,7 @@ def run_bench(
         ports = parent.recv()
         urls = [f"http://{hosts[n % shops]}:{ports[n % shops]}/p/{n}" for n in range(products)]
         with bench_database(database_url) as url:
-            os.environ["DATABASE_URL"] = url
-            get_settings.cache_clear()
-            dbmod.dispose_engines()
+            use_database(url)
             _seed(url, prices, urls, changed)
             settings: Settings = get_settings().model_copy(
                 update={
@@ -332,7 +337,7 @@ def run_bench(
             readers_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             parent.send("done")
             requests, shop_cpu = parent.recv()
-            database_mb = _database_mb(url)
+            size_mb = database_mb(url)
             dbmod.dispose_engines()
     finally:
         server.join(timeout=10)
@@ -357,7 +362,7 @@ def run_bench(
         - (readers_before.ru_utime + readers_before.ru_stime),
         readers_peak_rss_mb=rss.readers_mb,
         together_peak_rss_mb=rss.together_mb,
-        database_mb=database_mb,
+        database_mb=size_mb,
         requests=requests,
     )
 

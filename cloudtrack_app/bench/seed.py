@@ -47,7 +47,7 @@ class SeededUser:
     product_ids: list[int]
 
 
-def _walk(rng: random.Random, start: Decimal, days: int) -> list[tuple[int, Decimal, str]]:
+def price_walk(rng: random.Random, start: Decimal, days: int) -> list[tuple[int, Decimal, str]]:
     """(day, price, availability) on the days something changed, plus one point a day."""
     points = []
     price, available = start, True
@@ -75,7 +75,7 @@ def seed_watches(
             shop = SHOPS[number % len(SHOPS)]
             currency = CURRENCIES.get(shop, "EUR")
             first = Decimal(rng.randrange(1500, 90000)) / 100
-            history = _walk(rng, first, days)
+            history = price_walk(rng, first, days)
             _, last_price, last_availability = history[-1]
             product = Product(
                 url=f"https://{shop}/p/{user.id}-{number}",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -75,22 +76,29 @@ def needs_point(
     return previous_check_at.date() < now.date()
 
 
+_POINT_COLUMNS = (PricePoint.checked_at, PricePoint.price, PricePoint.currency, PricePoint.availability)
+
+
+def points_query(product_id: int, since: datetime | None) -> sa.Select[Any]:
+    """The product's points from `since` on, in time order (served by the product/time index)."""
+    query = sa.select(*_POINT_COLUMNS).where(PricePoint.product_id == product_id)
+    if since is not None:
+        query = query.where(PricePoint.checked_at >= since)
+    return query.order_by(PricePoint.checked_at)
+
+
 def _points(session: Session, product_id: int, since: datetime | None) -> list[HistoryPoint]:
     """Points from `since` on, preceded by the one in effect at `since` (if any)."""
-    table = PricePoint
-    columns = (table.checked_at, table.price, table.currency, table.availability)
-    query = sa.select(*columns).where(table.product_id == product_id).order_by(table.checked_at)
     head: list[HistoryPoint] = []
     if since is not None:
         before = (
-            sa.select(*columns)
-            .where(table.product_id == product_id, table.checked_at < since)
-            .order_by(table.checked_at.desc())
+            sa.select(*_POINT_COLUMNS)
+            .where(PricePoint.product_id == product_id, PricePoint.checked_at < since)
+            .order_by(PricePoint.checked_at.desc())
             .limit(1)
         )
         head = [HistoryPoint(*row) for row in session.execute(before)]
-        query = query.where(table.checked_at >= since)
-    return head + [HistoryPoint(*row) for row in session.execute(query)]
+    return head + [HistoryPoint(*row) for row in session.execute(points_query(product_id, since))]
 
 
 def downsample(points: Sequence[HistoryPoint], max_points: int = DEFAULT_MAX_POINTS) -> list[HistoryPoint]:
