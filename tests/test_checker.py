@@ -172,6 +172,7 @@ async def test_check_now_respects_the_lease_and_ownership(
         assert claims.claim_product(product_id, "scheduler-elsewhere", lease_seconds=60) is not None
         busy = await check_product_now(product_id, user_id=ada)
         assert busy.status == CheckStatus.BUSY and shop.total_requests == 0
+        assert busy.summary == "A check of this product is running right now; see it in a moment."
 
         assert claims.release([product_id], "scheduler-elsewhere") == 1
         assert (await check_product_now(product_id, user_id=bob)).status == CheckStatus.NOT_FOUND
@@ -180,8 +181,12 @@ async def test_check_now_respects_the_lease_and_ownership(
 
         done = await check_product_now(product_id, user_id=ada)
         assert done.status == CheckStatus.UNCHANGED and done.price == Decimal("99.95")
+        assert done.summary == "Checked just now: no change."
         assert shop.total_requests == 1
-        assert product(product_id).lease_owner is None
+        shop.set_price("/p", Decimal("89.95"))
+        cheaper = await check_product_now(product_id, user_id=ada)
+        assert cheaper.summary == "Checked just now: the price or stock has changed."
+        assert product(product_id).lease_owner is None and product(product_id).last_price == Decimal("89.95")
 
 
 async def test_a_worker_that_lost_its_lease_writes_nothing(db_url: str) -> None:

@@ -108,7 +108,7 @@ class ProductState(AuthState):
         self.checking, self.check_message = True, ""
         yield
         outcome = await check_product_now(product_id, user_id=user_id)
-        self.check_message = outcome.message or f"Checked: {outcome.status}"
+        self.check_message = outcome.summary
         await self._refresh(user_id, product_id)
         self.checking = False
 

@@ -82,6 +82,15 @@ class CheckOutcome:
     failing: bool = False
     checked_at: datetime | None = None
 
+    @property
+    def summary(self) -> str:
+        """One sentence for the person who asked for the check."""
+        if self.message:
+            return self.message
+        if self.status == CheckStatus.CHANGED:
+            return "Checked just now: the price or stock has changed."
+        return "Checked just now: no change."
+
 
 @dataclass
 class CycleReport:
