@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import lxml.etree
@@ -178,7 +179,13 @@ def looks_like_money(text: str) -> bool:
 
 def attribute_words(element: Any) -> str:
     """Class and id as lower-case words: "wasPrice price--old" → " was price price old "."""
-    raw = f"{element.get('class', '')} {element.get('id', '')}"
+    return _words_of(f"{element.get('class', '')} {element.get('id', '')}")
+
+
+@lru_cache(maxsize=8192)
+def _words_of(raw: str) -> str:
+    # Ancestors are asked again for every price below them, and a shop's templates repeat
+    # the same class names on every page.
     words = NON_LETTERS.sub(" ", CAMEL_CASE.sub(r"\1 \2", raw).lower())
     return f" {words} "
 
