@@ -83,7 +83,7 @@ class KeepAliveShop:
                 await writer.drain()
                 self.went_idle.set()
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client closed the connection
+            return  # the client closed the connection
         finally:
             writer.close()
 

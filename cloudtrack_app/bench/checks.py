@@ -183,10 +183,11 @@ def _seed(url: str, prices: list[CorpusPrice], urls: list[str], changed: dict[in
         ]
     # Unchanged pages were last read with the ETag and bytes the shop still sends; changed ones
     # with older ones.
-    current = {p.page_id: page_etag(corpus_page(p.page_id)) for p in prices}
+    texts = {p.page_id: corpus_page(p.page_id) for p in prices}
+    current = {page_id: page_etag(text) for page_id, text in texts.items()}
     etags = {number: STALE_ETAG if number in changed else current[prices[number % len(prices)].page_id]
              for number in range(len(urls))}  # fmt: skip
-    bodies = {p.page_id: corpus_page(p.page_id).encode("utf-8") for p in prices}
+    bodies = {page_id: text.encode("utf-8") for page_id, text in texts.items()}
 
     def fingerprint(number: int) -> str | None:
         if number in changed:
@@ -287,6 +288,7 @@ def run_bench(
     per_shop_concurrency: int = 4,
     per_shop_delay: float = 0.0,
 ) -> BenchResult:
+    etags = etags and not visit_tokens  # a page that differs on every visit has no ETag
     prices = corpus_prices()
     if not prices:
         raise RuntimeError(f"No saved page with a readable price in {CORPUS_DIR}.")
@@ -307,7 +309,7 @@ def run_bench(
             changed,
             products,
             latency_ms / 1000,
-            etags and not visit_tokens,
+            etags,
             visit_tokens,
             child,
         ),
@@ -349,7 +351,7 @@ def run_bench(
         database="sqlite" if not database_url or dbmod.is_sqlite(database_url) else "postgresql",
         latency_ms=latency_ms,
         changed=len(changed),
-        etags=etags and not visit_tokens,
+        etags=etags,
         visit_tokens=visit_tokens,
         seconds=seconds,
         statuses={str(k): v for k, v in report.statuses.items()},

@@ -123,23 +123,14 @@ class PageResult:
     checked_at: datetime
     observation: Observation | None = None
     extraction: Extraction | None = None
-    not_modified: bool = False
-    same_page: bool = False
+    # NOT_MODIFIED or SAME_PAGE when nothing was read because nothing changed.
+    unread: CheckStatus | None = None
     etag: str | None = None
     last_modified: str | None = None
     fingerprint: str | None = None
     error: str | None = None
     transient: bool = False
     deferred_until: datetime | None = None
-
-    @property
-    def unread(self) -> bool:
-        """Nothing was read because nothing changed: the last reading stands."""
-        return self.not_modified or self.same_page
-
-    @property
-    def unread_status(self) -> CheckStatus:
-        return CheckStatus.SAME_PAGE if self.same_page else CheckStatus.NOT_MODIFIED
 
 
 @lru_cache(maxsize=1)
@@ -462,7 +453,7 @@ def _save_unchanged(
                 availability=current.availability,
             )
         )
-    status = page.unread_status if page.unread else CheckStatus.UNCHANGED
+    status = page.unread or CheckStatus.UNCHANGED
     return CheckOutcome(
         claimed.id, status, "", current.price, current.currency, current.availability, 0, False, now
     )
@@ -541,10 +532,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     product.last_checked_at = now
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)
-    if page.unread:
-        status = page.unread_status
-    else:
-        status = CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED
+    status = page.unread or (CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED)
     return CheckOutcome(
         product_id, status, "", current.price, current.currency, current.availability, alerts, False, now
     )
@@ -717,8 +705,7 @@ class Checker:
             return PageResult(
                 product,
                 utcnow(),
-                not_modified=fetched.not_modified,
-                same_page=not fetched.not_modified,
+                unread=CheckStatus.NOT_MODIFIED if fetched.not_modified else CheckStatus.SAME_PAGE,
                 etag=fetched.etag or product.etag,
                 last_modified=fetched.last_modified or product.last_modified,
                 fingerprint=product.page_fingerprint,
