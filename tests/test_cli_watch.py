@@ -31,17 +31,17 @@ def test_add_list_and_check_a_watch(shop: LocalShop) -> None:
     code, output = cli("watch", "add", "--user", "ADA@example.com", shop.url("/shelf"), "--mode", "price",
                        "--target", "79.99")  # fmt: skip
     assert code == 0, output
-    assert "Now watching “Massivholz-Waschmaschinenregal”" in output and "79.99 EUR or below" in output
+    assert "Now watching “Massivholz-Waschmaschinenregal”" in output and "€79.99 or below" in output
     product_id = re.search(r"on product (\d+)", output)[1]  # type: ignore[index]
 
     code, output = cli("watch", "list", "--user", "ada@example.com")
     assert code == 0
     assert (
-        "Massivholz-Waschmaschinenregal" in output and "99.95 EUR" in output and "price ≤ 79.99 EUR" in output
+        "Massivholz-Waschmaschinenregal" in output and "€99.95" in output and "price ≤ €79.99" in output
     )
 
     code, output = cli("check", "--product", product_id)
-    assert code == 0 and "not modified — 99.95 EUR, in_stock, 0 alert(s)" in output
+    assert code == 0 and "not modified — €99.95, in_stock, 0 alert(s)" in output
 
     shop.set_price("/shelf", Decimal("75"))
     make_due()
@@ -53,7 +53,7 @@ def test_add_list_and_check_a_watch(shop: LocalShop) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--target", "150"], "above the current price 99.95 EUR"),
+        (["--target", "150"], "above the current price €99.95"),
         (["--mode", "stock"], "is in stock now"),
         (["--target", "ten"], "as a number"),
     ],

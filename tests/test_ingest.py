@@ -77,7 +77,7 @@ async def test_confirming_a_fresh_preview_does_not_fetch_again(shop: LocalShop) 
     result = await add_watch(user, shop.url("/shelf"), "price", "89.50", preview=preview)
     assert shop.request_count("/shelf") == 1
     assert not result.target_met
-    assert "89.50 EUR or below" in result.message
+    assert "€89.50 or below" in result.message
     assert table_counts() == {"products": 1, "watches": 1, "price_points": 1, "alert_events": 1}
     (confirmation,) = alert_events()
     assert confirmation.kind == "confirmation" and confirmation.user_id == user
@@ -147,7 +147,7 @@ async def test_a_target_already_met_is_said_at_once(shop: LocalShop) -> None:
     user = make_user()
     result = await add_watch(user, shop.url("/shelf"), "price", "99.95")
     assert result.target_met
-    assert "already costs 99.95 EUR" in result.message
+    assert "already costs €99.95" in result.message
     assert [e.kind for e in alert_events()] == ["confirmation"]
     assert alert_events()[0].facts["target_met"] is True
 

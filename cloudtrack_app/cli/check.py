@@ -6,7 +6,8 @@ import asyncio
 
 import click
 
-from cloudtrack_app.tracking.checker import Checker, CheckOutcome, CheckStatus, money_text
+from cloudtrack_app.i18n import format_money
+from cloudtrack_app.tracking.checker import Checker, CheckOutcome, CheckStatus
 from cloudtrack_app.tracking.fetch import close_clients
 
 
@@ -49,11 +50,7 @@ def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
         CheckStatus.LOST_LEASE,
     ):
         raise click.ClickException(f"Product {product_id}: {outcome.message}")
-    price = (
-        f"{money_text(outcome.price)} {outcome.currency or ''}".strip()
-        if outcome.price is not None
-        else "no price"
-    )
+    price = format_money(outcome.price, outcome.currency, missing="no price")
     click.echo(
         f"Product {product_id}: {outcome.status.replace('_', ' ')} — {price}, {outcome.availability}, "
         f"{outcome.alerts} alert(s)."

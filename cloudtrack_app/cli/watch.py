@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from cloudtrack_app.auth.accounts import normalise_email
 from cloudtrack_app.db import session_scope
+from cloudtrack_app.i18n import format_money
 from cloudtrack_app.models import User
-from cloudtrack_app.tracking.checker import money_text
 from cloudtrack_app.tracking.ingest import IngestError, add_watch
 from cloudtrack_app.tracking.watches import (
     WatchNotFound,
@@ -59,8 +59,7 @@ def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> 
 
 
 def _price(value: Decimal | None, currency: str | None) -> str:
-    text = money_text(value) or "-"
-    return f"{text} {currency or ''}".strip()
+    return format_money(value, currency, missing="-")
 
 
 @watch.command("list")

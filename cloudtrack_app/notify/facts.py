@@ -13,9 +13,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal, get_currency_symbol
+from babel.numbers import get_currency_symbol
 
+from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import AlertKind
 
 TITLE_MAX_CHARS = 300
@@ -60,19 +60,6 @@ def clean_text(value: Any, *, max_chars: int, default: str = "") -> str:
     if len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
     return text or default
-
-
-def usable_locale(locale: str | None) -> str:
-    try:
-        return str(Locale.parse((locale or "en").replace("-", "_")))
-    except (UnknownLocaleError, ValueError, TypeError):
-        return "en"
-
-
-def format_money(amount: Decimal, currency: str | None, locale: str) -> str:
-    if currency:
-        return format_currency(amount, currency, locale=locale)
-    return format_decimal(amount, format="#,##0.00", locale=locale)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, NotAuthenticatedError
+from cloudtrack_app.i18n import format_money
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
-from cloudtrack_app.tracking.overview import money_text, user_locale
+from cloudtrack_app.tracking.overview import user_locale
 
 TARGET_DISCOUNT = Decimal("0.9")
 
@@ -95,7 +96,7 @@ class AddProductState(AuthState):
             image=preview.image or "",
             shop=preview.shop,
             url=preview.url,
-            price_text=money_text(preview.price, preview.currency, locale),
+            price_text=format_money(preview.price, preview.currency, locale),
             availability=preview.availability,
         )
         if not self.target:

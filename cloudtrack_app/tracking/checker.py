@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from cloudtrack_app.db import get_engine, session_scope
+from cloudtrack_app.i18n import decimal_string
 from cloudtrack_app.models import AlertEvent, Availability, PricePoint, Product, Watch, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking import claims
@@ -175,15 +176,6 @@ def observation_of(product: Product) -> Observation | None:
     return Observation(product.last_price, product.currency, product.last_availability)
 
 
-def money_text(value: Decimal | None) -> str | None:
-    """A price as a decimal string for JSON: '79.99', never a float."""
-    if value is None:
-        return None
-    exponent = value.normalize().as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return str(value.quantize(Decimal(1).scaleb(-places)))
-
-
 def insert_alert_events(session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
@@ -219,17 +211,17 @@ def alert_facts(
         "url": product.url,
         "image": product.image_url,
         "currency": product.currency,
-        "price": money_text(product.last_price),
-        "previous_price": money_text(previous.price if previous else None),
-        "target_price": money_text(watch.target_price),
+        "price": decimal_string(product.last_price),
+        "previous_price": decimal_string(previous.price if previous else None),
+        "target_price": decimal_string(watch.target_price),
         "any_drop": watch.target_price is None,
-        "initial_price": money_text(watch.initial_price),
+        "initial_price": decimal_string(watch.initial_price),
         "mode": watch.mode,
         "availability": product.last_availability,
         "previous_availability": previous.availability if previous else None,
-        "lowest_90d": money_text(stats.last_90_days.lowest),
-        "average_90d": money_text(stats.last_90_days.average),
-        "lowest_ever": money_text(stats.all_time.lowest),
+        "lowest_90d": decimal_string(stats.last_90_days.lowest),
+        "average_90d": decimal_string(stats.last_90_days.average),
+        "lowest_ever": decimal_string(stats.all_time.lowest),
         "lowest_ever_at": stats.lowest_ever_at.isoformat() if stats.lowest_ever_at else None,
         "good_deal": stats.good_deal,
         "checked_at": now.isoformat(),

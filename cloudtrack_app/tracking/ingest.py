@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
+from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.checker import (
@@ -34,7 +35,6 @@ from cloudtrack_app.tracking.checker import (
     insert_alert_events,
     lock_product,
     mark_read,
-    money_text,
     next_check_delay,
     observation_of,
     record_observation,
@@ -198,12 +198,7 @@ def validate_request(
     return mode, target_price
 
 
-def _price_text(price: Decimal | None, currency: str | None) -> str:
-    text = money_text(price) or "?"
-    return f"{text} {currency}" if currency else text
-
-
-def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None) -> None:
+def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, locale: str) -> None:
     name = preview.title or "This item"
     no_price = preview.price is None and (
         mode == WatchMode.PRICE
@@ -229,8 +224,8 @@ def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None) 
     if target is not None and preview.price is not None and target > preview.price:
         raise IngestError(
             "target_above_price",
-            f"Your target {_price_text(target, preview.currency)} is above the current price "
-            f"{_price_text(preview.price, preview.currency)}. Would you like an alert on any price drop instead?",
+            f"Your target {format_money(target, preview.currency, locale)} is above the current price "
+            f"{format_money(preview.price, preview.currency, locale)}. Would you like an alert on any price drop instead?",
             OFFER_ANY_DROP,
         )
 
@@ -258,23 +253,21 @@ def _new_product(preview: Preview, now: datetime, settings: Settings) -> Product
     )
 
 
-def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: bool) -> str:
+def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: bool, locale: str) -> str:
     name = f"“{preview.title}”" if preview.title else "this product"
-    now_price = _price_text(preview.price, preview.currency)
+    now_price = format_money(preview.price, preview.currency, locale)
+    target_price = format_money(target, preview.currency, locale)
     parts = [f"Now watching {name} at {preview.shop}."]
     if mode in (WatchMode.PRICE, WatchMode.BOTH) and preview.price is not None:
         if target_met:
             parts.append(
-                f"It already costs {now_price}, at or below your target {_price_text(target, preview.currency)}: "
+                f"It already costs {now_price}, at or below your target {target_price}: "
                 "a good moment to buy. You will hear again if it drops further."
             )
         elif target is None:
             parts.append(f"It costs {now_price}; you will hear when the price drops.")
         else:
-            parts.append(
-                f"It costs {now_price}; you will hear when it drops to "
-                f"{_price_text(target, preview.currency)} or below."
-            )
+            parts.append(f"It costs {now_price}; you will hear when it drops to {target_price} or below.")
     if mode in (WatchMode.STOCK, WatchMode.BOTH) and preview.availability == Availability.OUT_OF_STOCK:
         parts.append("It is out of stock now; you will hear once when it is back.")
     return " ".join(parts)
@@ -358,12 +351,25 @@ def _save_watch(
         return watch.id, product.id, target_met
 
 
-def _watched_title(user_id: int, url: str) -> tuple[bool, str | None]:
-    """Whether the user already watches the product at `url`, and its title."""
+@dataclass(frozen=True)
+class _Requester:
+    """Who asks to watch `url`: their locale, and the title of their watch of it if any."""
+
+    locale: str
+    watching: bool
+    watched_title: str | None
+
+
+def _requester(user_id: int, url: str) -> _Requester:
     with session_scope() as session:
+        user = session.get(User, user_id)
         watch = _existing_watch(session, user_id, url)
         product = session.get(Product, watch.product_id) if watch else None
-        return watch is not None, product.title if product else None
+        return _Requester(
+            usable_locale(user.locale if user else None),
+            watch is not None,
+            product.title if product else None,
+        )
 
 
 async def add_watch(
@@ -384,13 +390,13 @@ async def add_watch(
     settings = settings or get_settings()
     mode, target = validate_request(mode, target_price, any_drop)
     requested = _canonical(url)
-    watched, title = await asyncio.to_thread(_watched_title, user_id, requested)
-    if watched:
-        raise _duplicate(title)
+    requester = await asyncio.to_thread(_requester, user_id, requested)
+    if requester.watching:
+        raise _duplicate(requester.watched_title)
     fresh = preview is not None and utcnow() - preview.fetched_at <= PREVIEW_MAX_AGE
     if preview is None or not fresh or requested not in (preview.url, preview.requested_url):
         preview = await preview_url(url, settings=settings)
-    _refuse_if_unwatchable(preview, mode, target)
+    _refuse_if_unwatchable(preview, mode, target, requester.locale)
     try:
         watch_id, product_id, target_met = await asyncio.to_thread(
             _save_watch, user_id, preview, mode, target, settings
@@ -410,5 +416,5 @@ async def add_watch(
         mode=mode,
         target_price=target,
         target_met=target_met,
-        message=_describe(preview, mode, target, target_met),
+        message=_describe(preview, mode, target, target_met, requester.locale),
     )

@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from babel.dates import format_timedelta
-
 from cloudtrack_app.db import session_scope
+from cloudtrack_app.i18n import ago_text, format_money, usable_locale
 from cloudtrack_app.models import Availability, Product, User, WatchMode, utcnow
-from cloudtrack_app.notify.facts import format_money, usable_locale
 from cloudtrack_app.tracking.history import price_history, stats_in_session
 from cloudtrack_app.tracking.watches import WatchView, list_watches
 
@@ -72,23 +70,13 @@ class DashboardPage:
     counts: dict[str, int]  # per filter key, over all the user's watches
 
 
-def money_text(amount: Decimal | None, currency: str | None, locale: str) -> str:
-    return "—" if amount is None else format_money(amount, currency, locale)
-
-
-def ago_text(moment: datetime | None, now: datetime, locale: str) -> str:
-    if moment is None:
-        return "never"
-    return format_timedelta(moment - now, add_direction=True, locale=locale, threshold=1.1)
-
-
 def target_text(view: WatchView, locale: str) -> str:
     """What the watch waits for, in words: a price, "any drop" or "back in stock"."""
     if view.mode == WatchMode.STOCK:
         return "back in stock"
     if view.target_price is None:
         return "any drop"
-    return money_text(view.target_price, view.currency, locale)
+    return format_money(view.target_price, view.currency, locale)
 
 
 def change_ratio(view: WatchView) -> Decimal | None:
@@ -158,7 +146,7 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
         shop=view.shop,
         url=view.url,
         mode=view.mode,
-        price_text=money_text(view.price, view.currency, locale),
+        price_text=format_money(view.price, view.currency, locale),
         target_text=target_text(view, locale),
         change_text=change,
         change_direction=direction,

@@ -16,6 +16,7 @@ from babel.dates import format_datetime
 from sqlmodel import select
 
 from cloudtrack_app.db import session_scope
+from cloudtrack_app.i18n import ago_text, format_money, usable_locale
 from cloudtrack_app.models import (
     AlertDelivery,
     AlertEvent,
@@ -26,9 +27,8 @@ from cloudtrack_app.models import (
     Watch,
     utcnow,
 )
-from cloudtrack_app.notify.facts import usable_locale
 from cloudtrack_app.tracking.history import PriceWindow, price_history, stats_in_session
-from cloudtrack_app.tracking.overview import ago_text, money_text, target_text
+from cloudtrack_app.tracking.overview import target_text
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 
 CHART_RANGES = {"30": 30, "90": 90, "365": 365, "all": None}
@@ -122,9 +122,9 @@ def local_time(moment: datetime | None, who: Viewer) -> str:
 def _stat_line(period: str, window: PriceWindow, currency: str | None, locale: str) -> StatLine:
     return StatLine(
         period=period,
-        lowest=money_text(window.lowest, currency, locale),
-        highest=money_text(window.highest, currency, locale),
-        average=money_text(window.average, currency, locale),
+        lowest=format_money(window.lowest, currency, locale),
+        highest=format_money(window.highest, currency, locale),
+        average=format_money(window.average, currency, locale),
     )
 
 
@@ -165,12 +165,12 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         any_drop=view.any_drop,
         active=view.active,
         fulfilled=view.fulfilled,
-        price_text=money_text(view.price, currency, who.locale),
+        price_text=format_money(view.price, currency, who.locale),
         availability=view.availability,
         failing=view.failing,
         error=view.last_error or "",
         checked_text=ago_text(view.last_checked_at, now, who.locale),
-        lowest_ever_text=money_text(stats.all_time.lowest, currency, who.locale),
+        lowest_ever_text=format_money(stats.all_time.lowest, currency, who.locale),
         lowest_ever_when=local_time(stats.lowest_ever_at, who),
         good_deal=stats.good_deal,
         stats=[
