@@ -36,9 +36,7 @@ def test_add_list_and_check_a_watch(shop: LocalShop) -> None:
 
     code, output = cli("watch", "list", "--user", "ada@example.com")
     assert code == 0
-    assert (
-        "Massivholz-Waschmaschinenregal" in output and "€99.95" in output and "price ≤ €79.99" in output
-    )
+    assert "Massivholz-Waschmaschinenregal" in output and "€99.95" in output and "price ≤ €79.99" in output
 
     code, output = cli("check", "--product", product_id)
     assert code == 0 and "not modified — €99.95, in_stock, 0 alert(s)" in output
