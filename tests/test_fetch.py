@@ -27,7 +27,7 @@ from cloudtrack_app.tracking.fetch import (
     fetcher_name_for,
     shared_client,
 )
-from cloudtrack_app.tracking.netguard import Guard
+from cloudtrack_app.tracking.fetch.netguard import Guard
 from tests.fetch_servers import PageServer, Received, Reply, closed_port
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")

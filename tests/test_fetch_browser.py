@@ -19,7 +19,7 @@ from cloudtrack_app.tracking.fetch import (
     FetchErrorKind,
     fetch_page,
 )
-from cloudtrack_app.tracking.netguard import Guard
+from cloudtrack_app.tracking.fetch.netguard import Guard
 from tests.fetch_servers import PageServer, Reply, only_127_0_0_1
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")

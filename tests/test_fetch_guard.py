@@ -29,7 +29,7 @@ from cloudtrack_app.tracking.fetch import (
     check_url_allowed,
     fetch_page,
 )
-from cloudtrack_app.tracking.netguard import Guard, IPAddress, is_public_address
+from cloudtrack_app.tracking.fetch.netguard import Guard, IPAddress, is_public_address
 from tests.fetch_servers import LOOPBACK_ONE, PageServer, Reply, ipv6_loopback_available, only_127_0_0_1
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")

@@ -23,7 +23,7 @@ import pytest
 
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking.fetch import fetch_page
-from cloudtrack_app.tracking.netguard import Guard, IPAddress, PinnedNetworkBackend
+from cloudtrack_app.tracking.fetch.netguard import Guard, IPAddress, PinnedNetworkBackend
 from tests.fetch_servers import LOOPBACK_ONE, only_127_0_0_1
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")

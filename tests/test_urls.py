@@ -24,8 +24,8 @@ from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
         ),
         ("https://shop.example/p/1?fbclid=abc&gclid=def&msclkid=1&size=M", "https://shop.example/p/1?size=M"),
         (
-            "https://shop.example/p/1?ref=homepage&tag=aff-20&variant=42",
-            "https://shop.example/p/1?variant=42",
+            "https://www.amazon.de/p/1?ref=homepage&tag=aff-20&variant=42",
+            "https://www.amazon.de/p/1?variant=42",
         ),
         ("https://shop.example/p?b=2&a=1", "https://shop.example/p?a=1&b=2"),
         (
@@ -37,6 +37,39 @@ from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
     ],
 )
 def test_canonical_form(given: str, canonical: str) -> None:
+    assert canonical_url(given) == canonical
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        # Elsewhere Amazon's parameter names may select a variant or a listing: they stay.
+        ("https://shop.example/p?sort=price&tag=red", "https://shop.example/p?sort=price&tag=red"),
+        (
+            "https://shop.example/p/1?ref=homepage&variant=42",
+            "https://shop.example/p/1?ref=homepage&variant=42",
+        ),
+        (
+            "https://shop.example/p/1?sr=2&qid=7&camp=summer",
+            "https://shop.example/p/1?camp=summer&qid=7&sr=2",
+        ),
+        ("https://shop.example/p/1?pd_rd_w=a&pf_rd_p=b", "https://shop.example/p/1?pd_rd_w=a&pf_rd_p=b"),
+        ("https://amazon.shop.example/p?tag=red", "https://amazon.shop.example/p?tag=red"),
+        ("https://notamazon.com/p?tag=red", "https://notamazon.com/p?tag=red"),
+        # Generic trackers go everywhere, Amazon's names stay.
+        ("https://shop.example/p?tag=red&utm_source=x&fbclid=1", "https://shop.example/p?tag=red"),
+        # On Amazon, whatever the country, they only say where the click came from.
+        ("https://www.amazon.com/dp/B01?tag=aff-20&ref=nav&th=1", "https://www.amazon.com/dp/B01?th=1"),
+        ("https://www.amazon.co.uk/dp/B01?tag=aff-21&qid=1&sr=8-1", "https://www.amazon.co.uk/dp/B01"),
+        (
+            "https://amazon.com.au/dp/B01?camp=1&linkCode=ll1&keywords=x",
+            "https://amazon.com.au/dp/B01?keywords=x",
+        ),
+        ("https://smile.amazon.de/dp/B01?pd_rd_w=a&pf_rd_p=b&psc=1", "https://smile.amazon.de/dp/B01?psc=1"),
+        ("https://WWW.AMAZON.CO.JP./dp/B01?tag=x&utm_medium=y", "https://www.amazon.co.jp/dp/B01"),
+    ],
+)
+def test_amazon_parameters_are_stripped_on_amazon_only(given: str, canonical: str) -> None:
     assert canonical_url(given) == canonical
 
 

@@ -18,32 +18,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Parameters that identify a campaign, a click or an affiliate, never a product.
 TRACKING_PARAMS = frozenset(
     {
-        "ref",
-        "ref_",
         "refsrc",
         "referrer",
-        "tag",
-        "linkcode",
-        "linkid",
-        "ascsubtag",
-        "camp",
-        "creative",
-        "creativeasin",
-        "pd_rd_i",
-        "pd_rd_r",
-        "pd_rd_w",
-        "pd_rd_wg",
-        "pf_rd_i",
-        "pf_rd_m",
-        "pf_rd_p",
-        "pf_rd_r",
-        "pf_rd_s",
-        "pf_rd_t",
-        "qid",
-        "sr",
-        "sprefix",
-        "crid",
-        "content-id",
         "fbclid",
         "gclid",
         "gclsrc",
@@ -112,7 +88,30 @@ TRACKING_PARAMS = frozenset(
         "piwik_kwd",
     }
 )
-TRACKING_PREFIXES = ("utm_", "pd_rd_", "pf_rd_", "hmb_", "ga_", "mtm_", "pk_")
+TRACKING_PREFIXES = ("utm_", "hmb_", "ga_", "mtm_", "pk_")
+# Amazon's click and affiliate parameters. Other shops may use the same names to select a
+# variant (`tag=red`) or a listing, so these are removed on Amazon's own hosts only.
+AMAZON_TRACKING_PARAMS = frozenset(
+    {
+        "ref",
+        "ref_",
+        "tag",
+        "linkcode",
+        "linkid",
+        "ascsubtag",
+        "camp",
+        "creative",
+        "creativeasin",
+        "qid",
+        "sr",
+        "sprefix",
+        "crid",
+        "content-id",
+    }
+)
+AMAZON_TRACKING_PREFIXES = ("pd_rd_", "pf_rd_")
+# amazon.de, www.amazon.co.uk, smile.amazon.com.au: Amazon under any country's TLD.
+_AMAZON_HOST = re.compile(r"(?:^|\.)amazon\.(?:(?:co|com)\.)?[a-z]+$")
 # Amazon-style `/ref=sr_1_3` path segments only say where the click came from.
 _REF_SEGMENT = re.compile(r"/ref=[^/]*$")
 # "mailto:…", "javascript:…" (but not "shop.example:8080/…", a host and port).
@@ -123,9 +122,14 @@ class InvalidURL(ValueError):
     """A URL CloudTrack cannot track; the message can be shown as it is."""
 
 
-def is_tracking_param(name: str) -> bool:
+def is_tracking_param(name: str, host: str) -> bool:
+    """True for a query parameter that on `host` only says where a click came from."""
     name = name.lower()
-    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+    if name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES):
+        return True
+    return _AMAZON_HOST.search(host) is not None and (
+        name in AMAZON_TRACKING_PARAMS or name.startswith(AMAZON_TRACKING_PREFIXES)
+    )
 
 
 def canonical_url(url: str) -> str:
@@ -159,7 +163,7 @@ def canonical_url(url: str) -> str:
     netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = _REF_SEGMENT.sub("", parts.path) or "/"
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k, host)]
     )
     canonical = canonicalize_url(urlunsplit((scheme, netloc, path, query, "")), keep_fragments=False)
     if len(canonical) > MAX_URL_LENGTH:

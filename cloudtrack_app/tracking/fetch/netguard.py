@@ -33,8 +33,11 @@ class URLRefused(Exception):
     """A URL the guard will not fetch; `str(error)` is a sentence for the user."""
 
 
-class InvalidURL(URLRefused):
-    pass
+class MalformedURL(URLRefused):
+    """A URL whose form no fetch can use: unparsable, not http(s), without a host, or with credentials.
+
+    Checked on the text alone, before any lookup; the fetchers report it as INVALID_URL.
+    """
 
 
 class BlockedAddress(URLRefused):
@@ -157,16 +160,16 @@ class Guard:
             parts: SplitResult = urlsplit(url.strip())
             port = parts.port
         except ValueError as error:
-            raise InvalidURL(f"“{url}” is not a valid web address.") from error
+            raise MalformedURL(f"“{url}” is not a valid web address.") from error
         scheme = parts.scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
             shown = f"“{scheme}:” addresses" if scheme else "addresses without http:// or https://"
-            raise InvalidURL(f"CloudTrack only opens http:// and https:// pages, not {shown}.")
+            raise MalformedURL(f"CloudTrack only opens http:// and https:// pages, not {shown}.")
         host = (parts.hostname or "").rstrip(".")
         if not host:
-            raise InvalidURL(f"“{url}” has no host name.")
+            raise MalformedURL(f"“{url}” has no host name.")
         if parts.username is not None or parts.password is not None:
-            raise InvalidURL("Addresses with a user name or password in them are not supported.")
+            raise MalformedURL("Addresses with a user name or password in them are not supported.")
         target = Target(scheme, host, port or (443 if scheme == "https" else 80))
         literal = literal_address(host)
         if literal is not None:

@@ -1,0 +1,324 @@
+"""What every fetcher shares: its result, its errors, the checks on a response, the HTTP client.
+
+A fetcher may reach a page in its own way (plain HTTP, a scraping service, a headless
+browser), but all of them answer with the same `FetchResult` or `FetchError`, judge a page
+by the same content-type and bot-wall rules, and send their HTTP through the one guarded
+client of this module, which connects only to addresses `netguard` has checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, Protocol
+
+import httpcore
+import httpx
+
+from cloudtrack_app.settings import Settings
+from cloudtrack_app.tracking.extract.page import decode_page
+from cloudtrack_app.tracking.fetch.netguard import (
+    BlockedAddress,
+    Guard,
+    PinnedNetworkBackend,
+    UnresolvableHost,
+    URLRefused,
+)
+
+HTML_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+SNIFFED_MEDIA_TYPES = frozenset({"", "text/plain", "application/octet-stream"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+BOT_WALL_STATUSES = frozenset({403, 429, 503})
+BOT_WALL_MARKERS = (
+    b"captcha",
+    b"cf-chl",
+    b"cf-browser-verification",
+    b"access denied",
+    b"are you a robot",
+    b"are you human",
+    b"verify you are human",
+    b"datadome",
+    b"perimeterx",
+    b"_incapsula_resource",
+    b"request unsuccessful",
+)
+BOT_WALL_SAMPLE_BYTES = 64 * 1024
+HTML_SNIFF_BYTES = 2048
+SCRAPER_API_HINT = (
+    " If this keeps happening, route this shop through the scraper_api fetcher "
+    '(FETCHERS={"shop.example": "scraper_api"}).'
+)
+_HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
+
+
+class FetchErrorKind(StrEnum):
+    INVALID_URL = "invalid_url"
+    BLOCKED_ADDRESS = "blocked_address"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    NOT_HTML = "not_html"
+    TOO_LARGE = "too_large"
+    HTTP_ERROR = "http_error"
+    BLOCKED_BY_SHOP = "blocked_by_shop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+
+
+class FetchError(Exception):
+    """A page that could not be fetched; `message` is a sentence a user understands."""
+
+    def __init__(
+        self,
+        kind: FetchErrorKind,
+        message: str,
+        *,
+        status_code: int | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status_code = status_code
+        self.transient = transient
+
+    def __repr__(self) -> str:
+        return f"FetchError({self.kind.value!r}, {self.message!r}, status_code={self.status_code})"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A fetched page as it arrived: its bytes and the charset its response declared.
+
+    Pages stay bytes on their way to the extractor, which reads them in another process;
+    `html` decodes them the same way for whoever wants text.
+    """
+
+    url: str
+    status_code: int
+    not_modified: bool
+    body: bytes
+    charset: str | None
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+
+    @cached_property
+    def html(self) -> str:
+        return decode_page(self.body, self.charset) if self.body else ""
+
+
+class Fetcher(Protocol):
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult: ...
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def refusal_error(error: URLRefused) -> FetchError:
+    if isinstance(error, BlockedAddress):
+        return FetchError(FetchErrorKind.BLOCKED_ADDRESS, str(error))
+    if isinstance(error, UnresolvableHost):
+        return FetchError(FetchErrorKind.UNREACHABLE, str(error), transient=True)
+    return FetchError(FetchErrorKind.INVALID_URL, str(error))
+
+
+@contextlib.contextmanager
+def fetch_errors(host: str) -> Iterator[None]:
+    """Turn guard and httpx failures into FetchErrors that say what happened, in words."""
+    try:
+        yield
+    except URLRefused as error:
+        raise refusal_error(error) from error
+    except httpx.TimeoutException as error:
+        raise FetchError(FetchErrorKind.TIMEOUT, f"No answer from {host} in time.", transient=True) from error
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+        raise FetchError(FetchErrorKind.INVALID_URL, f"The address is not valid: {error}.") from error
+    except httpx.ConnectError as error:
+        if "CERTIFICATE_VERIFY_FAILED" in str(error):
+            raise FetchError(
+                FetchErrorKind.UNREACHABLE,
+                f"{host} has an invalid security certificate, so CloudTrack did not trust it.",
+            ) from error
+        raise FetchError(
+            FetchErrorKind.UNREACHABLE, f"Could not connect to {host} ({error}).", transient=True
+        ) from error
+    except httpx.DecodingError as error:
+        raise FetchError(
+            FetchErrorKind.UNREACHABLE, f"{host} sent a damaged (undecodable) response.", transient=True
+        ) from error
+    except httpx.HTTPError as error:
+        raise FetchError(
+            FetchErrorKind.UNREACHABLE,
+            f"The connection to {host} broke off ({type(error).__name__}).",
+            transient=True,
+        ) from error
+
+
+def status_error(status: int, reason: str) -> FetchError:
+    return FetchError(
+        FetchErrorKind.HTTP_ERROR,
+        f"The shop answered {status} {reason}.".replace(" .", "."),
+        status_code=status,
+        transient=status >= 500 or status in TRANSIENT_STATUSES,
+    )
+
+
+def standard_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def too_large(limit: int) -> FetchError:
+    return FetchError(
+        FetchErrorKind.TOO_LARGE,
+        f"The page is larger than {limit / 1_000_000:g} MB, more than CloudTrack reads for one product.",
+    )
+
+
+def too_many_redirects(settings: Settings) -> FetchError:
+    return FetchError(
+        FetchErrorKind.TOO_MANY_REDIRECTS,
+        f"The page redirected more than {settings.fetch_max_redirects} times.",
+    )
+
+
+def total_timeout_error(settings: Settings) -> FetchError:
+    return FetchError(
+        FetchErrorKind.TIMEOUT,
+        f"The shop took longer than {settings.fetch_total_timeout:g} seconds to send the page.",
+        transient=True,
+    )
+
+
+# --- judging a response ----------------------------------------------------------------
+
+
+def parse_content_type(header: str | None) -> tuple[str, str | None]:
+    if not header:
+        return "", None
+    media_type, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'") or None
+    return media_type.strip().lower(), charset
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:HTML_SNIFF_BYTES].lower()
+    return any(signature in head for signature in _HTML_SIGNATURES)
+
+
+def is_bot_wall(headers: httpx.Headers, body: bytes) -> bool:
+    if headers.get("cf-mitigated", "").lower() == "challenge":
+        return True
+    sample = body.lower()
+    return any(marker in sample for marker in BOT_WALL_MARKERS)
+
+
+def bot_wall_error(status: int, hint: str) -> FetchError:
+    return FetchError(
+        FetchErrorKind.BLOCKED_BY_SHOP,
+        f"The shop refused automated access (it answered {status} with a bot check).{hint}",
+        status_code=status,
+        transient=status in (429, 503),
+    )
+
+
+# --- shared clients --------------------------------------------------------------------
+
+
+def guard_for(settings: Settings) -> Guard:
+    return Guard(allow_private=settings.allow_private_urls)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, guard: Guard, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        # httpx cannot be given a network backend, so its pool is rebuilt with the guarded one.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedNetworkBackend(guard),
+        )
+
+
+def _refuse_all_cookies() -> CookieJar:
+    # Each fetch keeps its own cookies; the shared client must not collect every shop's.
+    # (A bare CookieJar, because httpx copies an httpx.Cookies into a jar without the policy.)
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_client(guard: Guard, settings: Settings) -> httpx.AsyncClient:
+    """The client of this process and event loop for `guard`, created on first use.
+
+    Keyed by process id as well, so a forked worker never reuses its parent's sockets.
+    """
+    loop = asyncio.get_running_loop()
+    clients = _clients.setdefault(loop, {})
+    key = (os.getpid(), guard, settings.fetch_concurrency)
+    client = clients.get(key)
+    if client is None or client.is_closed:
+        concurrency = settings.fetch_concurrency
+        limits = httpx.Limits(
+            max_connections=max(32, 4 * concurrency),
+            max_keepalive_connections=max(8, concurrency),
+            keepalive_expiry=15.0,
+        )
+        client = httpx.AsyncClient(
+            transport=_PinnedTransport(guard, limits),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=_refuse_all_cookies(),
+        )
+        clients[key] = client
+    return client
+
+
+async def close_shared_clients(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the shared HTTP clients of `loop` (the browser is closed by its own module)."""
+    for client in _clients.pop(loop, {}).values():
+        await client.aclose()
+
+
+def request_timeout(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=settings.fetch_connect_timeout,
+        read=settings.fetch_read_timeout,
+        write=settings.fetch_read_timeout,
+        pool=settings.fetch_connect_timeout,
+    )
+
+
+def request_headers(settings: Settings, etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {
+        "User-Agent": settings.user_agent,
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "Accept-Language": settings.accept_language,
+    }
+    # Validators are echoed back verbatim; one that is not plain ASCII cannot be sent.
+    if etag and etag.isascii():
+        headers["If-None-Match"] = etag
+    if last_modified and last_modified.isascii():
+        headers["If-Modified-Since"] = last_modified
+    return headers

@@ -1,0 +1,73 @@
+"""The default fetcher: the page straight from the shop over the guarded HTTP client.
+
+Redirects are followed here rather than by httpx, so that every hop is checked by the guard
+before a connection is made to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from cloudtrack_app.settings import Settings, get_settings
+from cloudtrack_app.tracking.fetch.base import (
+    REDIRECT_STATUSES,
+    SCRAPER_API_HINT,
+    FetchResult,
+    fetch_errors,
+    guard_for,
+    refusal_error,
+    request_headers,
+    request_timeout,
+    shared_client,
+    too_many_redirects,
+    total_timeout_error,
+)
+from cloudtrack_app.tracking.fetch.body import ResponseBodyReader, drain
+from cloudtrack_app.tracking.fetch.netguard import Guard, URLRefused
+
+
+class DirectFetcher:
+    """Plain HTTP with httpx; redirects are followed here so that each hop is checked."""
+
+    name = "direct"
+
+    def __init__(self, settings: Settings | None = None, *, guard: Guard | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.guard = guard or guard_for(self.settings)
+        self._reader = ResponseBodyReader(self.settings, SCRAPER_API_HINT)
+
+    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        try:
+            async with asyncio.timeout(self.settings.fetch_total_timeout):
+                return await self._follow(url, etag, last_modified)
+        except TimeoutError as error:
+            raise total_timeout_error(self.settings) from error
+
+    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        client = shared_client(self.guard, self.settings)
+        headers = request_headers(self.settings, etag, last_modified)
+        timeout = request_timeout(self.settings)
+        cookies = httpx.Cookies()
+        current = url.strip()
+        for _hop in range(self.settings.fetch_max_redirects + 1):
+            try:
+                host = self.guard.parse(current).host
+            except URLRefused as error:
+                raise refusal_error(error) from error
+            with fetch_errors(host):
+                request = client.build_request("GET", current, headers=headers, timeout=timeout)
+                cookies.set_cookie_header(request)
+                response = await client.send(request, stream=True)
+                try:
+                    cookies.extract_cookies(response)
+                    location = response.headers.get("location")
+                    if response.status_code in REDIRECT_STATUSES and location:
+                        current = str(response.url.join(location.strip()))
+                        await drain(response)
+                        continue
+                    return await self._reader.read(response, str(response.url), etag, last_modified)
+                finally:
+                    await response.aclose()
+        raise too_many_redirects(self.settings)
