@@ -1,3 +1,7 @@
+"""Reflex's configuration of CloudTrack, read by every `reflex` command before it starts."""
+
+import logging
+
 import reflex as rx
 
 from cloudtrack_app.settings import get_settings
@@ -19,3 +23,16 @@ config = rx.Config(
         ),
     ],
 )
+
+
+def _without_uv_hint(record: logging.LogRecord) -> bool:
+    # CloudTrack does not use uv: it is started by scripts/run.sh or the container entrypoint.
+    if isinstance(record.msg, str):
+        record.msg = record.msg.partition(" Run `uv run reflex run`")[0]
+    return True
+
+
+# Reflex's first start ends "Initialized cloudtrack_app." with "Run `uv run reflex run` to start
+# the app." and has no switch to leave it out (reflex/reflex.py, `_init`). Its messages go
+# through the standard logging tree, so a filter on the logger that writes that one trims it.
+logging.getLogger("reflex.reflex").addFilter(_without_uv_hint)

@@ -2,13 +2,17 @@
 
 The browser keeps a server-generated session token in localStorage; the database keeps
 only its hash. Every handler that touches user data starts with `await self._user()`
-(or `_require_user()`), which checks the token against the database each time, so a
-session ended on the server is ended everywhere at once.
+(or `_require_user()` under `@login_required`), which checks the token against the
+database each time, so a session ended on the server is ended everywhere at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import reflex as rx
@@ -20,8 +24,49 @@ LOGIN_ROUTE = "/login"
 HOME_ROUTE = "/"
 
 
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
 class NotAuthenticatedError(Exception):
     """Raised by `_require_user` when the request carries no valid session."""
+
+
+def refusing(
+    error_type: type[Exception], respond: Callable[[Any, Exception], rx.event.EventSpec | None]
+) -> Callable[[Handler], Handler]:
+    """A decorator for event handlers (async functions or async generators): `error_type`
+    raised inside becomes `respond(state, error)`, returned or yielded as the last event.
+
+    It keeps the handler's signature (Reflex reads the arguments from it), so it goes
+    below `@rx.event`.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        if inspect.isasyncgenfunction(handler):
+
+            @functools.wraps(handler)
+            async def stream(
+                state: Any, *args: Any, **kwargs: Any
+            ) -> AsyncIterator[rx.event.EventSpec | None]:
+                try:
+                    async for event in handler(state, *args, **kwargs):
+                        yield event
+                except error_type as error:
+                    if (event := respond(state, error)) is not None:
+                        yield event
+
+            return stream  # type: ignore[return-value]
+
+        @functools.wraps(handler)
+        async def call(state: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(state, *args, **kwargs)
+            except error_type as error:
+                return respond(state, error)
+
+        return call  # type: ignore[return-value]
+
+    return decorate
 
 
 class AuthState(rx.State):
@@ -87,6 +132,11 @@ class AuthState(rx.State):
         return rx.redirect(LOGIN_ROUTE)
 
 
+def login_required(handler: Handler) -> Handler:
+    """For handlers that start with `await self._require_user()`: strangers go to log in."""
+    return refusing(NotAuthenticatedError, lambda state, _error: state._login_redirect())(handler)
+
+
 def safe_next(target: str | None) -> str:
     """Only same-site paths are followed after log-in (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -94,4 +144,4 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-__all__ = ["AccountError", "AuthState", "NotAuthenticatedError", "safe_next"]
+__all__ = ["AccountError", "AuthState", "NotAuthenticatedError", "login_required", "refusing", "safe_next"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from cloudtrack_app.tracking.overview import SPARKLINE_HEIGHT, SPARKLINE_WIDTH, WatchRow
+from cloudtrack_app.views.dashboard import SPARKLINE_HEIGHT, SPARKLINE_WIDTH, WatchRow
 
 LINE_CLAMP_2 = {
     "display": "-webkit-box",

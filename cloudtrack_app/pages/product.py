@@ -8,7 +8,7 @@ from cloudtrack_app.components.layout import form_error, loading, protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
 from cloudtrack_app.components.watch_options import watch_options
 from cloudtrack_app.states.product import ProductState
-from cloudtrack_app.tracking.product_page import AlertLine, StatLine
+from cloudtrack_app.views.product import AlertLine, StatLine
 
 RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
 

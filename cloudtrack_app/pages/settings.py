@@ -65,8 +65,10 @@ def profile_section() -> rx.Component:
 
 
 def switch_row(label: str, checked: rx.Var[bool], on_change: rx.EventHandler, switch_id: str) -> rx.Component:
+    # Named because Reflex 0.11 leaves id-only controls out of form data (0.10.1 warns at each
+    # start). The save handler reads the state var the switch sets, not the form's "on".
     return rx.hstack(
-        rx.switch(checked=checked, on_change=on_change, id=switch_id),
+        rx.switch(checked=checked, on_change=on_change, id=switch_id, name=switch_id),
         rx.el.label(label, html_for=switch_id),
         align="center",
         spacing="2",

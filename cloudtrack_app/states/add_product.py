@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 import reflex as rx
 
-from cloudtrack_app.auth.state import AuthState, NotAuthenticatedError
-from cloudtrack_app.i18n import format_money
+from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
-from cloudtrack_app.tracking.overview import user_locale
-
-TARGET_DISCOUNT = Decimal("0.9")
-
-
-@dataclass(frozen=True)
-class FoundProduct:
-    title: str
-    image: str
-    shop: str
-    url: str
-    price_text: str
-    availability: str
-
-
-def suggested_target(price: Decimal | None) -> str:
-    """10 % below the current price, to the cent (empty when there is no price)."""
-    if price is None:
-        return ""
-    return str((price * TARGET_DISCOUNT).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+from cloudtrack_app.views.preview import PreviewCard, preview_card
+from cloudtrack_app.views.viewer import viewer
 
 
 class AddProductState(AuthState):
@@ -39,7 +18,7 @@ class AddProductState(AuthState):
     mode: str = "price"
     target: str = ""
     any_drop: bool = False
-    found: FoundProduct | None = None
+    found: PreviewCard | None = None
     reading: bool = False
     saving: bool = False
     error: str = ""
@@ -72,14 +51,11 @@ class AddProductState(AuthState):
         self.found, self._preview, self.error, self.offer = None, None, "", ""
 
     @rx.event
+    @login_required
     async def read_page(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
         if self.reading or self.saving:
             return
-        try:
-            user = await self._require_user()
-        except NotAuthenticatedError:
-            yield self._login_redirect()
-            return
+        user = await self._require_user()
         self.url = str(form.get("url", "")).strip()
         self.error, self.offer, self.found, self._preview = "", "", None, None
         self.reading = True
@@ -89,29 +65,19 @@ class AddProductState(AuthState):
         except IngestError as error:
             self.error, self.offer, self.reading = error.message, error.offer or "", False
             return
-        locale = await asyncio.to_thread(user_locale, user.id)
-        self._preview = preview
-        self.found = FoundProduct(
-            title=preview.title or preview.url,
-            image=preview.image or "",
-            shop=preview.shop,
-            url=preview.url,
-            price_text=format_money(preview.price, preview.currency, locale),
-            availability=preview.availability,
-        )
+        who = await asyncio.to_thread(viewer, user.id)
+        card = preview_card(preview, who.locale)
+        self._preview, self.found = preview, card
         if not self.target:
-            self.target = suggested_target(preview.price)
+            self.target = card.suggested_target
         self.reading = False
 
     @rx.event
+    @login_required
     async def save(self) -> AsyncIterator[rx.event.EventSpec | None]:
         if self.saving or self.reading:
             return
-        try:
-            user = await self._require_user()
-        except NotAuthenticatedError:
-            yield self._login_redirect()
-            return
+        user = await self._require_user()
         self.saving, self.error, self.offer = True, "", ""
         yield
         try:

@@ -7,7 +7,7 @@ import asyncio
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState
-from cloudtrack_app.tracking.overview import FilterKey, SortKey, WatchRow, dashboard_page
+from cloudtrack_app.views.dashboard import FilterKey, SortKey, WatchRow, dashboard_page
 
 
 class DashboardState(AuthState):

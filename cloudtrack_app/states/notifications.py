@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import reflex as rx
 
-from cloudtrack_app.auth.state import AccountError, AuthState, NotAuthenticatedError
+from cloudtrack_app.auth.state import AccountError, AuthState, login_required
 from cloudtrack_app.notify import telegram
 from cloudtrack_app.notify.compose import TONES
 from cloudtrack_app.notify.dispatch import ChannelStatus, channel_status, send_test_alert
@@ -77,9 +77,10 @@ class NotificationsState(AuthState):
         self.ai_tone = value
 
     @rx.event
+    @login_required
     async def save_notifications(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._require_user()
         try:
-            user = await self._require_user()
             await asyncio.to_thread(
                 lambda: save_preferences(
                     user.id,
@@ -90,8 +91,6 @@ class NotificationsState(AuthState):
                     ai_tone=self.ai_tone,
                 )
             )
-        except NotAuthenticatedError:
-            return self._login_redirect()
         except AccountError as error:
             self.notify_error, self.notify_message = str(error), ""
             return None
@@ -100,13 +99,12 @@ class NotificationsState(AuthState):
         return None
 
     @rx.event
+    @login_required
     async def link_telegram(self) -> rx.event.EventSpec | None:
+        user = await self._require_user()
         try:
-            user = await self._require_user()
             token = await asyncio.to_thread(telegram.create_link_token, user.id)
             self.link_url = await telegram.telegram_link_url(token)
-        except NotAuthenticatedError:
-            return self._login_redirect()
         except Exception as error:  # the bot API is another service: say so, don't crash
             self.notify_error = f"Telegram did not answer ({type(error).__name__}). Try again in a moment."
             return None

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 
-from cloudtrack_app.auth.state import AuthState, NotAuthenticatedError
+from cloudtrack_app.auth.state import AuthState, login_required, refusing
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.ingest import IngestError
-from cloudtrack_app.tracking.product_page import (
+from cloudtrack_app.tracking.watches import WatchNotFound
+from cloudtrack_app.views.product import (
     CHART_RANGES,
     AlertLine,
     ProductDetail,
@@ -20,10 +21,19 @@ from cloudtrack_app.tracking.product_page import (
     owned_watch,
     product_view,
 )
-from cloudtrack_app.tracking.watches import WatchNotFound
+
+
+def _show_not_found(state: ProductState, _error: Exception) -> None:
+    state.not_found = True
+
+
+# For handlers that go through `_owned()`: a product the user does not watch shows "not found".
+watch_required = refusing(WatchNotFound, _show_not_found)
 
 
 class ProductState(AuthState):
+    # `product_id` (a str) is the route argument of `/products/[product_id]`: Reflex adds it
+    # to the state when the page is registered.
     detail: ProductDetail | None = None
     not_found: bool = False
     chart: list[dict[str, str | float | None]] = []
@@ -43,8 +53,8 @@ class ProductState(AuthState):
         return self.chart_target != ""
 
     def _product_id(self) -> int:
-        segment = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
-        return int(segment) if segment.isdigit() else 0
+        route_argument = str(self.product_id)
+        return int(route_argument) if route_argument.isdigit() else 0
 
     async def _refresh(self, user_id: int, product_id: int) -> None:
         shown = await asyncio.to_thread(product_view, user_id, product_id, self.chart_range)
@@ -59,34 +69,26 @@ class ProductState(AuthState):
         return user.id, product_id
 
     @rx.event
+    @login_required
+    @watch_required
     async def load_product(self) -> rx.event.EventSpec | None:
         self.detail, self.not_found, self.chart, self.alerts = None, False, [], []
         self.chart_range = "90"
         self.check_message = self.edit_message = self.edit_error = ""
         self.checking = False
-        try:
-            user = await self._require_user()
-            await self._refresh(user.id, self._product_id())
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
-            return None
+        user = await self._require_user()
+        await self._refresh(user.id, self._product_id())
         assert self.detail is not None
         self.edit_mode, self.edit_target = self.detail.mode, self.detail.target_input
         self.edit_any_drop = self.detail.any_drop
         return None
 
     @rx.event
+    @login_required
+    @watch_required
     async def set_chart_range(self, value: str | list[str]) -> rx.event.EventSpec | None:
         value = value if isinstance(value, str) else "".join(value[:1])
-        try:
-            user_id, product_id = await self._owned()
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
-            return None
+        user_id, product_id = await self._owned()
         self.chart_range = value if value in CHART_RANGES else "90"
         self.chart, self.chart_target = await asyncio.to_thread(
             chart_series, user_id, product_id, self.chart_range
@@ -94,17 +96,12 @@ class ProductState(AuthState):
         return None
 
     @rx.event
+    @login_required
+    @watch_required
     async def check_now(self) -> AsyncIterator[rx.event.EventSpec | None]:
         if self.checking:
             return
-        try:
-            user_id, product_id = await self._owned()
-        except NotAuthenticatedError:
-            yield self._login_redirect()
-            return
-        except WatchNotFound:
-            self.not_found = True
-            return
+        user_id, product_id = await self._owned()
         self.checking, self.check_message = True, ""
         yield
         outcome = await check_product_now(product_id, user_id=user_id)
@@ -112,22 +109,18 @@ class ProductState(AuthState):
         await self._refresh(user_id, product_id)
         self.checking = False
 
+    @login_required
+    @watch_required
     async def _change_watch(self, change: str) -> rx.event.EventSpec | None:
-        try:
-            user_id, product_id = await self._owned()
-            assert self.detail is not None
-            watch_id = self.detail.watch_id
-            action = {
-                "pause": watches.pause_watch,
-                "resume": watches.resume_watch,
-                "rearm": watches.rearm_watch,
-            }
-            await asyncio.to_thread(action[change], user_id, watch_id)
-            await self._refresh(user_id, product_id)
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
+        user_id, product_id = await self._owned()
+        assert self.detail is not None
+        action = {
+            "pause": watches.pause_watch,
+            "resume": watches.resume_watch,
+            "rearm": watches.rearm_watch,
+        }
+        await asyncio.to_thread(action[change], user_id, self.detail.watch_id)
+        await self._refresh(user_id, product_id)
         return None
 
     @rx.event
@@ -155,11 +148,13 @@ class ProductState(AuthState):
         self.edit_any_drop = bool(value)
 
     @rx.event
+    @login_required
+    @watch_required
     async def save_edit(self) -> rx.event.EventSpec | None:
+        user_id, product_id = await self._owned()
+        assert self.detail is not None
+        stock_only = self.edit_mode == "stock"
         try:
-            user_id, product_id = await self._owned()
-            assert self.detail is not None
-            stock_only = self.edit_mode == "stock"
             result = await asyncio.to_thread(
                 lambda: watches.edit_watch(
                     user_id,
@@ -169,11 +164,6 @@ class ProductState(AuthState):
                     any_drop=self.edit_any_drop and not stock_only,
                 )
             )
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
-            return None
         except IngestError as error:
             self.edit_error, self.edit_message = error.message, ""
             return None
@@ -185,26 +175,18 @@ class ProductState(AuthState):
         return None
 
     @rx.event
+    @login_required
+    @watch_required
     async def delete(self) -> rx.event.EventSpec | None:
-        try:
-            user_id, _ = await self._owned()
-            assert self.detail is not None
-            await asyncio.to_thread(watches.delete_watch, user_id, self.detail.watch_id)
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
-            return None
+        user_id, _ = await self._owned()
+        assert self.detail is not None
+        await asyncio.to_thread(watches.delete_watch, user_id, self.detail.watch_id)
         return rx.redirect("/")
 
     @rx.event
+    @login_required
+    @watch_required
     async def download_csv(self) -> rx.event.EventSpec | None:
-        try:
-            user_id, product_id = await self._owned()
-        except NotAuthenticatedError:
-            return self._login_redirect()
-        except WatchNotFound:
-            self.not_found = True
-            return None
+        user_id, product_id = await self._owned()
         data = await asyncio.to_thread(history_csv, user_id, product_id)
         return rx.download(data=data, filename=f"cloudtrack-product-{product_id}.csv")

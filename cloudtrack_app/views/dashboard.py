@@ -14,10 +14,11 @@ from decimal import Decimal
 from enum import StrEnum
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import ago_text, format_money, usable_locale
-from cloudtrack_app.models import Availability, Product, User, WatchMode, utcnow
+from cloudtrack_app.i18n import ago_text, format_money
+from cloudtrack_app.models import Availability, Product, WatchMode, utcnow
 from cloudtrack_app.tracking.history import price_history, stats_in_session
 from cloudtrack_app.tracking.watches import WatchView, list_watches
+from cloudtrack_app.views.viewer import viewer
 
 PAGE_SIZE = 24
 SPARKLINE_DAYS = 30
@@ -161,12 +162,6 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
     )
 
 
-def user_locale(user_id: int) -> str:
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        return usable_locale(user.locale if user else None)
-
-
 def dashboard_page(
     user_id: int,
     *,
@@ -186,7 +181,7 @@ def dashboard_page(
     pages = max(1, -(-len(matching) // page_size))
     page = min(max(1, page), pages)
     shown = matching[(page - 1) * page_size : page * page_size]
-    locale = user_locale(user_id)
+    locale = viewer(user_id).locale
     with session_scope() as session:
         products = {view.product_id: session.get(Product, view.product_id) for view in shown}
     rows = [_row(view, products[view.product_id], locale, now) for view in shown]

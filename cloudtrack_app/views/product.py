@@ -8,28 +8,26 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from sqlmodel import select
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import ago_text, format_money, usable_locale
+from cloudtrack_app.i18n import ago_text, format_money
 from cloudtrack_app.models import (
     AlertDelivery,
     AlertEvent,
     Availability,
     PricePoint,
     Product,
-    User,
     Watch,
     utcnow,
 )
 from cloudtrack_app.tracking.history import PriceWindow, price_history, stats_in_session
-from cloudtrack_app.tracking.overview import target_text
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
+from cloudtrack_app.views.dashboard import target_text
+from cloudtrack_app.views.viewer import Viewer, local_time, viewer
 
 CHART_RANGES = {"30": 30, "90": 90, "365": 365, "all": None}
 ALERT_HISTORY_LIMIT = 50
@@ -85,24 +83,6 @@ class AlertLine:
     error: str
 
 
-@dataclass(frozen=True)
-class Viewer:
-    locale: str
-    timezone: ZoneInfo
-
-
-def viewer(user_id: int) -> Viewer:
-    with session_scope() as session:
-        user = session.get(User, user_id)
-        zone_name = user.timezone if user else "UTC"
-        locale = usable_locale(user.locale if user else None)
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return Viewer(locale, zone)
-
-
 def owned_watch(user_id: int, product_id: int) -> WatchView:
     with session_scope() as session:
         watch_id = session.exec(
@@ -111,12 +91,6 @@ def owned_watch(user_id: int, product_id: int) -> WatchView:
     if watch_id is None:
         raise WatchNotFound
     return get_watch(user_id, watch_id)
-
-
-def local_time(moment: datetime | None, who: Viewer) -> str:
-    if moment is None:
-        return ""
-    return format_datetime(moment, "medium", tzinfo=who.timezone, locale=who.locale)
 
 
 def _stat_line(period: str, window: PriceWindow, currency: str | None, locale: str) -> StatLine:
