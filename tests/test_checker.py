@@ -18,14 +18,9 @@ from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, utcnow
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking import claims
-from cloudtrack_app.tracking.checker import (
-    Checker,
-    CheckStatus,
-    PageResult,
-    check_product_now,
-    retry_delay,
-    save_results,
-)
+from cloudtrack_app.tracking.check_results import CheckStatus, PageResult, save_results
+from cloudtrack_app.tracking.checker import Checker, check_product_now
+from cloudtrack_app.tracking.claims import retry_delay
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.rules import Observation
 from cloudtrack_app.tracking.scheduler import CheckScheduler
@@ -254,14 +249,14 @@ async def test_pages_are_read_in_worker_processes_and_a_killed_worker_loses_no_p
         checker = Checker(get_settings())
         try:
             first = await checker.run_cycle()
-            readers = checker.reader.worker_pids()
+            readers = checker.extractors.worker_pids()
             assert len(readers) == 2 and os.getpid() not in readers
 
             for pid in readers:  # as the OOM killer would: the pool is broken before the next cycle
                 os.kill(pid, signal.SIGKILL)
             make_due()
             second = await checker.run_cycle()
-            assert set(checker.reader.worker_pids()).isdisjoint(readers)
+            assert set(checker.extractors.worker_pids()).isdisjoint(readers)
         finally:
             await checker.close()
         assert shop.total_requests == 12  # every page fetched once per cycle, none twice
@@ -269,5 +264,5 @@ async def test_pages_are_read_in_worker_processes_and_a_killed_worker_loses_no_p
     assert second.statuses == {"unchanged": 6} and second.alerts == 0
     assert [product(i).last_price for i in ids] == [Decimal("99.95")] * 4 + [Decimal("79.95")] * 2
     assert all(len(points(i)) == 1 for i in ids[4:]) and len(alert_events()) == 2
-    assert checker.reader.worker_pids() == []
+    assert checker.extractors.worker_pids() == []
     assert not {child.pid for child in multiprocessing.active_children()} & set(readers)

@@ -226,3 +226,9 @@ async def test_the_checks_read_prices_in_local_formats(model: OpenAIStub) -> Non
     )
     message = await write(model, alert)
     assert message.ai_used, message.fallback_reason
+
+
+def test_an_absurd_amount_in_the_facts_is_left_out_instead_of_breaking_the_message() -> None:
+    alert = facts(price="1e5000")
+    assert alert.price is None
+    assert template_message(alert, None).subject == "Price drop: Acme Coffee Grinder"

@@ -193,7 +193,8 @@ def test_a_test_alert_is_not_taken_by_the_background_dispatcher(db_url: str) -> 
     """The settings page's test alert is born claimed, so its sender can report each channel."""
     from cloudtrack_app.auth.accounts import create_user
     from cloudtrack_app.models import utcnow
-    from cloudtrack_app.notify.dispatch import claim_events, create_test_event
+    from cloudtrack_app.notify.dispatch import create_test_event
+    from cloudtrack_app.notify.outbox import claim_events
 
     user = create_user("tester@example.com", "a test password", "Tess")
     event_id = create_test_event(user.id, owner="settings-page", lease_seconds=120)

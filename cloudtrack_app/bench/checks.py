@@ -388,7 +388,7 @@ def _rss_mb(pid: int) -> float:
 async def _sample_rss(checker: Checker, peak: PeakRss) -> None:
     # getrusage cannot say this: a child's ru_maxrss includes the parent's memory it was forked from.
     while True:
-        readers = sum(_rss_mb(pid) for pid in checker.reader.worker_pids())
+        readers = sum(_rss_mb(pid) for pid in checker.extractors.worker_pids())
         peak.readers_mb = max(peak.readers_mb, readers)
         peak.together_mb = max(peak.together_mb, _rss_mb(os.getpid()) + readers)
         await asyncio.sleep(RSS_SAMPLE_SECONDS)

@@ -7,7 +7,8 @@ import asyncio
 import click
 
 from cloudtrack_app.i18n import format_money
-from cloudtrack_app.tracking.checker import Checker, CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.checker import Checker
 from cloudtrack_app.tracking.fetch import close_clients
 
 

@@ -1,7 +1,6 @@
 """The outbox: pending alert events become messages on every enabled channel.
 
-One run claims due events with a lease (`UPDATE … WHERE id IN (SELECT … FOR UPDATE
-SKIP LOCKED) … RETURNING`, so several workers never take the same event), composes
+One run claims due events with a lease (the database steps are in `outbox`), composes
 each event once (stored on the event), then sends one `AlertDelivery` per channel and
 writes down what happened. Transient failures wait in the database (`next_attempt_at`,
 exponential backoff or the provider's retry-after); a crash leaves the lease to expire
@@ -22,11 +21,8 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
-
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, Watch, utcnow
+from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, utcnow
 from cloudtrack_app.notify.channels import (
     Channel,
     PermanentSendError,
@@ -39,13 +35,21 @@ from cloudtrack_app.notify.channels import (
 from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.notify.links import unsubscribe_url
+from cloudtrack_app.notify.outbox import (
+    WAITING,
+    AttemptResult,
+    claim_events,
+    finish_attempt,
+    finish_event,
+    load_claimed,
+    save_composition,
+    start_attempt,
+)
 from cloudtrack_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BODY_CHARS = 3000
-ERROR_MAX_CHARS = 1000
-WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,6 @@ class DispatchReport:
     outcomes: dict[int, list[ChannelOutcome]] = field(default_factory=dict)
 
 
-@dataclass
-class _Claimed:
-    event: AlertEvent
-    user: User | None
-    watch_active: bool
-    deliveries: list[AlertDelivery]
-
-
 def _owner() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
 
@@ -83,145 +79,6 @@ def backoff_seconds(attempts: int, settings: Settings) -> float:
     return min(
         settings.notify_retry_base_seconds * 2 ** max(0, attempts - 1), settings.notify_retry_max_seconds
     )
-
-
-# --- database steps (synchronous; run in a thread) ------------------------------------
-
-
-def claim_events(
-    now: datetime, limit: int, owner: str, lease_seconds: int, *, event_id: int | None = None
-) -> list[int]:
-    due = (
-        select(AlertEvent.id)
-        .where(
-            AlertEvent.status == DeliveryStatus.PENDING,
-            AlertEvent.next_attempt_at <= now,
-            sa.or_(AlertEvent.lease_until.is_(None), AlertEvent.lease_until < now),  # type: ignore[union-attr]
-        )
-        .order_by(AlertEvent.next_attempt_at, AlertEvent.id)  # type: ignore[arg-type]
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if event_id is not None:
-        due = due.where(AlertEvent.id == event_id)
-    claim = (
-        sa.update(AlertEvent)
-        .where(AlertEvent.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
-        .values(lease_until=now + timedelta(seconds=lease_seconds), lease_owner=owner)
-        .returning(AlertEvent.id)
-    )
-    with session_scope() as db:
-        return sorted(db.execute(claim).scalars().all())
-
-
-def _holds_lease(db: Session, event_id: int, owner: str) -> AlertEvent | None:
-    event = db.get(AlertEvent, event_id)
-    return event if event is not None and event.lease_owner == owner else None
-
-
-def load_claimed(event_id: int, owner: str, lease_until: datetime) -> _Claimed | None:
-    """The event with its person and deliveries, its lease renewed as its turn comes."""
-    with session_scope() as db:
-        event = _holds_lease(db, event_id, owner)
-        if event is None:
-            return None
-        event.lease_until = lease_until
-        user = db.get(User, event.user_id)
-        watch = db.get(Watch, event.watch_id) if event.watch_id is not None else None
-        deliveries = list(
-            db.exec(
-                select(AlertDelivery).where(AlertDelivery.event_id == event_id).order_by(AlertDelivery.id)
-            )
-        )
-        return _Claimed(
-            event=event,
-            user=user,
-            watch_active=watch.active if watch is not None else event.watch_id is None,
-            deliveries=deliveries,
-        )
-
-
-def save_composition(
-    event_id: int, owner: str, message: ComposedMessage, channels: list[str]
-) -> list[AlertDelivery] | None:
-    """Store the composed text and one delivery per channel, atomically; None if the lease was lost."""
-    with session_scope() as db:
-        event = _holds_lease(db, event_id, owner)
-        if event is None:
-            return None
-        event.subject = message.subject
-        event.body = message.body
-        event.ai_used = message.ai_used
-        event.fallback_reason = message.fallback_reason[:300] if message.fallback_reason else None
-        deliveries = [
-            AlertDelivery(
-                event_id=event_id,
-                channel=name,
-                idempotency_key=f"cloudtrack-{event_id}-{name}-{secrets.token_hex(12)}",
-                next_attempt_at=event.next_attempt_at,
-            )
-            for name in channels
-        ]
-        db.add_all(deliveries)
-        db.flush()
-        return deliveries
-
-
-def start_attempt(delivery_id: int, owner: str, subject: str, body: str) -> bool:
-    with session_scope() as db:
-        delivery = db.get(AlertDelivery, delivery_id)
-        if delivery is None or _holds_lease(db, delivery.event_id, owner) is None:
-            return False
-        delivery.status = DeliveryStatus.SENDING
-        delivery.attempts += 1
-        delivery.subject = subject[:300]
-        delivery.body = body
-        return True
-
-
-def finish_attempt(delivery_id: int, result: AttemptResult, user_id: int | None) -> None:
-    """Record one attempt; a success clears the person's channel error, a lasting failure sets it."""
-    with session_scope() as db:
-        delivery = db.get(AlertDelivery, delivery_id)
-        if delivery is None:
-            return
-        delivery.status = result.status
-        delivery.error = result.error[:ERROR_MAX_CHARS] if result.error else None
-        if result.provider_id is not None:
-            delivery.provider_id = result.provider_id[:200]
-        if result.status == DeliveryStatus.SENT:
-            delivery.sent_at = utcnow()
-        if result.next_attempt_at is not None:
-            delivery.next_attempt_at = result.next_attempt_at
-        user = db.get(User, user_id) if user_id is not None else None
-        column = channel_error_column(delivery.channel)
-        if user is not None and hasattr(user, column):
-            if result.status == DeliveryStatus.SENT:
-                setattr(user, column, None)
-            elif result.channel_error:
-                setattr(user, column, result.channel_error[:500])
-
-
-def finish_event(event_id: int, owner: str) -> str | None:
-    """Settle the event from its deliveries and release the lease; returns its status."""
-    with session_scope() as db:
-        event = _holds_lease(db, event_id, owner)
-        if event is None:
-            return None
-        deliveries = list(db.exec(select(AlertDelivery).where(AlertDelivery.event_id == event_id)))
-        waiting = [d for d in deliveries if d.status in WAITING]
-        statuses = {d.status for d in deliveries}
-        if waiting:
-            event.next_attempt_at = min(d.next_attempt_at for d in waiting)
-        elif DeliveryStatus.SENT in statuses:
-            event.status = DeliveryStatus.SENT
-        elif DeliveryStatus.FAILED in statuses:
-            event.status = DeliveryStatus.FAILED
-        else:
-            event.status = DeliveryStatus.SKIPPED
-        event.lease_until = None
-        event.lease_owner = None
-        return event.status
 
 
 # --- one event ------------------------------------------------------------------------
@@ -243,17 +100,6 @@ def facts_for(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
         watch_id=event.watch_id,
         unsubscribe_url=link,
     )
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """What one send attempt leaves in the database."""
-
-    status: DeliveryStatus
-    error: str | None = None
-    provider_id: str | None = None
-    next_attempt_at: datetime | None = None
-    channel_error: str | None = None  # shown in settings until a send succeeds
 
 
 async def _attempt(

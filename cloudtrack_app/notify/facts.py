@@ -1,15 +1,15 @@
-"""The facts of one alert, read defensively from `AlertEvent.facts` and the user.
+"""The facts of one alert as a message may state them: from `AlertEvent.facts` and the user.
 
-The tracking engine writes the facts dict; the title, shop and URLs in it come from a
-stranger's web page, so every value is checked here once and the rest of `notify`
-works with typed, validated values only.
+The engine's `EventFacts` types the stored dict; the title, shop and URLs in it come from
+a stranger's web page, so here they are cleaned for messages once, and the rest of
+`notify` works with validated values only.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,22 +17,11 @@ from babel.numbers import get_currency_symbol
 
 from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import AlertKind
+from cloudtrack_app.tracking.event_facts import EventFacts
 
 TITLE_MAX_CHARS = 300
 DEFAULT_TITLE = "your product"
-_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def parse_decimal(value: Any) -> Decimal | None:
-    """A finite Decimal from a decimal string or int, else None (floats are refused)."""
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
 
 
 def http_url(value: Any) -> str | None:
@@ -181,17 +170,8 @@ def message_links(facts: AlertFacts) -> list[tuple[str, str]]:
     return links
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _shop_name(facts: dict[str, Any], shop_url: str | None) -> str:
-    shop = clean_text(facts.get("shop"), max_chars=100)
+def _shop_name(facts: EventFacts, shop_url: str | None) -> str:
+    shop = clean_text(facts.shop, max_chars=100)
     if shop:
         return shop
     if shop_url:
@@ -211,34 +191,28 @@ def read_facts(
     watch_id: int | None = None,
     unsubscribe_url: str | None = None,
 ) -> AlertFacts:
-    """Typed facts from the engine's dict; missing or malformed values become None."""
-    facts: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    currency = facts.get("currency")
-    currency = currency.strip().upper() if isinstance(currency, str) else None
-    if currency and not _CURRENCY_CODE.match(currency):
-        currency = None
-    shop_url = http_url(facts.get("url"))
-    product_id = product_id if product_id is not None else _int_or_none(facts.get("product_id"))
-    watch_id = watch_id if watch_id is not None else _int_or_none(facts.get("watch_id"))
+    """Facts for a message from the engine's dict; missing or malformed values become None."""
+    facts = EventFacts.from_json(raw)
+    shop_url = http_url(facts.url)
+    product_id = product_id if product_id is not None else facts.product_id
+    watch_id = watch_id if watch_id is not None else facts.watch_id
     product_page_url = f"{public_url.rstrip('/')}/products/{product_id}" if product_id is not None else None
-    availability = facts.get("availability")
-    mode = facts.get("mode")
     return AlertFacts(
         kind=kind if kind in set(AlertKind) else AlertKind.PRICE_DROP,
-        title=clean_text(facts.get("title"), max_chars=TITLE_MAX_CHARS, default=DEFAULT_TITLE),
+        title=clean_text(facts.title, max_chars=TITLE_MAX_CHARS, default=DEFAULT_TITLE),
         shop=_shop_name(facts, shop_url),
         shop_url=shop_url,
-        image_url=http_url(facts.get("image")),
-        currency=currency,
-        price=parse_decimal(facts.get("price")),
-        previous_price=parse_decimal(facts.get("previous_price")),
-        target_price=parse_decimal(facts.get("target_price")),
-        lowest_90d=parse_decimal(facts.get("lowest_90d")),
-        average_90d=parse_decimal(facts.get("average_90d")),
-        lowest_ever=parse_decimal(facts.get("lowest_ever")),
-        good_deal=facts.get("good_deal") is True,
-        availability=availability if isinstance(availability, str) and len(availability) <= 20 else None,
-        mode=mode if isinstance(mode, str) and len(mode) <= 10 else None,
+        image_url=http_url(facts.image),
+        currency=facts.currency,
+        price=facts.price,
+        previous_price=facts.previous_price,
+        target_price=facts.target_price,
+        lowest_90d=facts.lowest_90d,
+        average_90d=facts.average_90d,
+        lowest_ever=facts.lowest_ever,
+        good_deal=facts.good_deal,
+        availability=facts.availability if len(facts.availability or "") <= 20 else None,
+        mode=facts.mode if len(facts.mode or "") <= 10 else None,
         product_id=product_id,
         watch_id=watch_id,
         display_name=clean_text(display_name, max_chars=120, default="there"),

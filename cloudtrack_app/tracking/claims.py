@@ -5,11 +5,15 @@ Due products are claimed with one statement,
 skips rows another claimer holds; SQLite has no row locks but runs each UPDATE atomically
 under its single write lock. A worker that dies keeps its lease until it expires, then any
 worker claims the product again.
+
+When a product is due again after a check (`next_check_delay`, `retry_delay`) is decided
+here too, so a new product and a checked one are spread over the cycle alike.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from dataclasses import dataclass
@@ -21,6 +25,10 @@ from sqlalchemy.engine import Engine
 
 from cloudtrack_app.db import get_engine
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
+from cloudtrack_app.settings import Settings
+
+MAX_BACKOFF = timedelta(hours=24)
+_rng = random.Random()
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,19 @@ _RETURNING = (
     Product.last_availability,
     Product.last_checked_at,
 )
+
+
+def next_check_delay(settings: Settings, rng: random.Random | None = None) -> timedelta:
+    """The check interval with per-product jitter, so a shop's products spread over the cycle."""
+    factor = 1 + (rng or _rng).uniform(-settings.check_jitter, settings.check_jitter)
+    return timedelta(seconds=settings.check_interval * factor)
+
+
+def retry_delay(settings: Settings, failures: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff after `failures` failed checks in a row (capped at a day)."""
+    base = max(300.0, settings.check_interval / 8)
+    seconds = min(MAX_BACKOFF.total_seconds(), base * 2 ** max(0, failures - 1))
+    return timedelta(seconds=seconds * (1 + (rng or _rng).uniform(0, settings.check_jitter)))
 
 
 def new_worker_id(role: str = "worker") -> str:

@@ -5,13 +5,6 @@ what the user asked for against it, then in one transaction upserts the shared `
 creates the `Watch`, records the observation and queues the confirmation event. Refusals
 are `IngestError`s whose `message` can be shown as it is and whose `offer` names the
 alternative the UI can propose.
-
-Alert event facts (`AlertEvent.facts`, prices as decimal strings, None when unknown):
-    kind, reason ("watch_added" | "target_reached" | "further_drop" | "restock"), crossing,
-    title, shop, url, image, currency, price, previous_price, target_price, any_drop,
-    initial_price, mode, availability, previous_availability, lowest_90d, average_90d,
-    lowest_ever, lowest_ever_at (ISO 8601), good_deal, checked_at (ISO 8601);
-    confirmations also carry target_met.
 """
 
 from __future__ import annotations
@@ -26,28 +19,25 @@ from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import format_money, usable_locale
-from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
+from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
-from cloudtrack_app.tracking.checker import (
-    alert_facts,
+from cloudtrack_app.tracking.claims import next_check_delay
+from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
+from cloudtrack_app.tracking.observations import (
     apply_page_details,
-    dedupe_key,
-    insert_alert_events,
     lock_product,
     mark_read,
-    next_check_delay,
     observation_of,
+    queue_confirmation,
     record_observation,
     set_memory,
 )
-from cloudtrack_app.tracking.extract import extract
-from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
 from cloudtrack_app.tracking.rules import Observation, WatchRule, initial_memory
 from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
 
 PREVIEW_MAX_AGE = timedelta(minutes=10)
 MAX_TARGET = Decimal("100000000000000")
-REASON_WATCH_ADDED = "watch_added"
 
 OFFER_PRICE_WATCH = "price_watch"
 OFFER_ANY_DROP = "any_drop"
@@ -291,22 +281,9 @@ def _save_watch(
         if product is None:
             product = _new_product(preview, now, settings)
             _apply_preview(product, preview, now)
-            product.last_price = current.price
-            product.currency = current.currency
-            product.last_availability = current.availability
-            product.last_changed_at = now
             session.add(product)
             session.flush()
-            assert product.id is not None
-            session.add(
-                PricePoint(
-                    product_id=product.id,
-                    checked_at=now,
-                    price=current.price,
-                    currency=current.currency,
-                    availability=current.availability,
-                )
-            )
+            record_observation(session, product, None, None, current, now)
         else:
             assert product.id is not None
             lock_product(session, product.id)
@@ -331,23 +308,7 @@ def _save_watch(
         session.add(watch)
         session.flush()
         assert watch.id is not None
-        facts = alert_facts(session, product, watch, AlertKind.CONFIRMATION, REASON_WATCH_ADDED, 1, None, now)
-        facts["target_met"] = target_met
-        insert_alert_events(
-            session,
-            [
-                {
-                    "watch_id": watch.id,
-                    "user_id": user_id,
-                    "product_id": product.id,
-                    "kind": str(AlertKind.CONFIRMATION),
-                    "dedupe_key": dedupe_key(watch.id, AlertKind.CONFIRMATION, 1),
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "facts": facts,
-                }
-            ],
-        )
+        queue_confirmation(session, product, watch, target_met, now)
         return watch.id, product.id, target_met
 
 

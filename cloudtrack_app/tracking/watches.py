@@ -14,14 +14,14 @@ from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
-from cloudtrack_app.tracking.checker import (
+from cloudtrack_app.tracking.ingest import IngestError, validate_request
+from cloudtrack_app.tracking.observations import (
     evaluate_watches,
     lock_product,
     memory_of,
     observation_of,
     set_memory,
 )
-from cloudtrack_app.tracking.ingest import IngestError, validate_request
 from cloudtrack_app.tracking.rules import (
     Observation,
     WatchMemory,
