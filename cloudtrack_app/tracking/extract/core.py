@@ -19,7 +19,7 @@ from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK,
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
-    Product,
+    StructuredProduct,
     collect_products,
     first_text,
     opengraph_offer,
@@ -95,13 +95,15 @@ def _same_page(a: str | None, b: str | None) -> bool:
     )
 
 
-def choose_products(products: list[Product], heading: str | None, urls: list[str]) -> list[Product]:
+def choose_products(
+    products: list[StructuredProduct], heading: str | None, urls: list[str]
+) -> list[StructuredProduct]:
     """The main product, with its variants (same name, or ProductGroup members)."""
     if not products:
         return []
     wanted = _normalise_name(heading)
 
-    def score(product: Product) -> tuple[int, int]:
+    def score(product: StructuredProduct) -> tuple[int, int]:
         points = 0
         name = _normalise_name(product.name)
         if wanted and name and (name in wanted or wanted in name):
@@ -265,7 +267,7 @@ def _page_title(tree: Any) -> str | None:
 def _decide_price(
     result: Extraction,
     offers: list[Offer],
-    main: Product | None,
+    main: StructuredProduct | None,
     og_offer: Offer | None,
     visible: list[PriceCandidate],
     best_visible: PriceCandidate | None,

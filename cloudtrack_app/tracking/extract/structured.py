@@ -75,7 +75,9 @@ class Offer:
 
 
 @dataclass
-class Product:
+class StructuredProduct:
+    """A product node of a page's schema.org data (not the `Product` table of models.py)."""
+
     source: str
     order: int
     node: dict[str, Any]
@@ -236,7 +238,7 @@ def opengraph_offer(meta: dict[str, str]) -> Offer | None:
 # --- products and offers ---------------------------------------------------------------
 
 
-def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Product]:
+def walk_products(document: Any, source: str, start: int = 0) -> Iterator[StructuredProduct]:
     """Every product node, depth first in document order, skipping related-product links.
     Variants inside a ProductGroup share the group's `family`."""
     stack: list[tuple[Any, int | None]] = [(document, None)]
@@ -256,7 +258,7 @@ def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Produc
             order += 1
             if family is None and "productgroup" in types:
                 family = order
-            yield Product(
+            yield StructuredProduct(
                 source, order, node, list(product_offers(node)), family if family is not None else order
             )
         children = []
@@ -330,10 +332,10 @@ def read_offer(offer: dict[str, Any], inherited_currency: str | None, depth: int
 
 def collect_products(
     tree: lxml.etree._Element, diagnostics: list[str], *, may_have_microdata: bool, may_have_rdfa: bool
-) -> list[Product]:
+) -> list[StructuredProduct]:
     """Products from JSON-LD; microdata and RDFa only while no price was found (each costs
     a walk over the whole tree, and shops that use several syntaxes say the same in each)."""
-    products: list[Product] = []
+    products: list[StructuredProduct] = []
     for document in read_json_ld(tree, diagnostics):
         products.extend(walk_products(document, "json-ld", len(products)))
     if may_have_microdata and not _has_price(products):
@@ -357,5 +359,5 @@ def collect_products(
     return products
 
 
-def _has_price(products: list[Product]) -> bool:
+def _has_price(products: list[StructuredProduct]) -> bool:
     return any(o.price is not None for p in products for o in p.offers)
