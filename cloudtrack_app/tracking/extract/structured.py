@@ -129,7 +129,8 @@ def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> list[Any]
         except (ValueError, RecursionError):
             pass
         try:
-            documents.append(jstyleson.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False))
+            # jstyleson drops comments and trailing commas, and leaves strings alone.
+            documents.append(jstyleson.loads(text, strict=False))
         except Exception:
             diagnostics.append("malformed JSON-LD block skipped")
     return documents
