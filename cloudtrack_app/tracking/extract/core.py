@@ -26,20 +26,22 @@ from cloudtrack_app.tracking.extract.structured import (
     read_meta,
 )
 from cloudtrack_app.tracking.extract.visible import (
-    BUTTON_REGION_LEVELS,
     Anchors,
-    BuyButton,
     Marked,
     PriceCandidate,
     Surroundings,
     best_visible_price,
-    buttons_in,
-    find_buy_button,
     find_prices,
     find_title,
     html_lang,
     mark,
     title_region,
+)
+from cloudtrack_app.tracking.extract.visible_stock import (
+    BUTTON_REGION_LEVELS,
+    BuyButton,
+    buttons_in,
+    find_buy_button,
     visible_availability,
 )
 
