@@ -1,9 +1,10 @@
 """One page in, one reading out: price, currency, stock state and product facts.
 
 Order of trust: schema.org data about the page's main product (JSON-LD, microdata,
-RDFa), then OpenGraph product tags, then the visible price near the title and buy
-button. Visible prices also check the structured ones: a structured price that the page
-shows only struck through loses to the price the page shows as current.
+RDFa; read again by extruct where neither they nor OpenGraph give a price), then
+OpenGraph product tags, then the visible price near the title and buy button. Visible
+prices also check the structured ones: a structured price that the page shows only
+struck through loses to the price the page shows as current.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
+from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
     StructuredProduct,
     collect_products,
     first_text,
+    has_price,
     opengraph_offer,
     read_meta,
 )
@@ -187,9 +190,21 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
     )
     result.canonical_url = _absolute(url, canonical) or _absolute(url, meta.get("og:url"))
 
-    products = collect_products(
+    products, unread_json_ld = collect_products(
         tree, result.diagnostics, may_have_microdata=page.may_have_microdata, may_have_rdfa=page.may_have_rdfa
     )
+    og_offer = opengraph_offer(meta)
+    if og_offer is None and not has_price(products):
+        products.extend(
+            fallback_products(
+                tree,
+                url,
+                unread_json_ld,
+                result.diagnostics,
+                may_have_microdata=page.may_have_microdata,
+                start=len(products),
+            )
+        )
     first_name = next((p.name for p in products if p.name and p.offers), None) or next(
         (p.name for p in products if p.name), None
     )
@@ -199,7 +214,6 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
     main = group[0] if group else None
     offers = [o for p in group for o in p.offers]
 
-    og_offer = opengraph_offer(meta)
     hint = next((o.currency for o in offers if o.currency), None) or (og_offer.currency if og_offer else None)
     has_structured_price = any(o.price is not None for o in offers) or og_offer is not None
 

@@ -98,7 +98,9 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
     markup (costlier, needed when no structured price tells what to look for)."""
     marked = Marked([], [], [], [], [])
-    for element in region.iter(lxml.etree.Element):
+    # Listed first: a proxy freed while its ancestors have none climbs the whole ancestry
+    # in lxml, which on a page nested thousands deep costs more than the walk itself.
+    for element in list(region.iter(lxml.etree.Element)):
         tag = element.tag
         if tag == "button":
             marked.buttons.append(element)
