@@ -464,6 +464,18 @@ def test_json_ld_with_trailing_commas_and_comments_is_still_read() -> None:
     assert found.price == Decimal("5.00")
 
 
+def test_lenient_json_ld_reading_leaves_text_inside_strings_alone() -> None:
+    # The trailing commas make the strict parser give up; the lenient one must not take
+    # ", ]" and " ,}" inside the strings for trailing commas too.
+    broken = (
+        '<script type="application/ld+json">{"@type": "Product", "name": "Kettle ,} 42",'
+        ' "description": "lid, ], base", "offers": {"price": "5.00", "priceCurrency": "EUR",},}</script>'
+    )
+    found = extract(page(head=broken), URL)
+    assert (found.price, found.currency, found.source) == (Decimal("5.00"), "EUR", "json-ld")
+    assert found.title == "Kettle ,} 42"
+
+
 def test_hopeless_json_ld_is_reported_and_the_page_still_read() -> None:
     body = "<h1>Kettle 42</h1><span class='price'>9,99 €</span>"
     found = extract(

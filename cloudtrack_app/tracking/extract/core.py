@@ -1,9 +1,10 @@
 """One page in, one reading out: price, currency, stock state and product facts.
 
 Order of trust: schema.org data about the page's main product (JSON-LD, microdata,
-RDFa), then OpenGraph product tags, then the visible price near the title and buy
-button. Visible prices also check the structured ones: a structured price that the page
-shows only struck through loses to the price the page shows as current.
+RDFa; read again by extruct where neither they nor OpenGraph give a price), then
+OpenGraph product tags, then the visible price near the title and buy button. Visible
+prices also check the structured ones: a structured price that the page shows only
+struck through loses to the price the page shows as current.
 """
 
 from __future__ import annotations
@@ -16,30 +17,34 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
+from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
-    Product,
+    StructuredProduct,
     collect_products,
     first_text,
+    has_price,
     opengraph_offer,
     read_meta,
 )
 from cloudtrack_app.tracking.extract.visible import (
-    BUTTON_REGION_LEVELS,
     Anchors,
-    BuyButton,
     Marked,
     PriceCandidate,
     Surroundings,
     best_visible_price,
-    buttons_in,
-    find_buy_button,
     find_prices,
     find_title,
     html_lang,
     mark,
     title_region,
+)
+from cloudtrack_app.tracking.extract.visible_stock import (
+    BUTTON_REGION_LEVELS,
+    BuyButton,
+    buttons_in,
+    find_buy_button,
     visible_availability,
 )
 
@@ -95,13 +100,15 @@ def _same_page(a: str | None, b: str | None) -> bool:
     )
 
 
-def choose_products(products: list[Product], heading: str | None, urls: list[str]) -> list[Product]:
+def choose_products(
+    products: list[StructuredProduct], heading: str | None, urls: list[str]
+) -> list[StructuredProduct]:
     """The main product, with its variants (same name, or ProductGroup members)."""
     if not products:
         return []
     wanted = _normalise_name(heading)
 
-    def score(product: Product) -> tuple[int, int]:
+    def score(product: StructuredProduct) -> tuple[int, int]:
         points = 0
         name = _normalise_name(product.name)
         if wanted and name and (name in wanted or wanted in name):
@@ -183,9 +190,21 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
     )
     result.canonical_url = _absolute(url, canonical) or _absolute(url, meta.get("og:url"))
 
-    products = collect_products(
+    products, unread_json_ld = collect_products(
         tree, result.diagnostics, may_have_microdata=page.may_have_microdata, may_have_rdfa=page.may_have_rdfa
     )
+    og_offer = opengraph_offer(meta)
+    if og_offer is None and not has_price(products):
+        products.extend(
+            fallback_products(
+                tree,
+                url,
+                unread_json_ld,
+                result.diagnostics,
+                may_have_microdata=page.may_have_microdata,
+                start=len(products),
+            )
+        )
     first_name = next((p.name for p in products if p.name and p.offers), None) or next(
         (p.name for p in products if p.name), None
     )
@@ -195,7 +214,6 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
     main = group[0] if group else None
     offers = [o for p in group for o in p.offers]
 
-    og_offer = opengraph_offer(meta)
     hint = next((o.currency for o in offers if o.currency), None) or (og_offer.currency if og_offer else None)
     has_structured_price = any(o.price is not None for o in offers) or og_offer is not None
 
@@ -265,7 +283,7 @@ def _page_title(tree: Any) -> str | None:
 def _decide_price(
     result: Extraction,
     offers: list[Offer],
-    main: Product | None,
+    main: StructuredProduct | None,
     og_offer: Offer | None,
     visible: list[PriceCandidate],
     best_visible: PriceCandidate | None,

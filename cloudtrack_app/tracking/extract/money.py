@@ -15,157 +15,16 @@ from urllib.parse import urlsplit
 from babel.numbers import get_currency_name, get_currency_precision, get_territory_currencies
 from price_parser import Price
 
+from cloudtrack_app.tracking.extract._currencies import (
+    AMBIGUOUS_SIGNS,
+    GENERIC_CCTLDS,
+    LANGUAGE_CURRENCY,
+    PRACTICALLY_ZERO_DECIMAL,
+    TLD_COUNTRY,
+    UNAMBIGUOUS_SIGNS,
+)
+
 MAX_AMOUNT = Decimal("1e12")
-
-# Signs that name one currency wherever they appear.
-UNAMBIGUOUS_SIGNS: dict[str, str] = {
-    "€": "EUR",
-    "eur": "EUR",
-    "euro": "EUR",
-    "euros": "EUR",
-    "₹": "INR",
-    "₽": "RUB",
-    "руб": "RUB",
-    "руб.": "RUB",
-    "₴": "UAH",
-    "грн": "UAH",
-    "грн.": "UAH",
-    "₺": "TRY",
-    "tl": "TRY",
-    "₩": "KRW",
-    "원": "KRW",
-    "₪": "ILS",
-    "₫": "VND",
-    "đ": "VND",
-    "฿": "THB",
-    "₱": "PHP",
-    "₦": "NGN",
-    "₸": "KZT",
-    "₾": "GEL",
-    "₼": "AZN",
-    "₭": "LAK",
-    "zł": "PLN",
-    "zl": "PLN",
-    "kč": "CZK",
-    "ft": "HUF",
-    "lei": "RON",
-    "лв": "BGN",
-    "лв.": "BGN",
-    "kn": "HRK",
-    "din": "RSD",
-    "дин": "RSD",
-    "rm": "MYR",
-    "rp": "IDR",
-    "s/": "PEN",
-    "s/.": "PEN",
-    "r$": "BRL",
-    "us$": "USD",
-    "usd$": "USD",
-    "c$": "CAD",
-    "ca$": "CAD",
-    "cad$": "CAD",
-    "a$": "AUD",
-    "au$": "AUD",
-    "nz$": "NZD",
-    "hk$": "HKD",
-    "s$": "SGD",
-    "sg$": "SGD",
-    "nt$": "TWD",
-    "mx$": "MXN",
-    "円": "JPY",
-    "元": "CNY",
-    "rmb": "CNY",
-    "chf": "CHF",
-    "fr.": "CHF",
-    "sfr.": "CHF",
-    "br": "BYN",
-    "бел. руб.": "BYN",
-    "ر.س": "SAR",
-    "ر.س.": "SAR",
-    "sr": "SAR",
-    "د.إ": "AED",
-    "ر.ق": "QAR",
-    "د.ك": "KWD",
-    "ب.د": "BHD",
-    "ر.ع.": "OMR",
-    "د.ا": "JOD",
-    "ج.م": "EGP",
-    "дин.": "RSD",
-    "₨": "PKR",
-    "৳": "BDT",
-    "₮": "MNT",
-}
-
-# Signs shared by several currencies: the shop's country picks one; else the default.
-AMBIGUOUS_SIGNS: dict[str, tuple[frozenset[str], str | None]] = {
-    "$": (
-        frozenset(
-            {
-                "USD",
-                "CAD",
-                "AUD",
-                "NZD",
-                "MXN",
-                "ARS",
-                "CLP",
-                "COP",
-                "SGD",
-                "HKD",
-                "TWD",
-                "UYU",
-                "BSD",
-                "BBD",
-                "BZD",
-                "BMD",
-                "BND",
-                "FJD",
-                "GYD",
-                "JMD",
-                "KYD",
-                "LRD",
-                "NAD",
-                "SBD",
-                "SRD",
-                "TTD",
-                "XCD",
-                "CUP",
-                "DOP",
-            }
-        ),
-        "USD",
-    ),
-    "kr": (frozenset({"SEK", "DKK", "NOK", "ISK"}), None),
-    "¥": (frozenset({"JPY", "CNY"}), "JPY"),
-    "£": (frozenset({"GBP", "EGP", "LBP", "GIP", "FKP", "SHP"}), "GBP"),
-    "rs": (frozenset({"INR", "PKR", "LKR", "NPR", "MUR", "SCR"}), "INR"),
-    "р.": (frozenset({"RUB", "BYN"}), "RUB"),
-}
-AMBIGUOUS_SIGNS["kr."] = AMBIGUOUS_SIGNS[":-"] = AMBIGUOUS_SIGNS["kr"]
-AMBIGUOUS_SIGNS["rs."] = AMBIGUOUS_SIGNS["rs"]
-AMBIGUOUS_SIGNS["￥"] = AMBIGUOUS_SIGNS["¥"]
-
-# When the country does not settle a sign, the page language may.
-LANGUAGE_CURRENCY: dict[str, str] = {
-    "sv": "SEK",
-    "da": "DKK",
-    "nb": "NOK",
-    "nn": "NOK",
-    "no": "NOK",
-    "is": "ISK",
-    "zh": "CNY",
-    "ja": "JPY",
-    "ur": "PKR",
-    "si": "LKR",
-    "ne": "NPR",
-    "be": "BYN",
-}
-
-# Country-code domains used as generic names: they say nothing about the shop's country.
-GENERIC_CCTLDS = frozenset({"io", "co", "tv", "me", "ai", "fm", "ly", "to", "cc", "ws", "eu", "gg", "app"})
-TLD_COUNTRY = {"uk": "GB", "su": "RU"}
-
-# Zero-decimal in practice though ISO lists minor units (nobody pays 24,99 forint).
-PRACTICALLY_ZERO_DECIMAL = frozenset({"HUF", "TWD", "COP", "IDR", "PKR", "CLP", "ISK", "UGX"})
 
 GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+")
 ONE_GROUP_OF_THREE = re.compile(r"\d{1,3}[.,]\d{3}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,18 @@ NOT_CURRENT_PRICE_TYPES = (
 )
 SCHEMA_PREFIX = re.compile(r"^(?:https?://(?:www\.)?schema\.org/|schema:)", re.IGNORECASE)
 MAX_NODES = 5000
+# Elements below property elements read for their text, per page (real pages read a few
+# thousand; nested properties on a hostile page would read millions).
+MAX_TEXT_ELEMENTS = 200_000
+SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
+# Characters of malformed JSON-LD per page given to the lenient parser, which reads
+# in Python (about 0.2 s per million); real pages have a few kilobytes at most.
+MAX_LENIENT_JSON_CHARS = 500_000
+# Chosen in C rather than iterated: lxml frees each element it hands out, and freeing one
+# climbs all its ancestors, a long climb per script on a page nested deep.
+JSON_LD_SCRIPTS = lxml.etree.XPath(
+    "descendant::script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"
+)
 
 
 @dataclass
@@ -75,7 +87,9 @@ class Offer:
 
 
 @dataclass
-class Product:
+class StructuredProduct:
+    """A product node of a page's schema.org data (not the `Product` table of models.py)."""
+
     source: str
     order: int
     node: dict[str, Any]
@@ -112,11 +126,12 @@ def first_text_scalar(value: object) -> str | None:
 # --- JSON-LD --------------------------------------------------------------------------
 
 
-def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> list[Any]:
+def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> tuple[list[Any], list[Any]]:
+    """The documents of the page's JSON-LD blocks, and the blocks that could not be read."""
     documents: list[Any] = []
-    for script in tree.iter("script"):
-        if "ld+json" not in (script.get("type") or "").lower():
-            continue
+    unread: list[Any] = []
+    lenient_left = MAX_LENIENT_JSON_CHARS
+    for script in JSON_LD_SCRIPTS(tree):
         text = (script.text or "").strip()
         if not text:
             continue
@@ -126,11 +141,17 @@ def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> list[Any]
             continue
         except (ValueError, RecursionError):
             pass
+        if len(text) > lenient_left:
+            diagnostics.append("malformed JSON-LD block too large to repair; skipped")
+            continue
+        lenient_left -= len(text)
         try:
-            documents.append(jstyleson.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False))
+            # jstyleson drops comments and trailing commas, and leaves strings alone.
+            documents.append(jstyleson.loads(text, strict=False))
         except Exception:
             diagnostics.append("malformed JSON-LD block skipped")
-    return documents
+            unread.append(script)
+    return documents, unread
 
 
 # --- microdata and RDFa -----------------------------------------------------------------
@@ -150,7 +171,9 @@ URL_PROPERTY_TAGS = {
 }
 
 
-def element_value(element: lxml.etree._Element, content_attributes: tuple[str, ...]) -> str:
+def element_value(
+    element: lxml.etree._Element, content_attributes: tuple[str, ...], texts: SubtreeTexts
+) -> str:
     for attribute in content_attributes:
         value = element.get(attribute)
         if value is not None:
@@ -162,7 +185,24 @@ def element_value(element: lxml.etree._Element, content_attributes: tuple[str, .
         return element.get("value", "")
     if tag == "time" and element.get("datetime") is not None:
         return element.get("datetime", "")
-    return text_of(element)[:2000]
+    return texts.text(element)
+
+
+class SubtreeTexts:
+    """Text values of property elements, with a bound per page on the elements read: a
+    property inside another is read again with it, so deep nesting would cost its square."""
+
+    def __init__(self) -> None:
+        self.elements_left = MAX_TEXT_ELEMENTS
+
+    def text(self, element: lxml.etree._Element) -> str:
+        if len(element):
+            if self.elements_left <= 0:
+                return ""
+            self.elements_left -= int(SUBTREE_SIZE(element))
+            if self.elements_left < 0:
+                return ""
+        return text_of(element)[:2000]
 
 
 def read_items(
@@ -174,12 +214,19 @@ def read_items(
     content_attributes: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     """Items of microdata (itemscope/itemtype/itemprop) or RDFa (typeof/property), as dicts."""
-    # Through the attribute axis: libxml2 is much faster at this than at testing
-    # every element for the attributes.
-    marked = tree.xpath(f"//@{scope_attribute}/.. | //@{property_attribute}/..")[: 2 * MAX_NODES]
-    scopes = [element for element in marked if element.get(scope_attribute) is not None]
+    # Through the attribute axis: libxml2 is much faster at this than at testing every
+    # element for the attributes. Each attribute's element is taken in Python: a parent
+    # step (`//@a/..`) or a union de-duplicates the node set pairwise, quadratic in items.
+    scopes = [
+        attribute.getparent()
+        for attribute in tree.xpath(f"(//@{scope_attribute})[position() <= {2 * MAX_NODES}]")
+    ]
     if not scopes:
         return []
+    properties = [
+        attribute.getparent()
+        for attribute in tree.xpath(f"(//@{property_attribute})[position() <= {2 * MAX_NODES}]")
+    ]
     items: dict[Any, dict[str, Any]] = {}
     for scope in scopes:
         item: dict[str, Any] = {}
@@ -188,19 +235,38 @@ def read_items(
             item["@type"] = [SCHEMA_PREFIX.sub("", t) for t in item_type.split()]
         items[scope] = item
     owned: set[Any] = set()
-    for element in marked:
-        if element.get(property_attribute) is None:
-            continue
-        owner = next((a for a in element.iterancestors() if a in items), None)
+    texts = SubtreeTexts()
+    for element, owner in zip(properties, nearest_items(properties, items), strict=True):
         if owner is None:
             continue
-        value: Any = items[element] if element in items else element_value(element, content_attributes)
+        value: Any = items[element] if element in items else element_value(element, content_attributes, texts)
         if element in items:
             owned.add(element)
         for name in element.get(property_attribute, "").split():
             key = SCHEMA_PREFIX.sub("", name).rsplit("/", 1)[-1]
             items[owner].setdefault(key, []).append(value)
     return [item for scope, item in items.items() if scope not in owned]
+
+
+def nearest_items(elements: list[Any], items: Container[Any]) -> Iterator[Any | None]:
+    """The nearest item above each element. An ancestor walked once answers for all the
+    elements below it, so a deep page is not climbed again for every property."""
+    nearest: dict[Any, Any | None] = {}
+    for element in elements:
+        climbed: list[Any] = []
+        owner = None
+        node = element.getparent()
+        while node is not None:
+            if node in items:
+                owner = node
+                break
+            if node in nearest:
+                owner = nearest[node]
+                break
+            climbed.append(node)
+            node = node.getparent()
+        nearest.update(dict.fromkeys(climbed, owner))
+        yield owner
 
 
 # --- OpenGraph / product meta tags --------------------------------------------------------
@@ -236,7 +302,7 @@ def opengraph_offer(meta: dict[str, str]) -> Offer | None:
 # --- products and offers ---------------------------------------------------------------
 
 
-def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Product]:
+def walk_products(document: Any, source: str, start: int = 0) -> Iterator[StructuredProduct]:
     """Every product node, depth first in document order, skipping related-product links.
     Variants inside a ProductGroup share the group's `family`."""
     stack: list[tuple[Any, int | None]] = [(document, None)]
@@ -256,7 +322,7 @@ def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Produc
             order += 1
             if family is None and "productgroup" in types:
                 family = order
-            yield Product(
+            yield StructuredProduct(
                 source, order, node, list(product_offers(node)), family if family is not None else order
             )
         children = []
@@ -330,13 +396,15 @@ def read_offer(offer: dict[str, Any], inherited_currency: str | None, depth: int
 
 def collect_products(
     tree: lxml.etree._Element, diagnostics: list[str], *, may_have_microdata: bool, may_have_rdfa: bool
-) -> list[Product]:
+) -> tuple[list[StructuredProduct], list[Any]]:
     """Products from JSON-LD; microdata and RDFa only while no price was found (each costs
-    a walk over the whole tree, and shops that use several syntaxes say the same in each)."""
-    products: list[Product] = []
-    for document in read_json_ld(tree, diagnostics):
+    a walk over the whole tree, and shops that use several syntaxes say the same in each).
+    Also the JSON-LD blocks that could not be read, for the fallback reader."""
+    products: list[StructuredProduct] = []
+    documents, unread_json_ld = read_json_ld(tree, diagnostics)
+    for document in documents:
         products.extend(walk_products(document, "json-ld", len(products)))
-    if may_have_microdata and not _has_price(products):
+    if may_have_microdata and not has_price(products):
         microdata = read_items(
             tree,
             scope_attribute="itemscope",
@@ -345,7 +413,7 @@ def collect_products(
             content_attributes=("content",),
         )
         products.extend(walk_products(microdata, "microdata", len(products)))
-    if may_have_rdfa and not _has_price(products):
+    if may_have_rdfa and not has_price(products):
         rdfa = read_items(
             tree,
             scope_attribute="typeof",
@@ -354,8 +422,8 @@ def collect_products(
             content_attributes=("content", "resource"),
         )
         products.extend(walk_products(rdfa, "rdfa", len(products)))
-    return products
+    return products, unread_json_ld
 
 
-def _has_price(products: list[Product]) -> bool:
+def has_price(products: list[StructuredProduct]) -> bool:
     return any(o.price is not None for p in products for o in p.offers)

@@ -18,24 +18,16 @@ from typing import Any
 import lxml.etree
 from price_parser import Price
 
-from cloudtrack_app.tracking.extract.availability import (
-    OUT_OF_STOCK,
-    says_add_to_cart,
-    text_availability,
-)
 from cloudtrack_app.tracking.extract.money import is_iso_currency, parse_money
 from cloudtrack_app.tracking.extract.page import text_of
 
 MAX_CANDIDATES = 120
-MAX_BUTTONS = 80
 UNMARKED_NEAR = 12
 MAX_PRICE_TEXT = 60
 FAR = 1000
 
-# How far up from the title the product's price is looked for, and its buy button (which
-# often sits in a column of its own).
+# How far up from the title the product's price is looked for.
 REGION_LEVELS = 4
-BUTTON_REGION_LEVELS = 7
 
 CURRENCY_SIGN = re.compile(
     r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|ر\.س|د\.إ)(?!\w)",
@@ -86,24 +78,8 @@ NOT_THE_PRICE_ATTRIBUTES = re.compile(
     r"\b(?:shipping|delivery|instal+ment\w*|monthly|financ\w*|credit|points|saving\w*|unit ?price"
     r"|base ?price|per unit|loyalty|voucher|coupon|you save)\b"
 )
-CART_ATTRIBUTE_WORDS = re.compile(
-    r"\b(?:add ?to ?(?:cart|basket|bag)|addtocart|addtobasket|buy\w*|cart|basket|warenkorb|panier|carrito"
-    r"|carrello|winkelwagen|kosik|koszyk|korzina|checkout|purchase)\b"
-)
-DISABLED_CLASS = re.compile(
-    r"\b(?:disabled|inactive|unavailable|sold ?out|out ?of ?stock|soldout|outofstock)\b"
-)
 CAMEL_CASE = re.compile(r"([a-z0-9])([A-Z])")
 NON_LETTERS = re.compile(r"[^a-z0-9]+")
-
-
-def buttons_in(region: Any) -> list[Any]:
-    """<button>s and submit inputs (a tag-filtered walk, done in C)."""
-    return [
-        element
-        for element in region.iter("button", "input")
-        if element.tag == "button" or element.get("type") in ("submit", "button")
-    ]
 
 
 @dataclass
@@ -122,7 +98,9 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
     markup (costlier, needed when no structured price tells what to look for)."""
     marked = Marked([], [], [], [], [])
-    for element in region.iter(lxml.etree.Element):
+    # Listed first: a proxy freed while its ancestors have none climbs the whole ancestry
+    # in lxml, which on a page nested thousands deep costs more than the walk itself.
+    for element in list(region.iter(lxml.etree.Element)):
         tag = element.tag
         if tag == "button":
             marked.buttons.append(element)
@@ -380,47 +358,6 @@ def find_title(tree: Any, product_name: str | None) -> Any | None:
     return headings[0]
 
 
-@dataclass
-class BuyButton:
-    element: Any
-    enabled: bool
-    says: str | None  # out_of_stock when the button itself says sold out
-
-
-def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
-    """The buy button nearest the title: its state is evidence of stock."""
-    best: tuple[int, int, BuyButton] | None = None
-    for order, element in enumerate(marked.buttons or marked.cart_links):
-        if order > MAX_BUTTONS:
-            break
-        text = (
-            text_of(element)
-            or element.get("value")
-            or element.get("aria-label")
-            or element.get("title")
-            or ""
-        )
-        if len(text) > 60:
-            continue
-        states = text_availability(text)
-        says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
-        buyish = bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element))) or says_add_to_cart(text)
-        if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
-            continue
-        disabled = (
-            element.get("disabled") is not None
-            or element.get("aria-disabled") == "true"
-            or bool(DISABLED_CLASS.search(attribute_words(element)))
-        )
-        button = BuyButton(
-            element, not disabled and not says_sold_out, OUT_OF_STOCK if says_sold_out else None
-        )
-        key = (anchors.distance(element), order)
-        if best is None or key < best[:2]:
-            best = (key[0], key[1], button)
-    return best[2] if best else None
-
-
 def price_candidates(
     elements: list[Any],
     anchors: Anchors,
@@ -512,31 +449,6 @@ def best_visible_price(candidates: list[PriceCandidate]) -> PriceCandidate | Non
     current = [c for c in candidates if not c.was]
     pool = current or [c for c in candidates if not c.struck]
     return min(pool, key=lambda c: c.rank) if pool else None
-
-
-def visible_availability(
-    marked: Marked, anchors: Anchors, surroundings: Surroundings
-) -> tuple[str, str, int] | None:
-    """(phrase, state, distance) of the availability statement nearest the product."""
-    best: tuple[str, str, int] | None = None
-    for order, element in enumerate(marked.stock_notes):
-        if order > 80:
-            break
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in ("script", "style", "option", "select", "button", "input", "body", "html", "form"):
-            continue
-        if len(element) > 12:
-            continue
-        text = text_of(element)
-        if len(text) > 200:
-            continue
-        found = text_availability(text)
-        if not found or surroundings.elsewhere(element, depth=8):
-            continue
-        distance = anchors.distance(element)
-        if best is None or distance < best[2]:
-            best = (found[0], found[1], distance)
-    return best
 
 
 def html_lang(tree: lxml.etree._Element) -> str | None:

@@ -1,0 +1,106 @@
+"""What the page shows about stock: the buy button nearest the title, and availability notes.
+
+A sold-out or disabled buy button and a short "out of stock" note near the product are
+evidence of stock when structured data says nothing, or says "in stock" out of date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cloudtrack_app.tracking.extract.availability import (
+    OUT_OF_STOCK,
+    says_add_to_cart,
+    text_availability,
+)
+from cloudtrack_app.tracking.extract.page import text_of
+from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, attribute_words
+
+MAX_BUTTONS = 80
+# How far up from the title the buy button is looked for (it often sits in a column of its own).
+BUTTON_REGION_LEVELS = 7
+
+CART_ATTRIBUTE_WORDS = re.compile(
+    r"\b(?:add ?to ?(?:cart|basket|bag)|addtocart|addtobasket|buy\w*|cart|basket|warenkorb|panier|carrito"
+    r"|carrello|winkelwagen|kosik|koszyk|korzina|checkout|purchase)\b"
+)
+DISABLED_CLASS = re.compile(
+    r"\b(?:disabled|inactive|unavailable|sold ?out|out ?of ?stock|soldout|outofstock)\b"
+)
+
+
+def buttons_in(region: Any) -> list[Any]:
+    """<button>s and submit inputs (a tag-filtered walk, done in C)."""
+    return [
+        element
+        for element in region.iter("button", "input")
+        if element.tag == "button" or element.get("type") in ("submit", "button")
+    ]
+
+
+@dataclass
+class BuyButton:
+    element: Any
+    enabled: bool
+    says: str | None  # out_of_stock when the button itself says sold out
+
+
+def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
+    """The buy button nearest the title: its state is evidence of stock."""
+    best: tuple[int, int, BuyButton] | None = None
+    for order, element in enumerate(marked.buttons or marked.cart_links):
+        if order > MAX_BUTTONS:
+            break
+        text = (
+            text_of(element)
+            or element.get("value")
+            or element.get("aria-label")
+            or element.get("title")
+            or ""
+        )
+        if len(text) > 60:
+            continue
+        states = text_availability(text)
+        says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
+        buyish = bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element))) or says_add_to_cart(text)
+        if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
+            continue
+        disabled = (
+            element.get("disabled") is not None
+            or element.get("aria-disabled") == "true"
+            or bool(DISABLED_CLASS.search(attribute_words(element)))
+        )
+        button = BuyButton(
+            element, not disabled and not says_sold_out, OUT_OF_STOCK if says_sold_out else None
+        )
+        key = (anchors.distance(element), order)
+        if best is None or key < best[:2]:
+            best = (key[0], key[1], button)
+    return best[2] if best else None
+
+
+def visible_availability(
+    marked: Marked, anchors: Anchors, surroundings: Surroundings
+) -> tuple[str, str, int] | None:
+    """(phrase, state, distance) of the availability statement nearest the product."""
+    best: tuple[str, str, int] | None = None
+    for order, element in enumerate(marked.stock_notes):
+        if order > 80:
+            break
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in ("script", "style", "option", "select", "button", "input", "body", "html", "form"):
+            continue
+        if len(element) > 12:
+            continue
+        text = text_of(element)
+        if len(text) > 200:
+            continue
+        found = text_availability(text)
+        if not found or surroundings.elsewhere(element, depth=8):
+            continue
+        distance = anchors.distance(element)
+        if best is None or distance < best[2]:
+            best = (found[0], found[1], distance)
+    return best
