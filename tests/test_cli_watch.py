@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from cloudtrack_app.cli import main
 from tests.engine_fixtures import EDUSCHO_SHELF, alert_events, local_shop_settings, make_due, make_user
 
@@ -36,9 +36,7 @@ def test_add_list_and_check_a_watch(shop: LocalShop) -> None:
 
     code, output = cli("watch", "list", "--user", "ada@example.com")
     assert code == 0
-    assert (
-        "Massivholz-Waschmaschinenregal" in output and "€99.95" in output and "price ≤ €79.99" in output
-    )
+    assert "Massivholz-Waschmaschinenregal" in output and "€99.95" in output and "price ≤ €79.99" in output
 
     code, output = cli("check", "--product", product_id)
     assert code == 0 and "not modified — €99.95, in_stock, 0 alert(s)" in output
