@@ -177,3 +177,19 @@ def history(products: int, days: int, samples: int, database_url: str | None) ->
     for line in run(products, days, samples, database_url):
         click.echo(line)
 
+
+@bench.command("cli")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed runs of each.")
+@click.option(
+    "--page",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Saved page for `probe` (default: the smallest page of the shared corpus).",
+)
+def cli(runs: int, page: Path | None) -> None:
+    """Wall time of `--help`, each command's `--help` and `probe FILE`, each in a fresh interpreter."""
+    with benchmarks_installed():
+        from benchmarks.cli_startup import run
+
+    for line in run(runs, page):
+        click.echo(line)
