@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from benchmarks.shop import CORPUS_DIR
+from cloudtrack_app.cli import main
 from cloudtrack_app.settings import PROJECT_ROOT
 
 TARGET_SECONDS = 0.5
@@ -80,8 +81,6 @@ def import_times(arguments: list[str]) -> dict[str, float]:
 
 
 def run(runs: int, page: Path | None) -> list[str]:
-    from cloudtrack_app.cli import main
-
     page = page or smallest_corpus_page()
     commands = [("python -c pass", ["-c", "pass"]), ("--help", [*CLI, "--help"])]
     commands += [(f"{name} --help", [*CLI, name, "--help"]) for name in sorted(main.commands)]
