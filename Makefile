@@ -8,10 +8,10 @@ test:
 	scripts/test.sh
 
 lint:
-	. scripts/env.sh && ruff check . && ruff format --check cloudtrack_app tests
+	. scripts/env.sh && ruff check . && ruff format --check cloudtrack_app benchmarks tests
 
 format:
-	. scripts/env.sh && ruff check --fix . && ruff format cloudtrack_app tests
+	. scripts/env.sh && ruff check --fix . && ruff format cloudtrack_app benchmarks tests
 
 migrate:
 	. scripts/env.sh && reflex db migrate

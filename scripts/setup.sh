@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv and installs the pinned dependencies (again only when a requirements file changed).
-# Usage: scripts/setup.sh [--dev]
+# Usage: scripts/setup.sh [--dev | --browser]
+#   --browser  also Playwright, for the browser fetcher (requirements-browser.txt)
+#   --dev      the test and lint tools too (requirements-dev.txt, which includes the browser file)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -25,9 +27,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
 
-requirements=requirements.txt
-[ "${1:-}" = "--dev" ] && requirements=requirements-dev.txt
-stamp="$VENV/.installed-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)-$(basename "$requirements")"
+case "${1:-}" in
+  --dev) requirements=requirements-dev.txt ;;
+  --browser) requirements=requirements-browser.txt ;;
+  "") requirements=requirements.txt ;;
+  *) echo "Usage: scripts/setup.sh [--dev | --browser]" >&2; exit 2 ;;
+esac
+
+# The file and every file it includes with -r: a change in any of them installs again.
+requirement_files() {
+  echo "$1"
+  sed -n 's/^-r[[:space:]]*//p' "$1" | while read -r included; do requirement_files "$included"; done
+}
+stamp="$VENV/.installed-$(requirement_files "$requirements" | xargs cat | sha256sum | cut -c1-16)-$(basename "$requirements")"
 if [ ! -f "$stamp" ]; then
   echo "Installing $requirements into $VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"

@@ -20,7 +20,7 @@ reports="$(mktemp -d)"
 status=0
 
 echo "== ruff"
-ruff check . && ruff format --check cloudtrack_app tests || status=1
+ruff check . && ruff format --check cloudtrack_app benchmarks tests || status=1
 
 echo "== unit and database tests"
 python -m pytest tests --ignore=tests/e2e -q -p no:cacheprovider --junitxml="$reports/unit.xml" "$@" || status=1

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import history
+from benchmarks.checks import run_bench
 from cloudtrack_app import db as dbmod
-from cloudtrack_app.bench import history
-from cloudtrack_app.bench.checks import run_bench
 from cloudtrack_app.settings import get_settings
 from tests.conftest import PG_AVAILABLE, PG_URL
 

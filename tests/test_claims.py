@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, Watch, utcnow
 from cloudtrack_app.tracking import claims

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from cloudtrack_app.cli import main
 from tests.engine_fixtures import EDUSCHO_SHELF, alert_events, local_shop_settings, make_due, make_user
 

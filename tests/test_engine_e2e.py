@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from cloudtrack_app.tracking.checker import Checker, CycleReport
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.ingest import add_watch

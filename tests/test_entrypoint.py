@@ -8,7 +8,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cloudtrack_app.bench.apprunner import running_app
+from benchmarks.apprunner import running_app
 from cloudtrack_app.db import make_engine
 from tests.conftest import PG_AVAILABLE, PG_URL
 

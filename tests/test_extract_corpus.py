@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cloudtrack_app.bench.extraction import BenchReport, run
+from benchmarks.extraction import BenchReport, run
 from cloudtrack_app.tracking.extract import extract
 from tests.conftest import CORPUS_DIR
 

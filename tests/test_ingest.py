@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import AlertEvent, PricePoint, Product, Watch
 from cloudtrack_app.settings import get_settings

@@ -1,6 +1,9 @@
 """`python -m cloudtrack_app.cli`: manage a CloudTrack server from the shell.
 
-Each feature keeps its commands in a module of this package; `main` gathers them.
+Each feature keeps its commands in a module of this package; `main` gathers them. A command
+module imports only click and the standard library at its top: what a command needs it imports
+when it runs, so `--help` and a quick command start in a fraction of a second (`bench cli`
+measures it).
 """
 
 from __future__ import annotations

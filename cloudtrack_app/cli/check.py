@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
-from cloudtrack_app.i18n import format_money
-from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
-from cloudtrack_app.tracking.checker import Checker
-from cloudtrack_app.tracking.fetch import close_clients
+if TYPE_CHECKING:
+    from cloudtrack_app.tracking.check_results import CheckOutcome
 
 
 async def _run_all(limit: int | None) -> dict[str, int]:
+    from cloudtrack_app.tracking.checker import Checker
+    from cloudtrack_app.tracking.fetch import close_clients
+
     checker = Checker()
     try:
         report = await checker.run_cycle(max_products=limit)
@@ -23,6 +24,9 @@ async def _run_all(limit: int | None) -> dict[str, int]:
 
 
 async def _run_one(product_id: int) -> CheckOutcome:
+    from cloudtrack_app.tracking.checker import Checker
+    from cloudtrack_app.tracking.fetch import close_clients
+
     try:
         return await Checker(extract_processes=0).check_now(product_id)  # one page: no pool to start
     finally:
@@ -35,6 +39,11 @@ async def _run_one(product_id: int) -> CheckOutcome:
 @click.option("--limit", type=int, default=None, help="With --all: stop after claiming this many products.")
 def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
     """Check due products (--all) or one product (--product ID) now, respecting leases."""
+    import asyncio
+
+    from cloudtrack_app.i18n import format_money
+    from cloudtrack_app.tracking.check_results import CheckStatus
+
     if check_all == (product_id is not None):
         raise click.UsageError("Give either --all or --product ID.")
     if check_all:

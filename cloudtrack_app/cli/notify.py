@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import select
 
-from cloudtrack_app.auth.accounts import normalise_email
-from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import User
-from cloudtrack_app.notify.dispatch import ChannelOutcome, channel_status, dispatch_pending, send_test_alert
+if TYPE_CHECKING:
+    from cloudtrack_app.notify.dispatch import ChannelOutcome
 
 _COLOURS = {"sent": "green", "failed": "red"}
 
 
 def _user_id(email: str) -> int:
+    from sqlmodel import select
+
+    from cloudtrack_app.auth.accounts import normalise_email
+    from cloudtrack_app.db import session_scope
+    from cloudtrack_app.models import User
+
     with session_scope() as db:
         user_id = db.exec(select(User.id).where(User.email == normalise_email(email))).first()
     if user_id is None:
@@ -39,6 +42,10 @@ def notify() -> None:
 )
 def test(email: str) -> None:
     """Send a sample alert through every channel the user has enabled, and print each outcome."""
+    import asyncio
+
+    from cloudtrack_app.notify.dispatch import channel_status, send_test_alert
+
     user_id = _user_id(email)
     click.echo(f"Channels for {email}:")
     for status in channel_status(user_id):
@@ -58,6 +65,10 @@ def test(email: str) -> None:
 @click.option("--limit", default=50, show_default=True, help="Most alerts to handle in this run.")
 def dispatch(limit: int) -> None:
     """Send the alerts that are due now (the scheduler does this every few seconds)."""
+    import asyncio
+
+    from cloudtrack_app.notify.dispatch import dispatch_pending
+
     report = asyncio.run(dispatch_pending(limit=limit))
     click.echo(
         f"{report.claimed} alert(s): {report.sent} sent, {report.retrying} to retry, "

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cloudtrack_app.tracking.extract import Extraction, extract
-from cloudtrack_app.tracking.fetch import FetchError, close_clients, fetch_page, looks_like_html
+if TYPE_CHECKING:
+    from cloudtrack_app.tracking.extract import Extraction
 
 JSON_FIELDS = (
     "url",
@@ -61,6 +60,8 @@ def is_url(target: str) -> bool:
 
 
 def read_file(path: Path) -> bytes:
+    from cloudtrack_app.tracking.fetch import looks_like_html
+
     try:
         data = path.read_bytes()
     except FileNotFoundError as error:
@@ -79,7 +80,13 @@ def read_file(path: Path) -> bytes:
 
 async def probe_target(target: str, base_url: str | None) -> Probed:
     """Fetch or read one page and extract it; raises ProbeError when it cannot be read."""
+    import asyncio
+
+    from cloudtrack_app.tracking.extract import extract
+
     if is_url(target):
+        from cloudtrack_app.tracking.fetch import FetchError, fetch_page
+
         try:
             fetched = await fetch_page(target)
         except FetchError as error:
@@ -118,6 +125,8 @@ def summary(probed: Probed) -> str:
 
 
 async def _probe_one(target: str, base_url: str | None) -> Probed:
+    from cloudtrack_app.tracking.fetch import close_clients
+
     try:
         return await probe_target(target, base_url)
     finally:
@@ -136,6 +145,8 @@ def _manifest_entry_target(entry: dict[str, Any], folder: Path) -> tuple[str, st
 
 
 async def _probe_manifest(lines: list[str], folder: Path) -> list[dict[str, Any]]:
+    from cloudtrack_app.tracking.fetch import close_clients
+
     results: list[dict[str, Any]] = []
     try:
         for number, line in enumerate(lines, start=1):
@@ -183,6 +194,8 @@ def probe(target: str | None, base_url: str | None, as_json: bool, manifest: Pat
 
     Exit status 0 when the page was read (even without a price), 2 when it could not be.
     """
+    import asyncio
+
     if manifest is not None:
         try:
             lines = manifest.read_text(encoding="utf-8").splitlines()

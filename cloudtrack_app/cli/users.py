@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from cloudtrack_app.auth.accounts import AccountError, create_user, list_users, set_disabled
-
 
 @click.group()
 def users() -> None:
@@ -19,6 +17,8 @@ def users() -> None:
 @click.password_option(help="The password (prompted for when omitted; at least 8 characters).")
 def create(email: str, display_name: str | None, admin: bool, password: str) -> None:
     """Create an account with EMAIL."""
+    from cloudtrack_app.auth.accounts import AccountError, create_user
+
     try:
         user = create_user(email, password, display_name or email.split("@", 1)[0], is_admin=admin)
     except AccountError as error:
@@ -29,6 +29,8 @@ def create(email: str, display_name: str | None, admin: bool, password: str) -> 
 @users.command("list")
 def list_() -> None:
     """List every account."""
+    from cloudtrack_app.auth.accounts import list_users
+
     rows = list_users()
     if not rows:
         click.echo("No accounts yet. Create one with: users create EMAIL --admin")
@@ -43,6 +45,8 @@ def list_() -> None:
 @click.option("--enable", is_flag=True, help="Enable the account again instead.")
 def disable(email: str, enable: bool) -> None:
     """Disable the account with EMAIL and end its sessions (or --enable it)."""
+    from cloudtrack_app.auth.accounts import AccountError, set_disabled
+
     try:
         user = set_disabled(email, not enable)
     except AccountError as error:

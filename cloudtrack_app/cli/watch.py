@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import select
 
-from cloudtrack_app.auth.accounts import normalise_email
-from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import format_money
-from cloudtrack_app.models import User
-from cloudtrack_app.tracking.ingest import IngestError, add_watch
-from cloudtrack_app.tracking.watches import (
-    WatchNotFound,
-    delete_watch,
-    list_watches,
-    pause_watch,
-    rearm_watch,
-    resume_watch,
-)
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 MODES = click.Choice(["price", "stock", "both"])
 
 
 def user_id_for(email: str) -> int:
+    from sqlmodel import select
+
+    from cloudtrack_app.auth.accounts import normalise_email
+    from cloudtrack_app.db import session_scope
+    from cloudtrack_app.models import User
+
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     if user is None or user.id is None:
@@ -46,6 +39,10 @@ def watch() -> None:
 @click.option("--any-drop", is_flag=True, help="Alert on any price drop instead of a target.")
 def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> None:
     """Watch the product at URL: fetch it once, then check it on schedule."""
+    import asyncio
+
+    from cloudtrack_app.tracking.ingest import IngestError, add_watch
+
     user_id = user_id_for(email)
     try:
         result = asyncio.run(add_watch(user_id, url, mode, target, any_drop=any_drop))
@@ -59,6 +56,8 @@ def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> 
 
 
 def _price(value: Decimal | None, currency: str | None) -> str:
+    from cloudtrack_app.i18n import format_money
+
     return format_money(value, currency, missing="-")
 
 
@@ -66,6 +65,8 @@ def _price(value: Decimal | None, currency: str | None) -> str:
 @click.option("--user", "email", required=True, help="Email of the account.")
 def list_(email: str) -> None:
     """List the account's watches with their current price and state."""
+    from cloudtrack_app.tracking.watches import list_watches
+
     views = list_watches(user_id_for(email))
     if not views:
         click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
@@ -84,6 +85,14 @@ def list_(email: str) -> None:
 
 
 def _manage(action: str, email: str, watch_id: int) -> None:
+    from cloudtrack_app.tracking.watches import (
+        WatchNotFound,
+        delete_watch,
+        pause_watch,
+        rearm_watch,
+        resume_watch,
+    )
+
     operations = {"pause": pause_watch, "resume": resume_watch, "rearm": rearm_watch}
     user_id = user_id_for(email)
     try:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cloudtrack_app.bench.apprunner import RunningApp, running_app
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.apprunner import RunningApp, running_app
+from benchmarks.shop import LocalShop
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.fetch import BROWSER_ARGS
 from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ResendStub, TelegramStub

@@ -6,7 +6,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from cloudtrack_app.bench.seed import seed_watches
+from benchmarks.seed import seed_watches
 from cloudtrack_app.views.dashboard import PAGE_SIZE, dashboard_page
 
 PASSWORD = "dashboard password"

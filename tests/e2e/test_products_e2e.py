@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from playwright.sync_api import Browser, Page, expect
 
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.shop import LocalShop
 from tests.e2e.test_accounts_e2e import sign_up, unique_email
 from tests.stubs import ResendStub
 

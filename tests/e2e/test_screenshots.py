@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from cloudtrack_app.bench.seed import SeededUser, seed_watches
-from cloudtrack_app.bench.shop import LocalShop
+from benchmarks.seed import SeededUser, seed_watches
+from benchmarks.shop import LocalShop
 from tests.e2e.conftest import SCREENSHOT_DIR
 
 PASSWORD = "screenshots please"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from cloudtrack_app.bench.apprunner import running_app
-from cloudtrack_app.bench.seed import seed_watches
+from benchmarks.apprunner import running_app
+from benchmarks.seed import seed_watches
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.fetch import BROWSER_ARGS
 
@@ -39,12 +39,7 @@ def _summary(name: str, seconds: list[float]) -> str:
     )
 
 
-@click.command("ui")
-@click.option("--watches", default=500, show_default=True, help="Watches of the benchmark user.")
-@click.option("--days", default=365, show_default=True, help="Days of daily history per product.")
-@click.option("--runs", default=5, show_default=True, help="Measured page loads of each kind.")
-@click.option("--chromium", default="/usr/bin/chromium", show_default=True, help="The browser to drive.")
-def ui_command(watches: int, days: int, runs: int, chromium: str) -> None:
+def run(watches: int, days: int, runs: int, chromium: str) -> None:
     """Time to a rendered dashboard (N watches) and product chart (a year of points) in Chromium."""
     try:
         from playwright.sync_api import expect, sync_playwright

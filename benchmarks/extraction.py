@@ -23,7 +23,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import click
 import lxml.html
 
 from cloudtrack_app.tracking.extract import Extraction, extract
@@ -209,36 +208,3 @@ def format_report(report: BenchReport, *, show_failures: bool = False) -> str:
             )
             lines.append(f"  {failure['id']} {failure['url'][:70]}  {detail}  [{failure['source']}]")
     return "\n".join(lines)
-
-
-@click.command("extraction")
-@click.option(
-    "--corpus",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Folder with truth.jsonl and pages/<id>.html.gz (the format of shared/corpus/product-pages).",
-)
-@click.option(
-    "--repeat",
-    type=click.IntRange(1, 50),
-    default=3,
-    show_default=True,
-    help="Timing runs per page (best kept).",
-)
-@click.option(
-    "--strict-availability",
-    is_flag=True,
-    help="Score an `unknown` stock reading as missing, not as the labels' default `in_stock`.",
-)
-@click.option("--failures", is_flag=True, help="List the pages with a wrong or missing field.")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def extraction_command(
-    corpus: Path, repeat: int, strict_availability: bool, failures: bool, as_json: bool
-) -> None:
-    """Precision, recall and F1 of price, currency and stock on saved pages, and the CPU time
-    per page of extraction next to a plain lxml parse of the same page."""
-    report = run(corpus, repeat=repeat, strict_availability=strict_availability)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        click.echo(format_report(report, show_failures=failures))

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
-import click
 import sqlalchemy as sa
 
+from benchmarks.checks import bench_database, database_mb, use_database
+from benchmarks.seed import price_walk
 from cloudtrack_app import db as dbmod
-from cloudtrack_app.bench.checks import bench_database, database_mb, use_database
-from cloudtrack_app.bench.seed import price_walk
 from cloudtrack_app.models import PricePoint, Product, utcnow
 from cloudtrack_app.tracking.history import points_query, price_history, product_stats
 
@@ -132,18 +131,3 @@ def run(products: int, days: int, samples: int, database_url: str | None) -> lis
         lines.append(f"plan of a chart query: {_plan(sample[0])}")
         dbmod.dispose_engines()
     return lines
-
-
-@click.command("history")
-@click.option("--products", type=int, default=10000, show_default=True, help="Products with history.")
-@click.option("--days", type=int, default=365, show_default=True, help="Days of daily points each.")
-@click.option("--samples", type=int, default=300, show_default=True, help="Products whose queries are timed.")
-@click.option(
-    "--database-url", default=None, help="PostgreSQL server to use (a fresh database is made on it)."
-)
-def history_command(products: int, days: int, samples: int, database_url: str | None) -> None:
-    """Seed a year of history and time the chart and statistics queries."""
-    if products < 1 or days < 1 or samples < 1:
-        raise click.UsageError("Use --products, --days and --samples ≥ 1.")
-    for line in run(products, days, samples, database_url):
-        click.echo(line)

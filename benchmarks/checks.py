@@ -28,11 +28,10 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import click
 import sqlalchemy as sa
 
+from benchmarks.shop import CORPUS_DIR, LocalShop, corpus_page, page_etag
 from cloudtrack_app import db as dbmod
-from cloudtrack_app.bench.shop import CORPUS_DIR, LocalShop, corpus_page, page_etag
 from cloudtrack_app.migrations import upgrade
 from cloudtrack_app.models import Availability, PricePoint, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
@@ -404,60 +403,3 @@ async def _cycle(settings: Settings) -> tuple[CycleReport, PeakRss]:
         sampler.cancel()
         await checker.close()  # joins the page readers, so their CPU is in RUSAGE_CHILDREN
         await close_clients()
-
-
-@click.command("checks")
-@click.option(
-    "--products", "products", type=int, default=1000, show_default=True, help="Products in the cycle."
-)
-@click.option("--latency-ms", type=float, default=50.0, show_default=True, help="Shop answer latency.")
-@click.option("--shops", type=int, default=8, show_default=True, help="Shop domains (127.0.0.1 … 127.0.0.N).")
-@click.option(
-    "--changed", "changed_share", type=float, default=0.1, show_default=True,
-    help="Share of pages changed since the last check (parsed, recorded, alerting).",
-)  # fmt: skip
-@click.option(
-    "--no-etags", is_flag=True, help="Shops send no ETags: every page is fetched and parsed in full."
-)
-@click.option(
-    "--visit-tokens",
-    is_flag=True,
-    help="No ETags and a token per visit in every page: every page is fetched and parsed (worst case).",
-)
-@click.option(
-    "--database-url", default=None, help="PostgreSQL server to use (a fresh database is made on it)."
-)
-@click.option("--fetch-concurrency", type=int, default=None, help="Default: FETCH_CONCURRENCY.")
-@click.option("--per-shop-concurrency", type=int, default=4, show_default=True, help="PER_SHOP_CONCURRENCY.")
-@click.option(
-    "--per-shop-delay", type=float, default=0.0, show_default=True, help="PER_SHOP_DELAY (seconds)."
-)
-def checks_command(
-    products: int,
-    latency_ms: float,
-    shops: int,
-    changed_share: float,
-    no_etags: bool,
-    visit_tokens: bool,
-    database_url: str | None,
-    fetch_concurrency: int | None,
-    per_shop_concurrency: int,
-    per_shop_delay: float,
-) -> None:
-    """Run one full check cycle against local shops and print checks/s, CPU, RSS and database size."""
-    if products < 1 or not 1 <= shops <= 250 or not 0 <= changed_share <= 1:
-        raise click.UsageError("Use --products ≥ 1, --shops 1…250 and --changed 0…1.")
-    result = run_bench(
-        products,
-        latency_ms=latency_ms,
-        shops=shops,
-        changed_share=changed_share,
-        etags=not no_etags,
-        visit_tokens=visit_tokens,
-        database_url=database_url,
-        fetch_concurrency=fetch_concurrency,
-        per_shop_concurrency=per_shop_concurrency,
-        per_shop_delay=per_shop_delay,
-    )
-    for line in result.lines():
-        click.echo(line)

@@ -15,7 +15,7 @@ from collections import Counter
 
 import click
 
-from cloudtrack_app.bench.shop import CORPUS_DIR, LocalShop
+from benchmarks.shop import CORPUS_DIR, LocalShop
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.fetch import FetchError, close_clients, fetch_page
 
@@ -77,17 +77,7 @@ async def _run(shop: LocalShop, urls: list[str], requests: int, concurrency: int
     click.echo(f"peak RSS: {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after")
 
 
-@click.command("fetch")
-@click.option("--requests", "requests", type=int, default=2000, show_default=True, help="Fetches to make.")
-@click.option("--pages", type=int, default=50, show_default=True, help="Distinct corpus pages served.")
-@click.option("--concurrency", type=int, default=None, help="Fetches in flight. Default: FETCH_CONCURRENCY.")
-@click.option(
-    "--latency", type=float, default=0.0, show_default=True, help="Seconds the shop waits per answer."
-)
-@click.option("--conditional", is_flag=True, help="Send ETags from a first pass, so the shop answers 304.")
-def fetch_command(
-    requests: int, pages: int, concurrency: int | None, latency: float, conditional: bool
-) -> None:
+def run(requests: int, pages: int, concurrency: int | None, latency: float, conditional: bool) -> None:
     """Fetch real saved product pages from a local shop and print fetches/s, latency and memory."""
     ids = _corpus_ids(pages)
     if not ids:
