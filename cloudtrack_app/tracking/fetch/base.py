@@ -282,7 +282,9 @@ def shared_client(guard: Guard, settings: Settings) -> httpx.AsyncClient:
         concurrency = settings.fetch_concurrency
         limits = httpx.Limits(
             max_connections=max(32, 4 * concurrency),
-            max_keepalive_connections=max(8, concurrency),
+            # As many idle connections as open ones: a connection closed only to be opened again
+            # for the next page of the same shop costs more CPU than the exchange itself.
+            max_keepalive_connections=max(32, 4 * concurrency),
             keepalive_expiry=15.0,
         )
         client = httpx.AsyncClient(
