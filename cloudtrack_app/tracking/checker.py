@@ -33,6 +33,7 @@ from cloudtrack_app.tracking.rules import Observation
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 64
+WRITE_GATHER_SECONDS = 0.1  # results wait this long at most; leases last minutes
 UNREADABLE_MESSAGE = "CloudTrack could not read this page (its reader process stopped); it retries later."
 
 
@@ -107,6 +108,9 @@ class _Writer:
             if item is None:
                 return
             items = [item]
+            if self.queue.qsize() < WRITE_BATCH - 1:
+                # A transaction costs as much as a dozen unchanged rows: let a few results gather.
+                await asyncio.sleep(WRITE_GATHER_SECONDS)
             while len(items) < WRITE_BATCH and not self.queue.empty():
                 following = self.queue.get_nowait()
                 if following is None:
