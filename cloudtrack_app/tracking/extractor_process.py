@@ -21,5 +21,5 @@ def serve_pages(pages: Connection, answers: Connection) -> None:
         try:
             answer: object = extract(body, url, charset)
         except Exception:  # the checker reports the page as failed; the next pages still get read
-            answer = RuntimeError(f"extracting {url} failed in its reader process:\n{traceback.format_exc()}")
+            answer = RuntimeError(f"extracting {url} failed in its worker process:\n{traceback.format_exc()}")
         answers.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
