@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_timedelta
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 DEFAULT_LOCALE = "en"
 MISSING = "—"
@@ -35,6 +35,11 @@ def format_money(
     if currency:
         return format_currency(amount, currency, locale=locale)
     return format_decimal(amount, format="#,##0.00", locale=locale)
+
+
+def percent_text(percent: int, locale: str = DEFAULT_LOCALE) -> str:
+    """A whole percentage as the user's locale writes it ("19%", "19 %")."""
+    return format_percent(Decimal(percent) / 100, locale=locale)
 
 
 def decimal_string(value: Decimal | None) -> str | None:

@@ -13,8 +13,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel.numbers import get_currency_symbol
-
 from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import AlertKind
 from cloudtrack_app.tracking.event_facts import EventFacts
@@ -96,54 +94,6 @@ class AlertFacts:
         if savings is None or not self.previous_price:
             return None
         return int((savings * 100 / self.previous_price).to_integral_value())
-
-    @property
-    def currency_markers(self) -> frozenset[str]:
-        """How this alert's currency may be written: code and local and English symbols."""
-        if not self.currency:
-            return frozenset()
-        markers = {self.currency}
-        for locale in (self.locale, "en"):
-            markers.add(get_currency_symbol(self.currency, locale=locale))
-        return frozenset(markers)
-
-    def known_amounts(self) -> frozenset[Decimal]:
-        amounts = (
-            self.price,
-            self.previous_price,
-            self.target_price,
-            self.lowest_90d,
-            self.average_90d,
-            self.lowest_ever,
-            self.savings,
-        )
-        return frozenset(a.quantize(Decimal("0.01")) for a in amounts if a is not None)
-
-    def known_urls(self) -> frozenset[str]:
-        urls = (self.shop_url, self.product_page_url, self.unsubscribe_url, self.image_url)
-        return frozenset(u for u in urls if u)
-
-    def as_model_input(self) -> dict[str, Any]:
-        """The facts the language model sees: data only, prices pre-formatted."""
-        data: dict[str, Any] = {
-            "alert_kind": self.kind,
-            "product_title": self.title,
-            "shop": self.shop,
-            "currency": self.currency,
-            "new_price": self.money(self.price),
-            "previous_price": self.money(self.previous_price),
-            "target_price": self.money(self.target_price),
-            "lowest_price_90_days": self.money(self.lowest_90d),
-            "average_price_90_days": self.money(self.average_90d),
-            "lowest_price_ever": self.money(self.lowest_ever),
-            "savings": self.money(self.savings),
-            "drop_percent": self.drop_percent,
-            "good_deal": self.good_deal,
-            "availability": self.availability,
-            "watch_mode": self.mode,
-            "recipient_name": self.display_name,
-        }
-        return {key: value for key, value in data.items() if value is not None}
 
 
 def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
