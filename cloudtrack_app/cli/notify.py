@@ -1,4 +1,4 @@
-"""`notify …`: check a server's alert channels, and run the outbox by hand."""
+"""`notify …`: check a server's alert channels, preview an alert, and run the outbox by hand."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 if TYPE_CHECKING:
     from cloudtrack_app.notify.dispatch import ChannelOutcome
+    from cloudtrack_app.notify.preview import AlertPreview
 
 _COLOURS = {"sent": "green", "failed": "red"}
 
@@ -78,3 +79,57 @@ def dispatch(limit: int) -> None:
         click.echo(f"Alert {event_id}:")
         for outcome in outcomes:
             _echo_outcome(outcome)
+
+
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: a shop's title may hold control sequences (C0 or C1)."""
+    return "".join(
+        ch if ch in "\n\t" or not (ord(ch) < 32 or 127 <= ord(ch) < 160) else "\ufffd" for ch in text
+    )
+
+
+def _echo_preview(preview: AlertPreview, email: str, model: str) -> None:
+    message = preview.message
+    kind = preview.kind.replace("_", " ")
+    click.echo(f"Preview of a {kind} alert for {email}, watch {preview.watch_id}. Nothing is sent.")
+    if message.ai_used:
+        click.echo(f"Text: written by the model {model}; it passed the check.")
+    else:
+        click.echo(f"Text: the template. {message.fallback_reason}")
+    for channel in preview.channels:
+        click.echo("")
+        if channel.rendered is None:
+            click.echo(f"== {channel.label}: nothing would be sent ({channel.note}).")
+            continue
+        click.echo(f"== {channel.label} to {channel.recipient}")
+        click.echo(_printable(f"Subject: {channel.rendered.subject}"))
+        click.echo("")
+        click.echo(_printable(channel.rendered.body.rstrip("\n")))
+    if all(channel.rendered is None for channel in preview.channels):
+        click.echo("")
+        click.echo("== Alert history in the app (no channel would send it)")
+        click.echo(_printable(f"Subject: {message.subject}"))
+        click.echo("")
+        click.echo(_printable(message.body))
+
+
+@notify.command("preview")
+@click.option("--user", "email", required=True, help="The account (e-mail address) whose alert to preview.")
+@click.option("--watch", "watch_id", type=int, help="The watch to preview (default: the account's newest).")
+def preview(email: str, watch_id: int | None) -> None:
+    """Print what an alert for a watch would say on each channel, AI text or template and why.
+
+    Builds the facts of a plausible alert (a price drop, or a restock for a stock watch) from
+    the product as it is now, asks the configured model and runs the wording check. Sends nothing.
+    """
+    import asyncio
+
+    from cloudtrack_app.notify.preview import PreviewRefused, preview_alert
+    from cloudtrack_app.settings import get_settings
+
+    user_id = _user_id(email)
+    try:
+        alert = asyncio.run(preview_alert(user_id, email, watch_id))
+    except PreviewRefused as refused:
+        raise click.ClickException(str(refused)) from refused
+    _echo_preview(alert, email, get_settings().openai_model)

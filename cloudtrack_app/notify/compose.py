@@ -227,7 +227,9 @@ def check_generated(subject: str, body: str, facts: AlertFacts, *, max_body_char
 
 
 def _situation(facts: AlertFacts) -> str:
-    target_met = facts.price is not None and facts.target_price is not None and facts.price <= facts.target_price
+    target_met = (
+        facts.price is not None and facts.target_price is not None and facts.price <= facts.target_price
+    )
     match facts.kind:
         case AlertKind.PRICE_DROP:
             if target_met:
@@ -253,7 +255,9 @@ def model_input(facts: AlertFacts) -> dict[str, Any]:
         "alert": str(facts.kind),
         "situation": _situation(facts),
         "good_deal": facts.good_deal,
-        "placeholders": {name: PLACEHOLDERS[name] for name in PLACEHOLDERS if name in placeholder_values(facts)},
+        "placeholders": {
+            name: PLACEHOLDERS[name] for name in PLACEHOLDERS if name in placeholder_values(facts)
+        },
         "subject_must_contain": ["product"],
         "body_must_contain": sorted(required_in_body(facts)),
     }
