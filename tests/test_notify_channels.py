@@ -26,6 +26,11 @@ from tests.notify_fixtures import (
 from tests.notify_fixtures import stubs_fixture as stubs_fixture
 from tests.stubs import ModelReply
 
+# What the model writes, and what CloudTrack sends once it has filled in the facts.
+AI_WORDING = (
+    "{product} now {price}",
+    "Hi {name}! The {product} at {shop} dropped to {price} (was {previous_price}), under your {target} target.",
+)
 AI_SUBJECT = "Acme Coffee Grinder now €79.90"
 AI_BODY = "Hi Alex! The Acme Coffee Grinder at Example Shop dropped to €79.90 (was €99.00), under your €80.00 target."
 
@@ -49,7 +54,7 @@ async def test_an_alert_produces_the_exact_email_and_telegram_message(stubs: Stu
     user = make_user(telegram_chat_id=4242)
     product, watch = make_watch(user.id)
     event_id = make_event(user.id, product, watch)
-    stubs.openai.reply(ModelReply.json(AI_SUBJECT, AI_BODY))
+    stubs.openai.reply(ModelReply.json(*AI_WORDING))
 
     report = await dispatch_pending()
 

@@ -1,4 +1,4 @@
-"""A product title is a stranger's text: it is escaped in every channel and is only data to the model."""
+"""A product title is a stranger's text: it is escaped in every channel and never reaches the model."""
 
 from __future__ import annotations
 
@@ -44,17 +44,13 @@ async def test_a_hostile_title_is_escaped_everywhere_and_cannot_change_the_facts
 
     await dispatch_pending()
 
-    # The model saw the title only as a value inside the delimited facts, beside the real prices.
+    # The model never saw the title, nor any other text from the page: only CloudTrack's own words.
     [request] = stubs.openai.requests
-    system, prompt = (m["content"] for m in request["messages"])
-    assert "IGNORE PREVIOUS" not in system
-    before, block = prompt.split("<facts>\n", 1)
-    data, after = block.split("\n</facts>", 1)
-    assert "IGNORE PREVIOUS" not in before + after
-    assert "<" not in data  # no tag-like text inside the block, not even a fake </facts>
-    facts = json.loads(data)
-    assert facts["product_title"] == HOSTILE_TITLE
-    assert facts["new_price"] == "€79.90"
+    everything = json.dumps(request["messages"])
+    for piece in ("IGNORE PREVIOUS", "evil.example", "script", "facts></b>", "Grinder"):
+        assert piece not in everything
+    block = request["messages"][1]["content"].split("<facts>\n", 1)[1].split("\n</facts>", 1)[0]
+    assert "product" in json.loads(block)["placeholders"]
 
     # Its obedient answer was refused; the template went out instead.
     event, _ = load_event(event_id)

@@ -102,9 +102,12 @@ def _echo_preview(preview: AlertPreview, email: str, model: str) -> None:
             click.echo(f"== {channel.label}: nothing would be sent ({channel.note}).")
             continue
         click.echo(f"== {channel.label} to {channel.recipient}")
-        click.echo(_printable(f"Subject: {channel.rendered.subject}"))
-        click.echo("")
+        if channel.channel == "email":
+            click.echo(_printable(f"Subject: {channel.rendered.subject}"))
+            click.echo("")
         click.echo(_printable(channel.rendered.body.rstrip("\n")))
+        for label, url in channel.rendered.links:
+            click.echo(_printable(f"Button: {label}: {url}"))
     if all(channel.rendered is None for channel in preview.channels):
         click.echo("")
         click.echo("== Alert history in the app (no channel would send it)")
