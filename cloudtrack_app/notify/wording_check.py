@@ -81,11 +81,7 @@ def vocabulary() -> Vocabulary:
     currencies: set[str] = set(words.EXTRA_CURRENCY_WORDS)
     today = date.today()
     for territory in Locale("en").territories:
-        try:
-            codes = get_territory_currencies(territory, today, tender=True)
-        except Exception:  # babel knows no currency for some territories (e.g. Antarctica)
-            continue
-        for code in codes:
+        for code in get_territory_currencies(territory, today, tender=True):
             for count in (1, 2):
                 currencies.add(fold(get_currency_name(code, count, locale="en").split()[-1]))
     currencies -= words.NOT_CURRENCY_WORDS
