@@ -11,7 +11,7 @@ from __future__ import annotations
 # Latin-script languages a model most often slips into or a page most often writes.
 NUMBER_WORD_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 
-# Amounts, fractions and multiples num2words does not spell (folded: lower case, no accents).
+# Amounts, fractions and multiples num2words does not spell, and a common misspelling.
 EXTRA_NUMBER_WORDS = frozenset(
     {
         "half",
@@ -49,6 +49,7 @@ EXTRA_NUMBER_WORDS = frozenset(
         "billion",
         "trillion",
         "zillion",
+        "fourty",
         "percent",
         "percentage",
         "pct",
@@ -102,7 +103,6 @@ EXTRA_CURRENCY_WORDS = frozenset(
         "pond",
         "ponden",
         "kronen",
-        "zloty",
         "złoty",
         "złotych",
         "rupia",

@@ -47,16 +47,46 @@ class GeneratedTextRejected(Exception):
 class Vocabulary:
     numbers: frozenset[str]
     currencies: frozenset[str]
+    numeric: frozenset[str]  # numbers and currencies
+    compound_parts: frozenset[str]  # what a run-together amount is made of ("ninetyeuros")
+    splittable: frozenset[str]  # what may be split by spaces ("nin ety", "d ot")
 
-    @property
-    def compound_parts(self) -> frozenset[str]:
-        return frozenset(w for w in self.numbers | self.currencies if len(w) >= 3) | {"und", "and"}
+    @classmethod
+    def of(cls, numbers: set[str], currencies: set[str]) -> Vocabulary:
+        numeric = frozenset(numbers | currencies)
+        return cls(
+            numbers=frozenset(numbers),
+            currencies=frozenset(currencies),
+            numeric=numeric,
+            compound_parts=frozenset(w for w in numeric if len(w) >= 3) | {"und", "and"},
+            splittable=numeric | words.WEB_WORDS,
+        )
+
+
+# Latin letters that do not decompose into a plain letter and a mark ("nınety" is "ninety").
+_PLAIN_LETTERS = str.maketrans(
+    {
+        "æ": "ae",
+        "ð": "d",
+        "ø": "o",
+        "þ": "th",
+        "đ": "d",
+        "ħ": "h",
+        "ı": "i",
+        "ĸ": "k",
+        "ł": "l",
+        "ŋ": "n",
+        "œ": "oe",
+        "ŧ": "t",
+        "’": "'",
+    }
+)
 
 
 def fold(word: str) -> str:
-    """A word as the lists hold it: case-folded, without accents ("Fünf" -> "funf")."""
+    """A word as the lists hold it: case-folded, in plain letters ("Fünf" -> "funf", "Złoty" -> "zloty")."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_PLAIN_LETTERS)
 
 
 @cache
@@ -68,7 +98,7 @@ def vocabulary() -> Vocabulary:
     from babel.numbers import get_currency_name, get_territory_currencies
     from num2words import num2words
 
-    numbers: set[str] = set(words.EXTRA_NUMBER_WORDS)
+    numbers = {fold(word) for word in words.EXTRA_NUMBER_WORDS}
     cardinals = [*range(101), *range(200, 1000, 100), 10**3, 10**6, 10**9, 10**12]
     ordinals = [*range(1, 32), *range(40, 101, 10), 1000]
     for language in words.NUMBER_WORD_LANGUAGES:
@@ -78,14 +108,14 @@ def vocabulary() -> Vocabulary:
             numbers.update(fold(part) for part in re.split(r"[\s-]+", text) if part)
     numbers -= words.NOT_NUMBER_WORDS
 
-    currencies: set[str] = set(words.EXTRA_CURRENCY_WORDS)
+    currencies = {fold(word) for word in words.EXTRA_CURRENCY_WORDS}
     today = date.today()
     for territory in Locale("en").territories:
         for code in get_territory_currencies(territory, today, tender=True):
             for count in (1, 2):
                 currencies.add(fold(get_currency_name(code, count, locale="en").split()[-1]))
     currencies -= words.NOT_CURRENCY_WORDS
-    return Vocabulary(frozenset(numbers), frozenset(currencies))
+    return Vocabulary.of(numbers, currencies)
 
 
 def _invisible(ch: str) -> bool:
@@ -179,8 +209,7 @@ def _word_problem(token: str, vocabulary: Vocabulary) -> str | None:
             return f"asks to get in touch, pay or sign in ('{token}')"
         if _in(part, words.CODE_WORDS):
             return f"contains coupon or code wording '{token}'"
-        numeric = vocabulary.numbers | vocabulary.currencies
-        if _is_compound(part, vocabulary.compound_parts, numeric):
+        if _is_compound(part, vocabulary.compound_parts, vocabulary.numeric):
             return f"contains number or currency words run together '{token}'"
     return None
 
@@ -201,14 +230,13 @@ def _words_problem(text: str, vocabulary: Vocabulary) -> str | None:
         if problem:
             return problem
     # A number or a currency split by spaces or hyphens: "nin ety", "eu-ros".
-    joined_vocabulary = vocabulary.numbers | vocabulary.currencies | words.WEB_WORDS
     for size in (2, 3):
         for start in range(len(tokens) - size + 1):
             parts = tokens[start : start + size]
             if any(len(p) > _SPLIT_PART_MAX for p in parts):
                 continue
             joined = fold("".join(parts))
-            if len(joined) >= 4 and _in(joined, joined_vocabulary):
+            if len(joined) >= 4 and _in(joined, vocabulary.splittable):
                 return f"contains a number, currency or address word split apart '{' '.join(parts)}'"
     return None
 
