@@ -4,9 +4,9 @@ The model writes only the wording, with placeholders such as `{price}` and `{pro
 never shown the product, the shop, a price or anything else from a web page, only what kind
 of alert it words. `wording_check` refuses any raw answer that states a fact itself (a digit,
 a number or currency word, an address, a code…), and CloudTrack then fills the placeholders
-with its own facts, formatted for the person's locale. On a refusal, timeout, error or
-refusal to answer the template is used and the reason is recorded. Messages are plain text
-here: each channel escapes them for its own format.
+with its own facts, formatted for the person's locale. When the check refuses the answer, or
+the model times out, fails or declines, the template is used and the reason is recorded.
+Messages are plain text here: each channel escapes them for its own format.
 """
 
 from __future__ import annotations
@@ -251,13 +251,12 @@ def _situation(facts: AlertFacts) -> str:
 
 def model_input(facts: AlertFacts) -> dict[str, Any]:
     """What the model is told about the alert: CloudTrack's own words and flags, nothing from a page."""
+    fillable = placeholder_values(facts)
     data: dict[str, Any] = {
         "alert": str(facts.kind),
         "situation": _situation(facts),
         "good_deal": facts.good_deal,
-        "placeholders": {
-            name: PLACEHOLDERS[name] for name in PLACEHOLDERS if name in placeholder_values(facts)
-        },
+        "placeholders": {name: meaning for name, meaning in PLACEHOLDERS.items() if name in fillable},
         "subject_must_contain": ["product"],
         "body_must_contain": sorted(required_in_body(facts)),
     }
