@@ -470,6 +470,29 @@ async def test_an_answer_that_states_any_fact_itself_is_replaced_by_the_template
     assert reason in message.fallback_reason
 
 
+# What the hostile review got through the check that compared the text with the facts.
+REVIEW_OUTPUTS = [
+    "Now €79.90, elsewhere 4\u200b9.90 $.",
+    "Now €79.90, elsewhere 49  .90 $.",
+    "Now €79.90, or forty-nine euros elsewhere.",
+    "Now €79.90: ninety percent off!",
+    "Now €79.90. Use code BLACKFRIDAY.",
+    "Now €79.90. Your payment failed: call five five five.",
+    "Now €79.90, see evil[.]example",
+    "Now €79.90, see evil dot example",
+    "Now €79.90, see evil\u200b.\u200bexample",
+    f"Now €79.90: {OG_IMAGE}",
+]
+
+
+@pytest.mark.parametrize("body", REVIEW_OUTPUTS)
+async def test_the_outputs_that_passed_the_hostile_review_are_refused(model: OpenAIStub, body: str) -> None:
+    model.reply(ModelReply.json("Grinder now €79.90", body))
+    message = await write(model)
+    assert not message.ai_used and message.subject == TEMPLATE_SUBJECT
+    assert message.fallback_reason is not None and message.fallback_reason.startswith("AI text rejected: ")
+
+
 async def test_a_placeholder_the_alert_cannot_fill_is_refused(model: OpenAIStub) -> None:
     model.reply(ModelReply.json(SUBJECT, "Now {price}, under your target of {target}."))
     message = await write(model, facts(target_price=None))
