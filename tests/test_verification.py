@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
+from reflex.istate.data import ReflexURL, URLData
 from sqlmodel import select
 
 import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages and states)
@@ -33,6 +34,7 @@ from cloudtrack_app.models import DeliveryStatus, EmailVerification, User, Verif
 from cloudtrack_app.notify.dispatch import dispatch_pending, send_test_alert
 from cloudtrack_app.notify.preferences import save_preferences
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
+from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.notifications import NotificationsState
 from tests.conftest import PG_AVAILABLE, PG_URL
 from tests.notify_fixtures import (
@@ -278,6 +280,36 @@ async def test_sign_up_creates_the_account_only_when_the_link_is_followed(mailbo
     assert accounts.authenticate("new@example.com", PASSWORD).id == confirmed.user.id
     assert load_user(confirmed.user.id).email_verified_at is not None
     assert not load_user(confirmed.user.id).is_admin
+
+
+async def test_the_sign_up_form_says_check_your_inbox_and_the_link_page_logs_the_person_in(
+    mailbox: ResendStub,
+) -> None:
+    form_state = _state(AccountFormState, "")
+    await _run(
+        form_state, "sign_up", {"email": "pia@example.com", "password": PASSWORD, "display_name": "Pia"}
+    )
+    assert "Check your inbox" in form_state.form_message and form_state.form_error == ""
+    assert form_state.session_token == ""  # not logged in: that would tell whether the address was new
+
+    page = _state(VerifyState, "")
+    page.rx_router_url = URLData.from_url(
+        ReflexURL(f"http://localhost:3000/verify?token={link_in(mailbox.emails[0])}")
+    )
+    await _run(page, "open_verify_page")
+    assert page.verify_ready and "pia@example.com" in page.verify_text
+    with session_scope() as db:
+        assert db.exec(select(User)).all() == []  # opening the page (as a mail scanner would) does nothing
+
+    events = await _run(page, "confirm_verification")
+
+    assert any("redirect" in str(event) for event in events if event is not None)
+    signed_in = accounts.user_for_token(page.session_token)
+    assert signed_in is not None and signed_in.email == "pia@example.com"
+
+    page.rx_router_url = URLData.from_url(ReflexURL("http://localhost:3000/verify?token=forged"))
+    await _run(page, "open_verify_page")
+    assert not page.verify_ready and "not valid" in page.verify_text
 
 
 async def test_the_verification_mail_carries_no_display_name(mailbox: ResendStub) -> None:
