@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from reflex.istate.data import ReflexURL, URLData
 from sqlmodel import select
 
 import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages and states)
+from cloudtrack_app import rate_limits
 from cloudtrack_app.auth import accounts, verification
 from cloudtrack_app.auth.accounts import AccountError
 from cloudtrack_app.auth.verification import VerificationError
@@ -355,6 +357,14 @@ async def test_sign_ups_are_limited_per_client(mailbox: ResendStub) -> None:
     # Another client is not affected.
     await verification.request_signup("one-more@example.com", PASSWORD, "P", "198.51.100.2")
     assert len(mails_to(mailbox, "one-more@example.com")) == 1
+
+
+def test_a_limit_holds_when_requests_arrive_together(db_url: str) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(lambda _: rate_limits.hit("signup-client:203.0.113.9", 5, timedelta(hours=1)), range(24))
+        )
+    assert sum(answer is None for answer in answers) == 5
 
 
 async def test_repeated_sign_ups_cannot_flood_one_address(mailbox: ResendStub) -> None:

@@ -109,7 +109,10 @@ def email_block() -> rx.Component:
             rx.vstack(
                 labelled_input("New e-mail address", "new_email", type="email", auto_complete="email"),
                 labelled_input(
-                    "Current password", "email_password", type="password", auto_complete="current-password"
+                    "Your password, to confirm",
+                    "email_password",
+                    type="password",
+                    auto_complete="current-password",
                 ),
                 rx.button("Change address", type="submit", size="3", variant="soft"),
                 spacing="3",
