@@ -79,6 +79,7 @@ class Confirmed:
     email: str
     user: CurrentUser  # for a sign-up, the new account to log in
     message: str
+    previous_email: str | None = None  # an address change: the old address, when it had been proved
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,11 @@ def _unusable(db: Session, token_hash: str) -> VerificationError:
 
 def peek(token: str) -> PendingLink:
     """What the link would confirm, without using it (mail scanners open links too)."""
-    now = utcnow()
+    now, digest = utcnow(), hash_token(token.strip())
     with session_scope() as db:
-        row = db.exec(
-            select(EmailVerification).where(EmailVerification.token_hash == hash_token(token))
-        ).first()
+        row = db.exec(select(EmailVerification).where(EmailVerification.token_hash == digest)).first()
         if row is None or row.used_at is not None or row.expires_at <= now:
-            raise _unusable(db, hash_token(token))
+            raise _unusable(db, digest)
         return PendingLink(VerificationPurpose(row.purpose), row.email)
 
 
@@ -220,6 +219,7 @@ def _apply(db: Session, link: EmailVerification) -> Confirmed:
     user = db.get(User, link.user_id) if link.user_id is not None else None
     if user is None:
         raise VerificationError(NOT_VALID)
+    previous: str | None = None
     if purpose == VerificationPurpose.ACCOUNT:
         if user.email != link.email:
             raise VerificationError("This link is for an address your account no longer uses.")
@@ -231,6 +231,8 @@ def _apply(db: Session, link: EmailVerification) -> Confirmed:
     else:
         if db.exec(select(User.id).where(User.email == link.email, User.id != user.id)).first() is not None:
             raise VerificationError("This address already belongs to another CloudTrack account.")
+        if user.email_verified_at is not None:
+            previous = user.email
         user.email, user.email_verified_at = link.email, now
         _retire(db, EmailVerification.user_id == user.id, EmailVerification.purpose == purpose)
     user.email_channel_error = None  # the address deserves a fresh try
@@ -241,7 +243,7 @@ def _apply(db: Session, link: EmailVerification) -> Confirmed:
         VerificationPurpose.ALERT: f"{link.email} is confirmed: e-mail alerts can go there now.",
         VerificationPurpose.CHANGE: f"Your account's address is now {link.email}.",
     }
-    return Confirmed(purpose, link.email, _current(user), words[purpose])
+    return Confirmed(purpose, link.email, _current(user), words[purpose], previous)
 
 
 def _current(user: User) -> CurrentUser:
@@ -415,32 +417,10 @@ async def request_email_change(
 async def confirm_link(token: str, *, settings: Settings | None = None) -> Confirmed:
     """`confirm`, then the notice an address change owes the old address."""
     settings = settings or get_settings()
-    old = None
-    if peek_purpose(token) == VerificationPurpose.CHANGE:
-        old = await asyncio.to_thread(_verified_address_before_change, token)
     confirmed = await asyncio.to_thread(confirm, token)
-    if old is not None and mail_configured(settings):
-        await send_account_mail(address_changed_mail(settings.public_url), old, settings)
+    if confirmed.previous_email is not None and mail_configured(settings):
+        await send_account_mail(address_changed_mail(settings.public_url), confirmed.previous_email, settings)
     return confirmed
-
-
-def peek_purpose(token: str) -> VerificationPurpose | None:
-    try:
-        return peek(token).purpose
-    except VerificationError:
-        return None
-
-
-def _verified_address_before_change(token: str) -> str | None:
-    """The account's address before the change, when its owner had proved it (else no notice)."""
-    with session_scope() as db:
-        link = db.exec(
-            select(EmailVerification).where(EmailVerification.token_hash == hash_token(token))
-        ).first()
-        user = db.get(User, link.user_id) if link is not None and link.user_id is not None else None
-        if user is None or user.email_verified_at is None:
-            return None
-        return user.email
 
 
 def address_status(user_id: int, *, settings: Settings | None = None) -> AddressStatus:

@@ -173,3 +173,30 @@ def test_telegram_is_linked_from_the_settings_page(
     expect(page.get_by_test_id("test-alert-result").filter(has_text="telegram")).to_contain_text(
         "sent", timeout=30_000
     )
+
+
+def test_changing_the_address_takes_the_password_and_the_new_addresses_link(
+    page: Page, base: str, resend_stub: ResendStub
+) -> None:
+    old, new = unique_email("mover"), unique_email("moved")
+    sign_up(page, base, old, "Mo")
+    page.goto(f"{base}/settings")
+    expect(page.get_by_text("Verified", exact=True)).to_be_visible(timeout=20_000)
+
+    page.get_by_label("New e-mail address").fill(new)
+    page.get_by_label("Your password, to confirm").fill("not my password")
+    page.get_by_role("button", name="Change address").click()
+    expect(page.get_by_role("alert")).to_contain_text("The current password is not correct.", timeout=20_000)
+
+    page.get_by_label("New e-mail address").fill(new)
+    page.get_by_label("Your password, to confirm").fill(PASSWORD)
+    page.get_by_role("button", name="Change address").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"We sent a link to {new}", timeout=20_000)
+    expect(page.get_by_text(f"Waiting for you to follow the link sent to {new}.")).to_be_visible()
+
+    page.goto(link_mailed_to(new))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text(f"Your account's address is now {new}.")).to_be_visible(timeout=20_000)
+    page.goto(f"{base}/settings")
+    expect(page.get_by_text(new, exact=True)).to_be_visible(timeout=20_000)
+    assert any(m["to"] == [old] and "changed" in m["subject"] for m in resend_stub.emails)
