@@ -7,11 +7,11 @@ from cloudtrack_app import models  # noqa: F401  (registers the tables for migra
 from cloudtrack_app.background import background_services
 from cloudtrack_app.notify.routes import routes as notify_routes
 from cloudtrack_app.pages.add_product import add_product_page
-from cloudtrack_app.pages.auth import login_page, signup_page
+from cloudtrack_app.pages.auth import login_page, signup_page, verify_page
 from cloudtrack_app.pages.dashboard import index_page
 from cloudtrack_app.pages.product import product_page
 from cloudtrack_app.pages.settings import settings_page
-from cloudtrack_app.states.account import AccountFormState
+from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.dashboard import DashboardState
 from cloudtrack_app.states.notifications import NotificationsState
@@ -30,6 +30,12 @@ app.add_page(
 )
 app.add_page(
     signup_page, route="/signup", title="Sign up · CloudTrack", on_load=AccountFormState.open_public_page
+)
+app.add_page(
+    verify_page,
+    route="/verify",
+    title="Confirm your address · CloudTrack",
+    on_load=[VerifyState.check_session, VerifyState.open_verify_page],
 )
 app.add_page(
     settings_page,

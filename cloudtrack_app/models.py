@@ -90,10 +90,14 @@ class User(SQLModel, table=True):
     is_admin: bool = Field(default=False)
     disabled: bool = Field(default=False)
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    # When the owner of `email` proved it by following a link (or an operator vouched for it).
+    email_verified_at: datetime | None = _ts()
 
     # Notification preferences.
     email_alerts: bool = Field(default=True)
     alert_email: str | None = Field(default=None, max_length=320)
+    # The alert address whose owner followed a link; alerts go out only while it equals `alert_email`.
+    verified_alert_email: str | None = Field(default=None, max_length=320)
     telegram_alerts: bool = Field(default=True)
     telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
     telegram_link_token_hash: str | None = Field(default=None, max_length=64, index=True)
@@ -130,6 +134,44 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = Field(default=0)
     first_failure_at: datetime | None = _ts()
     locked_until: datetime | None = _ts()
+
+
+class VerificationPurpose(StrEnum):
+    SIGNUP = "signup"  # the account is created when the link is followed
+    ACCOUNT = "account"  # an existing account's own address
+    ALERT = "alert"  # a separate address for alerts
+    CHANGE = "change"  # the account's address becomes this one
+
+
+class EmailVerification(SQLModel, table=True):
+    """A one-time link sent to `email`; only the hash of its token is kept.
+
+    For a sign-up it also holds what the account will be made of, so nothing exists
+    (and nothing can be logged into) until the owner of the address follows the link.
+    """
+
+    __tablename__ = "email_verifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    purpose: str = Field(max_length=10)
+    email: str = Field(max_length=320, index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="CASCADE")
+    password_hash: str | None = Field(default=None, max_length=255)
+    display_name: str | None = Field(default=None, max_length=120)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    expires_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    used_at: datetime | None = _ts()
+
+
+class RateLimit(SQLModel, table=True):
+    """Actions counted per key (`signup-client:<address>`, `test-alert:<user id>`, …) in a fixed window."""
+
+    __tablename__ = "rate_limits"
+
+    key: str = Field(primary_key=True, max_length=400)
+    window_started_at: datetime = _ts(nullable=False, default=utcnow)
+    count: int = Field(default=0)
 
 
 class Product(SQLModel, table=True):

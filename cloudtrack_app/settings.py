@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     login_lock_minutes: int = Field(default=15, ge=1, validation_alias="LOGIN_LOCK_MINUTES")
     login_max_client_failures: int = Field(default=20, ge=1, validation_alias="LOGIN_MAX_CLIENT_FAILURES")
     signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
+    # Sign-ups answered per client address per hour, and test alerts per person per 10 minutes.
+    signup_limit_per_hour: int = Field(default=5, ge=1, validation_alias="SIGNUP_LIMIT_PER_HOUR")
+    test_alert_limit: int = Field(default=3, ge=1, validation_alias="TEST_ALERT_LIMIT")
+    verification_link_hours: int = Field(default=24, ge=1, validation_alias="VERIFICATION_LINK_HOURS")
 
     # --- fetching ------------------------------------------------------------------
     allow_private_urls: bool = Field(

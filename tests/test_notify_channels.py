@@ -106,7 +106,12 @@ async def test_an_alert_produces_the_exact_email_and_telegram_message(stubs: Stu
 
 
 async def test_alerts_go_to_the_alert_address_and_only_to_enabled_channels(stubs: Stubs) -> None:
-    user = make_user(alert_email="deals@example.org", telegram_chat_id=4242, telegram_alerts=False)
+    user = make_user(
+        alert_email="deals@example.org",
+        verified_alert_email="deals@example.org",
+        telegram_chat_id=4242,
+        telegram_alerts=False,
+    )
     product, watch = make_watch(user.id)
     event_id = make_event(user.id, product, watch)
 

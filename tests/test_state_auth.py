@@ -29,6 +29,9 @@ PUBLIC_BY_DESIGN = {
     "log_in",
     "sign_up",
     "load_dashboard",  # `/` shows the landing page to strangers; tested on its own below
+    # `/verify`: the one-time token from the e-mail is the credential (tests/test_verification.py).
+    "open_verify_page",
+    "confirm_verification",
 }
 # These only change what a form shows in this browser tab; saving goes through a guarded handler.
 FORM_FIELD_SETTERS = {
@@ -129,6 +132,9 @@ def test_the_guarded_handlers_are_found() -> None:
         "save_notifications",
         "link_telegram",
         "send_test",
+        "change_email",
+        "send_verification_link",
+        "send_alert_link",
     } <= names
 
 

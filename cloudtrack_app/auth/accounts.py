@@ -104,14 +104,27 @@ def _as_current(user: User) -> CurrentUser:
     return CurrentUser(id=user.id, email=user.email, display_name=user.display_name, is_admin=user.is_admin)
 
 
-def create_user(email: str, password: str, display_name: str, *, is_admin: bool = False) -> CurrentUser:
+def create_user(
+    email: str, password: str, display_name: str, *, is_admin: bool = False, verified: bool = True
+) -> CurrentUser:
+    """An account made by someone who vouches for the address (the operator, the CLI).
+
+    Sign-up from the web never comes here directly: it goes through `verification`,
+    which creates the account only when the owner of the address follows the link.
+    """
     email = validate_email(email)
     display_name = validate_display_name(display_name)
     password_hash = hash_password(password)
     with session_scope() as db:
         if db.exec(select(User.id).where(User.email == email)).first() is not None:
             raise AccountError("An account with this email already exists. Log in instead.")
-        user = User(email=email, password_hash=password_hash, display_name=display_name, is_admin=is_admin)
+        user = User(
+            email=email,
+            password_hash=password_hash,
+            display_name=display_name,
+            is_admin=is_admin,
+            email_verified_at=utcnow() if verified else None,
+        )
         db.add(user)
         db.flush()
         return _as_current(user)

@@ -166,6 +166,10 @@ async def _deliver(
         skipped = AttemptResult(DeliveryStatus.SKIPPED, error=reason)
         await asyncio.to_thread(finish_attempt, delivery_id, skipped, None)
         return ChannelOutcome(delivery.channel, "skipped", reason)
+    if (held := channel.held_reason(user)) is not None:
+        skipped = AttemptResult(DeliveryStatus.SKIPPED, error=held, channel_error=held)
+        await asyncio.to_thread(finish_attempt, delivery_id, skipped, user.id)
+        return ChannelOutcome(delivery.channel, "skipped", held)
 
     rendered = channel.render(message)
     if not await asyncio.to_thread(start_attempt, delivery_id, owner, rendered.subject, rendered.body):

@@ -1,8 +1,15 @@
-"""E-mail alerts through Resend: an HTML and a plain-text part, every value escaped."""
+"""E-mail through Resend: alerts, and the fixed-wording account mails (address links and notices).
+
+Every value in an alert is escaped. Account mails carry nothing a person typed except the
+address they are sent to: a stranger's address must never receive text someone chose.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -11,7 +18,7 @@ import resend
 from resend.exceptions import ResendError
 from resend.http_client_async import AsyncHTTPClient
 
-from cloudtrack_app.models import User
+from cloudtrack_app.models import User, VerificationPurpose
 from cloudtrack_app.notify.channels import (
     PermanentSendError,
     RenderedMessage,
@@ -24,6 +31,8 @@ from cloudtrack_app.notify.facts import fact_rows, message_links
 from cloudtrack_app.settings import Settings
 
 RESEND_DEFAULT_URL = "https://api.resend.com"
+
+log = logging.getLogger(__name__)
 
 
 class PooledHTTPXClient(AsyncHTTPClient):
@@ -167,6 +176,13 @@ class EmailChannel:
             return None
         return (user.alert_email or "").strip() or user.email
 
+    @classmethod
+    def held_reason(cls, user: User) -> str | None:
+        address = cls.recipient_for(user)
+        if address is None or recipient_verified(user):
+            return None
+        return f"Not sent: {address} is not verified yet. Send yourself a verification link from Settings."
+
     def render(self, message: ComposedMessage) -> RenderedMessage:
         unsubscribe = message.facts.unsubscribe_url
         # RFC 8058 one-click: mail clients offer "unsubscribe" and POST to the same link.
@@ -202,3 +218,92 @@ class EmailChannel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.sender.aclose()
+
+
+def recipient_verified(user: User) -> bool:
+    """Whether the owner of the address alerts go to has followed a link (or an operator vouched)."""
+    alert = (user.alert_email or "").strip().lower()
+    if alert and alert != user.email:
+        return alert == (user.verified_alert_email or "").lower()
+    return user.email_verified_at is not None
+
+
+# --- account mails -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountMail:
+    subject: str
+    text: str
+
+    @property
+    def html(self) -> str:
+        paragraphs = "".join(
+            f'<p style="margin:0 0 12px">{escape(block)}</p>' for block in self.text.split("\n\n")
+        )
+        return (
+            '<!doctype html><html><body style="font-family:Arial,Helvetica,sans-serif;color:#111;'
+            f'max-width:560px;margin:0 auto;padding:16px">{paragraphs}</body></html>'
+        )
+
+
+_LINK_REASONS = {
+    VerificationPurpose.SIGNUP: "to finish creating a CloudTrack account with this address",
+    VerificationPurpose.ACCOUNT: "to confirm this address for their CloudTrack account",
+    VerificationPurpose.ALERT: "to receive CloudTrack price alerts at this address",
+    VerificationPurpose.CHANGE: "to make this address the one of their CloudTrack account",
+}
+
+
+def verification_mail(purpose: VerificationPurpose, link: str, public_url: str, hours: int) -> AccountMail:
+    return AccountMail(
+        subject="Confirm your e-mail address for CloudTrack",
+        text=(
+            f"Someone asked {_LINK_REASONS[purpose]} at {public_url}.\n\n"
+            f"If it was you, open this link within {hours} hours (it works once):\n{link}\n\n"
+            "If it was not you, ignore this e-mail: nothing happens and you will get nothing more."
+        ),
+    )
+
+
+def address_in_use_mail(public_url: str) -> AccountMail:
+    return AccountMail(
+        subject="Someone tried to use your address on CloudTrack",
+        text=(
+            f"Someone tried to sign up at {public_url} with this e-mail address, "
+            "which already has a CloudTrack account.\n\n"
+            f"If it was you, log in at {public_url.rstrip('/')}/login instead.\n\n"
+            "If it was not you, ignore this e-mail: your account is unchanged."
+        ),
+    )
+
+
+def address_changed_mail(public_url: str) -> AccountMail:
+    return AccountMail(
+        subject="Your CloudTrack address was changed",
+        text=(
+            f"The e-mail address of your CloudTrack account at {public_url} was just changed, "
+            "so mail for the account no longer comes here.\n\n"
+            "If you did not do this, contact the administrator of this CloudTrack."
+        ),
+    )
+
+
+async def send_account_mail(mail: AccountMail, to: str, settings: Settings) -> bool:
+    """Send one account mail now; False (and a log line) when Resend did not take it."""
+    sender = ResendSender(settings.resend_api_key, settings.resend_api_url, settings.notify_send_timeout)
+    params = {
+        "from": settings.email_from,
+        "to": [to],
+        "subject": mail.subject,
+        "html": mail.html,
+        "text": mail.text,
+    }
+    try:
+        await sender.send(params, f"cloudtrack-account-{secrets.token_hex(12)}")
+    except (ResendError, httpx.HTTPError) as error:
+        log.warning("An account e-mail was not sent: %s", type(error).__name__)
+        return False
+    finally:
+        await sender.aclose()
+    return True

@@ -145,6 +145,10 @@ class TelegramChannel:
             return None
         return str(user.telegram_chat_id)
 
+    @classmethod
+    def held_reason(cls, user: User) -> str | None:
+        return None  # a chat is linked only by its owner pressing Start with a one-time token
+
     def render(self, message: ComposedMessage) -> RenderedMessage:
         return render_telegram(message)
 

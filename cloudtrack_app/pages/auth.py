@@ -1,11 +1,11 @@
-"""Log-in and sign-up pages."""
+"""Log-in and sign-up pages, and `/verify`, where a link from an e-mail is confirmed."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, labelled_input, page_frame
-from cloudtrack_app.states.account import AccountFormState
+from cloudtrack_app.states.account import AccountFormState, VerifyState
 
 
 def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
@@ -81,5 +81,49 @@ def signup_page() -> rx.Component:
         on_submit=AccountFormState.sign_up,
         width="100%",
     )
+    sent = rx.callout(
+        AccountFormState.form_message, icon="mail-check", color_scheme="green", role="status", width="100%"
+    )
     footer = rx.text("Already have an account? ", rx.link("Log in", href="/login"), size="2")
-    return _card("Sign up", "Track prices and stock on any shop, and hear when it matters.", form, footer)
+    return _card(
+        "Sign up",
+        "Track prices and stock on any shop, and hear when it matters.",
+        rx.cond(AccountFormState.form_message != "", sent, form),
+        footer,
+    )
+
+
+def verify_page() -> rx.Component:
+    action = rx.cond(
+        VerifyState.verify_ready,
+        rx.button(
+            rx.cond(VerifyState.verify_busy, rx.spinner(size="1"), rx.icon("check", size=16)),
+            "Confirm",
+            on_click=VerifyState.confirm_verification,
+            disabled=VerifyState.verify_busy,
+            size="3",
+            width="100%",
+        ),
+        rx.cond(
+            VerifyState.logged_in,
+            rx.link("Open your settings", href="/settings"),
+            rx.link("Log in", href="/login"),
+        ),
+    )
+    return page_frame(
+        rx.center(
+            rx.card(
+                rx.vstack(
+                    rx.heading(VerifyState.verify_title, size="7", as_="h1"),
+                    rx.text(VerifyState.verify_text, data_testid="verify-text"),
+                    action,
+                    spacing="4",
+                    width="100%",
+                ),
+                size="4",
+                width="100%",
+                max_width="26rem",
+            ),
+            padding_y=["1rem", "3rem"],
+        )
+    )

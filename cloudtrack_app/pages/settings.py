@@ -31,7 +31,7 @@ def _notice(message: rx.Var[str]) -> rx.Component:
 def profile_section() -> rx.Component:
     return section(
         "Profile",
-        "How CloudTrack addresses you, and the timezone for times and daily summaries.",
+        "How CloudTrack addresses you, the timezone for times and daily summaries, and your e-mail address.",
         rx.form(
             rx.vstack(
                 form_error(ProfileState.profile_error),
@@ -61,6 +61,69 @@ def profile_section() -> rx.Component:
             ),
             on_submit=ProfileState.save_profile,
         ),
+        rx.divider(),
+        email_block(),
+    )
+
+
+def email_block() -> rx.Component:
+    state = ProfileState
+    return rx.vstack(
+        rx.heading("E-mail address", size="3", as_="h3"),
+        form_error(state.email_error),
+        _notice(state.email_message),
+        rx.hstack(
+            rx.text(state.email, size="2", weight="medium"),
+            rx.cond(
+                state.email_verified,
+                rx.badge("Verified", color_scheme="green"),
+                rx.badge("Needs verification", color_scheme="amber"),
+            ),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(
+            ~state.email_verified & state.mail_configured,
+            rx.vstack(
+                rx.text("E-mail alerts to this address are held until you confirm it.", size="2"),
+                rx.button(
+                    "Send verification mail",
+                    on_click=state.send_verification_link,
+                    variant="soft",
+                    type="button",
+                ),
+                spacing="2",
+            ),
+        ),
+        rx.cond(
+            state.pending_email != "",
+            rx.text(
+                "Waiting for you to follow the link sent to ",
+                rx.text.strong(state.pending_email),
+                ".",
+                size="2",
+            ),
+        ),
+        rx.form(
+            rx.vstack(
+                labelled_input("New e-mail address", "new_email", type="email", auto_complete="email"),
+                labelled_input(
+                    "Your password, to confirm",
+                    "email_password",
+                    type="password",
+                    auto_complete="current-password",
+                ),
+                rx.button("Change address", type="submit", size="3", variant="soft"),
+                spacing="3",
+                width="100%",
+                max_width="28rem",
+            ),
+            on_submit=state.change_email,
+            reset_on_submit=True,
+        ),
+        spacing="3",
+        width="100%",
     )
 
 
@@ -190,6 +253,23 @@ def notifications_section() -> rx.Component:
                     default_value=state.alert_email,
                     key=state.alert_email,
                     placeholder=state.account_email,
+                ),
+                rx.cond(
+                    (state.alert_email != "") & ~state.alert_email_verified,
+                    rx.hstack(
+                        rx.badge("Needs verification", color_scheme="amber"),
+                        rx.text("Alerts go to this address once you follow the link sent to it.", size="2"),
+                        rx.button(
+                            "Send verification mail",
+                            on_click=state.send_alert_link,
+                            variant="soft",
+                            size="1",
+                            type="button",
+                        ),
+                        align="center",
+                        spacing="2",
+                        wrap="wrap",
+                    ),
                 ),
                 rx.heading("Written by AI", size="3", as_="h3"),
                 rx.cond(

@@ -8,7 +8,9 @@ from dataclasses import asdict
 
 import reflex as rx
 
+from cloudtrack_app.auth import verification
 from cloudtrack_app.auth.state import AccountError, AuthState, login_required
+from cloudtrack_app.models import VerificationPurpose
 from cloudtrack_app.notify import telegram
 from cloudtrack_app.notify.compose import TONES
 from cloudtrack_app.notify.dispatch import ChannelStatus, channel_status, send_test_alert
@@ -18,6 +20,7 @@ from cloudtrack_app.notify.preferences import load_preferences, save_preferences
 class NotificationsState(AuthState):
     email_alerts: bool = True
     alert_email: str = ""
+    alert_email_verified: bool = True
     account_email: str = ""
     telegram_alerts: bool = True
     telegram_linked: bool = False
@@ -49,6 +52,7 @@ class NotificationsState(AuthState):
         for name, value in asdict(prefs).items():
             setattr(self, name, value)
         self.channels = await asyncio.to_thread(channel_status, user_id)
+        self.alert_email_verified = await asyncio.to_thread(verification.alert_address_verified, user_id)
 
     @rx.event
     async def load_notifications(self) -> rx.event.EventSpec | None:
@@ -80,6 +84,7 @@ class NotificationsState(AuthState):
     @login_required
     async def save_notifications(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         user = await self._require_user()
+        previous_address = self.alert_email
         try:
             await asyncio.to_thread(
                 lambda: save_preferences(
@@ -96,6 +101,23 @@ class NotificationsState(AuthState):
             return None
         await self._load(user.id)
         self.notify_error, self.notify_message = "", "Alert settings saved."
+        if self.alert_email != previous_address and not self.alert_email_verified and self.email_configured:
+            try:
+                sent = await verification.send_address_link(user.id, VerificationPurpose.ALERT)
+            except AccountError as error:
+                sent = str(error)
+            self.notify_message = f"Alert settings saved. {sent} E-mail alerts go there once you do."
+        return None
+
+    @rx.event
+    @login_required
+    async def send_alert_link(self) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        try:
+            self.notify_message = await verification.send_address_link(user.id, VerificationPurpose.ALERT)
+            self.notify_error = ""
+        except AccountError as error:
+            self.notify_error, self.notify_message = str(error), ""
         return None
 
     @rx.event
@@ -138,6 +160,11 @@ class NotificationsState(AuthState):
         user = await self._user()
         if user is None:
             yield self._login_redirect()
+            return
+        try:
+            await asyncio.to_thread(verification.allow_test_alert, user.id)
+        except AccountError as error:
+            self.test_results = [str(error)]
             return
         self.testing, self.test_results = True, []
         yield

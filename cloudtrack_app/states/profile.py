@@ -1,4 +1,4 @@
-"""Account settings: display name, timezone, password, deleting the account."""
+"""Account settings: display name, timezone, e-mail address, password, deleting the account."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import asyncio
 
 import reflex as rx
 
-from cloudtrack_app.auth import accounts
+from cloudtrack_app.auth import accounts, verification
 from cloudtrack_app.auth.state import AccountError, AuthState, login_required
+from cloudtrack_app.models import VerificationPurpose
 
 # Read when the app starts, not on someone's first visit to the settings page.
 TIMEZONE_OPTIONS: list[str] = list(accounts.timezones())
@@ -21,6 +22,11 @@ class ProfileState(AuthState):
     password_message: str = ""
     password_error: str = ""
     delete_error: str = ""
+    email_verified: bool = True
+    pending_email: str = ""
+    mail_configured: bool = False
+    email_message: str = ""
+    email_error: str = ""
 
     @rx.var(cache=True)
     def timezone_options(self) -> list[str]:
@@ -34,7 +40,43 @@ class ProfileState(AuthState):
         profile = await asyncio.to_thread(accounts.profile_of, user.id)
         self.profile_name, self.profile_timezone = profile.display_name, profile.timezone
         self.profile_message = self.profile_error = self.password_message = self.password_error = ""
-        self.delete_error = ""
+        self.delete_error = self.email_message = self.email_error = ""
+        await self._load_address(user.id)
+        return None
+
+    async def _load_address(self, user_id: int) -> None:
+        status = await asyncio.to_thread(verification.address_status, user_id)
+        self.email_verified, self.pending_email = status.verified, status.pending_email
+        self.mail_configured = status.mail_configured
+
+    @rx.event
+    @login_required
+    async def send_verification_link(self) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        try:
+            message = await verification.send_address_link(user.id, VerificationPurpose.ACCOUNT)
+        except AccountError as error:
+            self.email_error, self.email_message = str(error), ""
+            return None
+        self.email_error, self.email_message = "", message
+        return None
+
+    @rx.event
+    @login_required
+    async def change_email(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        try:
+            message = await verification.request_email_change(
+                user,
+                str(form.get("new_email", "")),
+                str(form.get("email_password", "")),
+                self.router.session.client_ip or None,
+            )
+        except AccountError as error:
+            self.email_error, self.email_message = str(error), ""
+            return None
+        self.email_error, self.email_message = "", message
+        await self._load_address(user.id)
         return None
 
     @rx.event

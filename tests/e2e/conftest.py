@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,28 @@ def browser_type_launch_args() -> dict[str, Any]:
     }
 
 
+_MAILBOX: list[ResendStub] = []
+
+
 @pytest.fixture(scope="session")
 def resend_stub() -> Iterator[ResendStub]:
     with ResendStub() as stub:
+        _MAILBOX.append(stub)
         yield stub
+    _MAILBOX.remove(stub)
+
+
+def link_mailed_to(address: str, timeout: float = 20.0) -> str:
+    """The newest `/verify` link the app mailed to `address` (through the Resend stub)."""
+    (stub,) = _MAILBOX
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for mail in reversed(stub.emails):
+            found = re.search(r"https?://\S+/verify\?token=[\w-]+", mail["text"])
+            if mail["to"] == [address] and found:
+                return found.group(0)
+        time.sleep(0.2)
+    raise AssertionError(f"no verification link was mailed to {address}")
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +75,8 @@ def app_server(
         "EMAIL_FROM": "CloudTrack <alerts@cloudtrack.test>",
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TEST_TOKEN,
         "TELEGRAM_API_URL": telegram_stub.url,
+        # Every browser test signs up from 127.0.0.1.
+        "SIGNUP_LIMIT_PER_HOUR": "1000",
     }
     with running_app(url, work, env) as app:
         # The tests read and seed the app's own database.

@@ -8,7 +8,8 @@ import uuid
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.stubs import TelegramStub
+from tests.e2e.conftest import link_mailed_to
+from tests.stubs import ResendStub, TelegramStub
 
 PASSWORD = "a long enough password"
 
@@ -23,6 +24,12 @@ def sign_up(page: Page, base: str, email: str, name: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password (at least 8 characters)").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text(f"we sent a link to {email}", timeout=20_000)
+    page.goto(link_mailed_to(email))
+    expect(page.get_by_text(f"Confirm {email} to create your CloudTrack account.")).to_be_visible(
+        timeout=20_000
+    )
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name=f"Hello, {name}")).to_be_visible(timeout=20_000)
 
 
@@ -55,6 +62,32 @@ def test_sign_up_leads_to_the_dashboard_and_survives_reload(page: Page, base: st
     stranger = browser.new_context().new_page()
     stranger.goto(f"{base}/settings")
     expect(stranger).to_have_url(re.compile(r"/login\?next=/settings"), timeout=20_000)
+    stranger.context.close()
+
+
+def test_sign_up_with_a_taken_address_answers_the_same_and_logs_nobody_in(
+    page: Page, base: str, browser: Browser, resend_stub: ResendStub
+) -> None:
+    email = unique_email("taken")
+    sign_up(page, base, email, "Tamara")
+
+    stranger = browser.new_context().new_page()
+    stranger.goto(f"{base}/signup")
+    stranger.get_by_label("Display name").fill("Mallory")
+    stranger.get_by_label("Email").fill(email)
+    stranger.get_by_label("Password (at least 8 characters)").fill("another long password")
+    stranger.get_by_role("button", name="Create account").click()
+    expect(stranger.get_by_role("status")).to_contain_text(
+        f"Check your inbox: we sent a link to {email} to finish signing up", timeout=20_000
+    )
+    assert not stranger.evaluate("() => window.localStorage.getItem('cloudtrack_session')")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(
+        m["to"] == [email] and "Someone tried" in m["subject"] for m in resend_stub.emails
+    ):
+        time.sleep(0.2)
+    notices = [m for m in resend_stub.emails if m["to"] == [email] and "Someone tried" in m["subject"]]
+    assert len(notices) == 1 and "Mallory" not in notices[0]["text"]
     stranger.context.close()
 
 
@@ -140,3 +173,30 @@ def test_telegram_is_linked_from_the_settings_page(
     expect(page.get_by_test_id("test-alert-result").filter(has_text="telegram")).to_contain_text(
         "sent", timeout=30_000
     )
+
+
+def test_changing_the_address_takes_the_password_and_the_new_addresses_link(
+    page: Page, base: str, resend_stub: ResendStub
+) -> None:
+    old, new = unique_email("mover"), unique_email("moved")
+    sign_up(page, base, old, "Mo")
+    page.goto(f"{base}/settings")
+    expect(page.get_by_text("Verified", exact=True)).to_be_visible(timeout=20_000)
+
+    page.get_by_label("New e-mail address").fill(new)
+    page.get_by_label("Your password, to confirm").fill("not my password")
+    page.get_by_role("button", name="Change address").click()
+    expect(page.get_by_role("alert")).to_contain_text("The current password is not correct.", timeout=20_000)
+
+    page.get_by_label("New e-mail address").fill(new)
+    page.get_by_label("Your password, to confirm").fill(PASSWORD)
+    page.get_by_role("button", name="Change address").click()
+    expect(page.get_by_role("status").first).to_contain_text(f"We sent a link to {new}", timeout=20_000)
+    expect(page.get_by_text(f"Waiting for you to follow the link sent to {new}.")).to_be_visible()
+
+    page.goto(link_mailed_to(new))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text(f"Your account's address is now {new}.")).to_be_visible(timeout=20_000)
+    page.goto(f"{base}/settings")
+    expect(page.get_by_text(new, exact=True)).to_be_visible(timeout=20_000)
+    assert any(m["to"] == [old] and "changed" in m["subject"] for m in resend_stub.emails)
