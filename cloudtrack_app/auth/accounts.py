@@ -283,8 +283,9 @@ def change_password(
 ) -> None:
     """Set a new password after checking the current one, and end every session of the user but
     the one whose token is `keep_token` (the person's own)."""
-    new_hash = hash_password(new_password)
+    validate_password(new_password)
     verify_current_password(user_id, old_password, client)
+    new_hash = hash_password(new_password)
     others = sa.delete(AuthSession).where(AuthSession.user_id == user_id)
     if keep_token:
         others = others.where(AuthSession.token_hash != hash_token(keep_token))
