@@ -85,15 +85,18 @@ def test_the_owner_logs_in_while_guesses_from_many_clients_are_cut_off(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_limits(monkeypatch, LOGIN_MAX_ACCOUNT_FAILURES=6)
-    accounts.create_user(OWNER, PASSWORD, "Owner")
-    accounts.authenticate(OWNER, PASSWORD, OWNER_CLIENT)  # the owner's usual client
+    owner = accounts.create_user(OWNER, PASSWORD, "Owner")
+    laptop, phone = "2001:db8:5::10", OWNER_CLIENT
+    accounts.start_session(owner.id, client_ip=laptop)  # signed up on the laptop
+    accounts.authenticate(OWNER, PASSWORD, phone)  # logged in on the phone
 
     for n in range(6):
         assert _refusal(OWNER, f"guess {n}", f"192.0.2.{n + 1}") is not None
     # A seventh new client is not even checked, whatever it sends...
     assert LOCKED in (_refusal(OWNER, PASSWORD, "192.0.2.77") or "")
-    # ...but a client the owner has logged in from is exempt from that account-wide count.
-    assert accounts.authenticate(OWNER, PASSWORD, OWNER_CLIENT).email == OWNER
+    # ...but the clients the owner signed up or logged in from are exempt from that count.
+    assert accounts.authenticate(OWNER, PASSWORD, phone).email == OWNER
+    assert accounts.authenticate(OWNER, PASSWORD, laptop).email == OWNER
 
 
 def test_successful_log_ins_from_a_shared_office_address_never_lock_it(

@@ -181,6 +181,12 @@ def start_session(user_id: int, *, client_ip: str | None = None, user_agent: str
     now = utcnow()
     ttl = timedelta(days=get_settings().session_ttl_days)
     with session_scope() as db:
+        user = db.get(User, user_id)
+        assert user is not None
+        email = user.email
+    # A client that signed up or logged in is one the owner uses: strangers' guesses never lock it.
+    throttle.remember_client(email, client_ip)
+    with session_scope() as db:
         db.add(
             AuthSession(
                 user_id=user_id,

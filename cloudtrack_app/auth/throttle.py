@@ -128,6 +128,21 @@ def _at(moment: datetime | None) -> Any:
     return sa.null() if moment is None else sa.literal(moment, type_=UTCDateTime())
 
 
+def remember_client(account: str, client: str | None) -> None:
+    """Note that `client` got into `account` (a new session): from now on the account-wide
+    count of strangers' guesses does not apply to it."""
+    pair_key = f"pair:{client_key(client)}|{account[:ACCOUNT_MAX_CHARS]}"
+    now = utcnow()
+    with session_scope() as db:
+        conn = db.connection()
+        statement = _upsert(conn)(_throttles).values(key=pair_key, failures=0, last_success_at=now)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_throttles.c.key], set_={"last_success_at": _at(now)}
+            )
+        )
+
+
 def _upsert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
