@@ -3,12 +3,13 @@
 Counted in three buckets, each a row of `login_throttles`:
 
 - `pair:<client>|<account>`: one client guessing one account (LOGIN_MAX_FAILURES). A stranger's
-  guesses lock the stranger's own pair only, so the owner on another client is never locked out.
+  guesses fill the stranger's own pair only, never the owner's on another client.
 - `client:<client>`: one client guessing many accounts (LOGIN_MAX_CLIENT_FAILURES, higher: an
   office behind NAT is one client).
 - `account:<account>`: guesses at one account from clients that have never logged in to it
   (LOGIN_MAX_ACCOUNT_FAILURES, much higher). It bounds a guessing run spread over many
-  addresses; clients the owner has logged in from are exempt, so it cannot lock them out.
+  addresses; clients that started a session (sign-up or log-in) in the last KNOWN_CLIENT_DAYS
+  are exempt, so it cannot lock the owner out of their own devices.
 
 An attempt is reserved before the password is checked: one `INSERT … ON CONFLICT DO UPDATE …
 RETURNING` per bucket, all in one transaction that is rolled back when a bucket refuses. The
@@ -70,6 +71,19 @@ def client_key(client: str | None) -> str:
     return str(address)
 
 
+def _at(moment: datetime | None) -> Any:
+    """A timestamp inside an SQL expression, stored the way the columns store theirs."""
+    return sa.null() if moment is None else sa.literal(moment, type_=UTCDateTime())
+
+
+def _upsert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _pair_key(address: str, account: str) -> str:
+    return f"pair:{address}|{account[:ACCOUNT_MAX_CHARS]}"
+
+
 @dataclass(frozen=True)
 class _Bucket:
     key: str
@@ -123,15 +137,10 @@ class Attempt:
                 )
 
 
-def _at(moment: datetime | None) -> Any:
-    """A timestamp inside an SQL expression, stored the way the columns store theirs."""
-    return sa.null() if moment is None else sa.literal(moment, type_=UTCDateTime())
-
-
 def remember_client(account: str, client: str | None) -> None:
     """Note that `client` got into `account` (a new session): from now on the account-wide
     count of strangers' guesses does not apply to it."""
-    pair_key = f"pair:{client_key(client)}|{account[:ACCOUNT_MAX_CHARS]}"
+    pair_key = _pair_key(client_key(client), account)
     now = utcnow()
     with session_scope() as db:
         conn = db.connection()
@@ -141,10 +150,6 @@ def remember_client(account: str, client: str | None) -> None:
                 index_elements=[_throttles.c.key], set_={"last_success_at": _at(now)}
             )
         )
-
-
-def _upsert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _reserve_in(conn: Connection, bucket: _Bucket, now: datetime, window: timedelta) -> Any:
@@ -188,7 +193,7 @@ def reserve(account: str, client: str | None) -> Attempt:
     now = utcnow()
     account = account[:ACCOUNT_MAX_CHARS]
     address = client_key(client)
-    pair = _Bucket(f"pair:{address}|{account}", settings.login_max_failures)
+    pair = _Bucket(_pair_key(address, account), settings.login_max_failures)
     held: list[_Held] = []
     locks_until: datetime | None = None
     with session_scope() as db:
