@@ -209,7 +209,7 @@ async def test_behind_one_proxy_a_spoofed_hop_does_not_change_the_client(
     assert state.form_error == "" and state.session_token
 
 
-def test_without_trusted_hops_x_forwarded_for_is_ignored(reflex_config: Any) -> None:
+def test_x_forwarded_for_counts_only_through_the_configured_hops(reflex_config: Any) -> None:
     assert reflex_config(0).trusted_proxy_hops == 0
     assert _login_state_for(PROXY, f"{OWNER_CLIENT}")._client_address() == PROXY
     reflex_config(2)
