@@ -16,6 +16,9 @@ config = rx.Config(
     redis_url=settings.reflex_redis_url or None,
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    # Reflex resolves each socket's client address (router.session.client_ip) through this many
+    # X-Forwarded-For entries; CloudTrack's throttles and sessions use only that address.
+    trusted_proxy_hops=settings.trusted_proxy_hops,
     plugins=[
         rx.plugins.SitemapPlugin(),
         rx.plugins.RadixThemesPlugin(

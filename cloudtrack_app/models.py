@@ -122,10 +122,13 @@ class AuthSession(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed log-in counts per key: `account:<email>` and `client:<address>`.
+    """Password attempts per bucket (`auth/throttle.py`): `pair:<client>|<email>`,
+    `client:<client>` and `account:<email>`.
 
-    Unknown e-mail addresses are counted like known ones, so the lock message never
-    tells a stranger which addresses have accounts.
+    `failures` counts the attempts of the window that began at `first_failure_at` and were
+    not given back by a success. Unknown e-mail addresses are counted like known ones, so the
+    lock message never tells a stranger which addresses have accounts. On a pair,
+    `last_success_at` marks the client as one the owner logs in from.
     """
 
     __tablename__ = "login_throttles"
@@ -134,6 +137,7 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = Field(default=0)
     first_failure_at: datetime | None = _ts()
     locked_until: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
 
 
 class VerificationPurpose(StrEnum):

@@ -33,12 +33,15 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", validation_alias="SECRET_KEY")
     public_url: str = Field(default="http://localhost:3000", validation_alias="PUBLIC_URL")
     scheduler_enabled: bool = Field(default=True, validation_alias="SCHEDULER_ENABLED")
+    # Reverse proxies in front of CloudTrack that append to X-Forwarded-For; 0: none, use the peer address.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10, validation_alias="TRUSTED_PROXY_HOPS")
 
     # --- accounts ------------------------------------------------------------------
     session_ttl_days: int = Field(default=30, ge=1, validation_alias="SESSION_TTL_DAYS")
     login_max_failures: int = Field(default=5, ge=1, validation_alias="LOGIN_MAX_FAILURES")
     login_lock_minutes: int = Field(default=15, ge=1, validation_alias="LOGIN_LOCK_MINUTES")
     login_max_client_failures: int = Field(default=20, ge=1, validation_alias="LOGIN_MAX_CLIENT_FAILURES")
+    login_max_account_failures: int = Field(default=50, ge=1, validation_alias="LOGIN_MAX_ACCOUNT_FAILURES")
     signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
     # Sign-ups answered per client address per hour, and test alerts per person per 10 minutes.
     signup_limit_per_hour: int = Field(default=5, ge=1, validation_alias="SIGNUP_LIMIT_PER_HOUR")

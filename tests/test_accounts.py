@@ -56,16 +56,16 @@ def test_unknown_email_and_wrong_password_get_the_same_message(db_url: str) -> N
     assert str(unknown.value) == str(wrong.value) == accounts.INVALID_LOGIN
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(db_url: str) -> None:
+def test_five_failures_lock_that_client_out_of_the_account_for_fifteen_minutes(db_url: str) -> None:
     accounts.create_user("fay@example.com", PASSWORD, "Fay")
     for _ in range(4):
         with pytest.raises(AccountError, match="Wrong email or password"):
             accounts.authenticate("fay@example.com", "wrong password", client="203.0.113.5")
     with pytest.raises(AccountError, match="Try again in 15 minutes"):
         accounts.authenticate("fay@example.com", "wrong password", client="203.0.113.5")
-    # Even the right password is refused while locked, from any client.
+    # Even the right password is refused from that client while it is locked.
     with pytest.raises(AccountError, match="Too many failed log-in attempts"):
-        accounts.authenticate("fay@example.com", PASSWORD, client="198.51.100.7")
+        accounts.authenticate("fay@example.com", PASSWORD, client="203.0.113.5")
 
 
 def test_one_client_guessing_many_accounts_is_locked(sqlite_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Accounts, passwords, log-in throttling and server-side sessions (no Reflex here).
+"""Accounts, passwords and server-side sessions (no Reflex here); `throttle` counts the guesses.
 
 Hashing is synchronous and slow by design: async callers run these functions in a
 thread (`asyncio.to_thread`) so one log-in never stalls the event loop.
@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import select
 
+from cloudtrack_app.auth import throttle
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import AuthSession, LoginThrottle, User, utcnow
+from cloudtrack_app.models import AuthSession, User, utcnow
 from cloudtrack_app.settings import get_settings
 
 PASSWORD_MIN_CHARS = 8
@@ -27,6 +29,7 @@ PASSWORD_MAX_BYTES = 1024
 DISPLAY_NAME_MAX = 120
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVALID_LOGIN = "Wrong email or password."
+WRONG_CURRENT_PASSWORD = "The current password is not correct."
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
 # Verified against when the account does not exist, so both paths cost the same.
@@ -130,77 +133,56 @@ def create_user(
         return _as_current(user)
 
 
-# --- throttling ----------------------------------------------------------------------
+# --- passwords through the throttle ---------------------------------------------------
 
 
-def _throttle_keys(email: str, client: str | None) -> list[str]:
-    keys = [f"account:{normalise_email(email)[:320]}"]
-    if client:
-        keys.append(f"client:{client[:64]}")
-    return keys
-
-
-def _lock_message(until: datetime, now: datetime) -> str:
-    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+def _lock_message(until: datetime, *, what: str = "failed log-in attempts") -> str:
+    minutes = throttle.minutes_left(until)
     unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed log-in attempts. Try again in {minutes} {unit}."
-
-
-def _locked_until(db: Session, keys: list[str], now: datetime) -> datetime | None:
-    rows = db.exec(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    locks = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
-    return max(locks) if locks else None
-
-
-def _record_failure(db: Session, keys: list[str], now: datetime) -> datetime | None:
-    settings = get_settings()
-    window = timedelta(minutes=settings.login_lock_minutes)
-    locked: datetime | None = None
-    for key in keys:
-        # One address may be a whole office behind NAT: it gets more tries than one account.
-        limit = (
-            settings.login_max_client_failures if key.startswith("client:") else settings.login_max_failures
-        )
-        row = db.get(LoginThrottle, key) or LoginThrottle(key=key)
-        if row.first_failure_at is None or now - row.first_failure_at > window:
-            row.failures, row.first_failure_at = 0, now
-        row.failures += 1
-        if row.failures >= limit:
-            row.locked_until = now + window
-            row.failures, row.first_failure_at = 0, None
-            locked = row.locked_until
-        db.add(row)
-    return locked
+    return f"Too many {what}. Try again in {minutes} {unit}."
 
 
 def authenticate(email: str, password: str, client: str | None = None) -> CurrentUser:
-    """Check a log-in; raise `AccountError` with the message to show on refusal."""
-    now = utcnow()
-    keys = _throttle_keys(email, client)
-    with session_scope() as db:
-        until = _locked_until(db, keys, now)
-    if until is not None:
-        raise AccountError(_lock_message(until, now))
-
+    """Check a log-in from `client` (the address Reflex resolved); raise `AccountError` with the
+    message to show on refusal."""
     normalised = normalise_email(email)
+    try:
+        attempt = throttle.reserve(normalised, client)
+    except throttle.ThrottledError as refused:
+        raise AccountError(_lock_message(refused.until)) from None
+
     with session_scope() as db:
         user = db.exec(select(User).where(User.email == normalised)).first()
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is not None and ok and not user.disabled:
-        with session_scope() as db:
-            for key in keys[:1]:
-                row = db.get(LoginThrottle, key)
-                if row is not None:
-                    db.delete(row)
+        attempt.succeeded()
         return _as_current(user)
 
-    with session_scope() as db:
-        until = _record_failure(db, keys, now)
-    if until is not None:
-        raise AccountError(_lock_message(until, now))
+    if attempt.locks_until is not None:
+        raise AccountError(_lock_message(attempt.locks_until))
     if user is not None and ok and user.disabled:
         raise AccountError("This account is disabled. Ask the administrator of this CloudTrack.")
     raise AccountError(INVALID_LOGIN)
+
+
+def verify_current_password(user_id: int, password: str, client: str | None) -> None:
+    """Check a logged-in person's current password before a sensitive change, through the same
+    throttle as log-in; raise `AccountError` with the message to show when it is wrong or throttled.
+    """
+    with session_scope() as db:
+        user = db.get(User, user_id)
+    if user is None:
+        raise AccountError(WRONG_CURRENT_PASSWORD)
+    try:
+        attempt = throttle.reserve(user.email, client)
+    except throttle.ThrottledError as refused:
+        raise AccountError(_lock_message(refused.until, what="wrong passwords")) from None
+    if verify_password(user.password_hash, password):
+        attempt.succeeded()
+        return
+    if attempt.locks_until is not None:
+        raise AccountError(_lock_message(attempt.locks_until, what="wrong passwords"))
+    raise AccountError(WRONG_CURRENT_PASSWORD)
 
 
 # --- sessions ------------------------------------------------------------------------
@@ -211,6 +193,12 @@ def start_session(user_id: int, *, client_ip: str | None = None, user_agent: str
     token = secrets.token_urlsafe(32)
     now = utcnow()
     ttl = timedelta(days=get_settings().session_ttl_days)
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        assert user is not None
+        email = user.email
+    # A client that signed up or logged in is one the owner uses: strangers' guesses never lock it.
+    throttle.remember_client(email, client_ip)
     with session_scope() as db:
         db.add(
             AuthSession(
@@ -309,14 +297,24 @@ def update_profile(user_id: int, display_name: str, timezone: str) -> Profile:
     return Profile(display_name, timezone)
 
 
-def change_password(user_id: int, old_password: str, new_password: str) -> None:
+def change_password(
+    user_id: int, old_password: str, new_password: str, *, client: str | None, keep_token: str | None
+) -> None:
+    """Set a new password after checking the current one, and end every session of the user but
+    the one whose token is `keep_token` (the person's own)."""
+    validate_password(new_password)
+    verify_current_password(user_id, old_password, client)
     new_hash = hash_password(new_password)
+    others = sa.delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep_token:
+        others = others.where(AuthSession.token_hash != hash_token(keep_token))
     with session_scope() as db:
         user = db.get(User, user_id)
-        if user is None or not verify_password(user.password_hash, old_password):
-            raise AccountError("The current password is not correct.")
+        if user is None:
+            raise AccountError(WRONG_CURRENT_PASSWORD)
         user.password_hash = new_hash
         db.add(user)
+        db.exec(others)
 
 
 def delete_account(user_id: int) -> None:

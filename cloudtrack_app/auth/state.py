@@ -112,12 +112,18 @@ class AuthState(rx.State):
             return self._login_redirect()
         return None
 
+    def _client_address(self) -> str | None:
+        """The client's address as Reflex resolved it: the peer, or the X-Forwarded-For entry
+        TRUSTED_PROXY_HOPS from the end (rxconfig.py). The header itself is never read here:
+        any client can write it."""
+        return self.router.session.client_ip or None
+
     async def _begin_session(self, user: CurrentUser) -> None:
         headers = self.router.headers
         self.session_token = await asyncio.to_thread(
             accounts.start_session,
             user.id,
-            client_ip=self.router.session.client_ip,
+            client_ip=self._client_address(),
             user_agent=getattr(headers, "user_agent", "") or None,
         )
         self.display_name, self.email = user.display_name, user.email

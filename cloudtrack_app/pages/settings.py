@@ -315,7 +315,7 @@ def notifications_section() -> rx.Component:
 def password_section() -> rx.Component:
     return section(
         "Password",
-        "At least 8 characters. Other sessions stay logged in.",
+        "At least 8 characters. Changing it logs out your other sessions.",
         rx.form(
             rx.vstack(
                 form_error(ProfileState.password_error),

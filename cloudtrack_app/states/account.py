@@ -43,7 +43,7 @@ class AccountFormState(AuthState):
                 accounts.authenticate,
                 str(form.get("email", "")),
                 str(form.get("password", "")),
-                self.router.session.client_ip or None,
+                self._client_address(),
             )
         except AccountError as error:
             self.form_error, self.busy = str(error), False

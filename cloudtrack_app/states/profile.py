@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import reflex as rx
 
@@ -107,7 +108,14 @@ class ProfileState(AuthState):
             if new != repeat:
                 raise AccountError("The two new passwords differ.")
             await asyncio.to_thread(
-                accounts.change_password, user.id, str(form.get("current_password", "")), new
+                functools.partial(
+                    accounts.change_password,
+                    user.id,
+                    str(form.get("current_password", "")),
+                    new,
+                    client=self._client_address(),
+                    keep_token=self.session_token,
+                )
             )
         except AccountError as error:
             self.password_error, self.password_message = str(error), ""
@@ -120,7 +128,12 @@ class ProfileState(AuthState):
     async def delete_account(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         user = await self._require_user()
         try:
-            await asyncio.to_thread(accounts.authenticate, user.email, str(form.get("confirm_password", "")))
+            await asyncio.to_thread(
+                accounts.verify_current_password,
+                user.id,
+                str(form.get("confirm_password", "")),
+                self._client_address(),
+            )
         except AccountError:
             self.delete_error = "Enter your current password to delete the account."
             return None

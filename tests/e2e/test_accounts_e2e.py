@@ -200,3 +200,38 @@ def test_changing_the_address_takes_the_password_and_the_new_addresses_link(
     page.goto(f"{base}/settings")
     expect(page.get_by_text(new, exact=True)).to_be_visible(timeout=20_000)
     assert any(m["to"] == [old] and "changed" in m["subject"] for m in resend_stub.emails)
+
+
+def _change_password(page: Page, current: str, new: str) -> None:
+    page.get_by_label("Current password").fill(current)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("Repeat new password").fill(new)
+    page.get_by_role("button", name="Change password").click()
+
+
+def test_a_password_change_logs_out_other_sessions_and_guessing_it_is_throttled(
+    browser: Browser, base: str
+) -> None:
+    email = unique_email("pw")
+    laptop = browser.new_context().new_page()
+    sign_up(laptop, base, email, "Paula")
+    phone = browser.new_context().new_page()
+    log_in(phone, base, email)
+    expect(phone.get_by_role("heading", name="Hello, Paula")).to_be_visible(timeout=20_000)
+
+    laptop.goto(f"{base}/settings")
+    expect(laptop.get_by_text("Changing it logs out your other sessions.")).to_be_visible(timeout=20_000)
+    _change_password(laptop, PASSWORD, "a newer long password")
+    expect(laptop.get_by_text("Password changed.")).to_be_visible(timeout=20_000)
+    phone.goto(f"{base}/settings")
+    expect(phone).to_have_url(re.compile(r"/login\?next=/settings"), timeout=20_000)
+    laptop.reload()
+    expect(laptop.get_by_label("Display name")).to_have_value("Paula", timeout=20_000)
+
+    for attempt in range(5):
+        _change_password(laptop, f"wrong guess {attempt}", "yet another password")
+    expect(laptop.get_by_text("Too many wrong passwords. Try again in 15 minutes.")).to_be_visible(
+        timeout=20_000
+    )
+    laptop.context.close()
+    phone.context.close()
