@@ -1,7 +1,7 @@
 """login throttle: per-client pairs remember a client's last successful log-in
 
 Revision ID: 450afaa8577c
-Revises: 3f1c2a9d8b70
+Revises: b7e4c1d2a9f3
 Create Date: 2026-12-03 14:40:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '450afaa8577c'
-down_revision: Union[str, Sequence[str], None] = '3f1c2a9d8b70'
+down_revision: Union[str, Sequence[str], None] = 'b7e4c1d2a9f3'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
