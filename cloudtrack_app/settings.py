@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0, validation_alias="FETCH_MAX_REDIRECTS")
     # JSON object: shop domain -> fetcher name ("direct", "scraper_api", "browser").
     fetchers: dict[str, str] = Field(default_factory=dict, validation_alias="FETCHERS")
+    # The target is checked before the service is asked; after the service's own redirects, only
+    # when it reports the final URL in a header (scraper_api.FINAL_URL_HEADERS). Otherwise not.
     scraper_api_url: str = Field(default="", validation_alias="SCRAPER_API_URL")
     scraper_api_key: str = Field(default="", validation_alias="SCRAPER_API_KEY")
     browser_executable: str = Field(default="/usr/bin/chromium", validation_alias="BROWSER_EXECUTABLE")
