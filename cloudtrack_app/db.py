@@ -1,7 +1,8 @@
 """Database engine and sessions, shared by the app, the scheduler and the CLI.
 
 Engines are made lazily (never at import) because Reflex forks workers and forked
-processes must not share a connection pool.
+processes must not share a connection pool. They never show statement parameters (in logs
+or errors): those carry password and session-token hashes.
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:" and not path.startswith("file:"):
             prepare_sqlite_file(Path(path))
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def get_engine(url: str | None = None) -> Engine:
