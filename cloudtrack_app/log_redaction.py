@@ -13,6 +13,7 @@ CloudTrack is imported; a factory sees every record of the process, however it i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -27,7 +28,9 @@ _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {REDACTED}"),
     (re.compile(r"\b(Basic)\s+[A-Za-z0-9+/]{8,}=*"), rf"\1 {REDACTED}"),
     (
-        re.compile(r"(?i)\b((?:api[_-]?key|apikey|key|token|access_token|secret|password|passwd)=)[^\s&\"',;]+"),
+        re.compile(
+            r"(?i)\b((?:api[_-]?key|apikey|key|token|access_token|secret|password|passwd)=)[^\s&\"',;]+"
+        ),
         rf"\1{REDACTED}",
     ),
     (
@@ -60,10 +63,8 @@ def _configured_secrets() -> tuple[str, ...]:
     ]
     key_file = settings.data_dir / "secret_key"
     if not settings.secret_key and key_file.is_file():
-        try:
+        with contextlib.suppress(OSError):
             values.append(key_file.read_text().strip())
-        except OSError:
-            pass
     found = tuple(sorted({v for v in values if len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True))
     _known = (id(settings), found)
     return found
