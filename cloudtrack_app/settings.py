@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     scraper_api_url: str = Field(default="", validation_alias="SCRAPER_API_URL")
     scraper_api_key: str = Field(default="", validation_alias="SCRAPER_API_KEY")
     browser_executable: str = Field(default="/usr/bin/chromium", validation_alias="BROWSER_EXECUTABLE")
+    # Product images, fetched by CloudTrack and served from its own address (tracking/images.py).
+    image_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0, validation_alias="IMAGE_MAX_BYTES")
+    image_cache_max_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, validation_alias="IMAGE_CACHE_MAX_BYTES"
+    )
+    image_fetch_timeout: float = Field(default=10.0, gt=0, validation_alias="IMAGE_FETCH_TIMEOUT")
 
     # --- checking ------------------------------------------------------------------
     check_interval: int = Field(default=6 * 3600, validation_alias="CHECK_INTERVAL")
