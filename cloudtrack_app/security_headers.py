@@ -4,11 +4,16 @@ One ASGI middleware around the whole app (pages, the frontend build, `/_health`,
 the API routes), added through `rx.App(api_transformer=...)`, so nothing served misses them.
 A route that sets its own Content-Security-Policy (the image routes: a stricter one) keeps it.
 
-The policy allows what the Reflex frontend needs: its scripts and styles from the same origin,
-the inline bootstrap script of the React Router build and the style attributes Radix writes
-('unsafe-inline'), and its websocket to the same origin (`connect-src 'self'` covers ws: and
-wss: there). Images come only from CloudTrack itself (products' images are proxied), so no
-page ever makes a viewer's browser contact a shop.
+The policy allows what the Reflex frontend needs, checked in Chromium against the production
+build: scripts and styles from the same origin; the inline scripts of the React Router build
+(theme, scroll restoration, router context, streaming) and the style attributes and tags of
+Radix and Emotion ('unsafe-inline'); `eval` ('unsafe-eval'), with which Reflex runs scripts
+that event handlers send (a toast after adding a product, say); and its websocket to the same
+origin (`connect-src 'self'` covers ws: and wss: there). So the policy does little against
+injected script (React's escaping does that); what it holds is that no page can be framed,
+load plugins, change its base URL, post forms elsewhere, or fetch or show anything from
+another origin: images come only from CloudTrack itself (products' images are proxied), so
+no page ever makes a viewer's browser contact a shop.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
