@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.image_routes import routes as image_routes
 from cloudtrack_app.models import Product
+from cloudtrack_app.notify.dispatch import dispatch_pending
 from cloudtrack_app.security_headers import SecurityHeaders
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.extract import Extraction, extract
@@ -40,6 +41,9 @@ from cloudtrack_app.tracking.images import (
 )
 from cloudtrack_app.tracking.observations import apply_page_details
 from tests.fetch_servers import TINY_PNG, PageServer, Reply, only_127_0_0_1
+from tests.notify_fixtures import PUBLIC_URL, Stubs, make_event, make_user, make_watch
+from tests.notify_fixtures import stubs_fixture as stubs_fixture
+from tests.test_notify_escaping import tags_in
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")
 
@@ -331,3 +335,18 @@ async def test_the_preview_image_route_fetches_only_urls_cloudtrack_signed(
 
 def test_the_image_cache_lives_in_the_data_folder(shop_settings: Settings) -> None:
     assert image_cache(shop_settings).directory == shop_settings.data_dir / "images"
+
+
+# --- in mail --------------------------------------------------------------------------------
+
+
+async def test_an_alert_mail_shows_the_image_from_cloudtrack_never_from_the_shop(stubs: Stubs) -> None:
+    user = make_user(ai_text=False)
+    product, watch = make_watch(user.id)
+    make_event(user.id, product, watch)  # its facts name https://shop.example/grinder.jpg
+    await dispatch_pending()
+    [email] = stubs.resend.emails
+    images = [attrs.get("src") for tag, attrs in tags_in(email["html"]) if tag == "img"]
+    assert len(images) == 1
+    assert images[0].startswith(f"{PUBLIC_URL}/img/product/{product.id}/")
+    assert "grinder.jpg" not in email["html"]
