@@ -350,3 +350,13 @@ async def test_an_alert_mail_shows_the_image_from_cloudtrack_never_from_the_shop
     assert len(images) == 1
     assert images[0].startswith(f"{PUBLIC_URL}/img/product/{product.id}/")
     assert "grinder.jpg" not in email["html"]
+
+
+@pytest.mark.parametrize("image", ["JAVASCRIPT:alert(1)", "Data:image/svg+xml,<svg/>", "FILE:///etc/passwd"])
+def test_the_extractor_drops_script_data_and_file_images_in_any_letter_case(image: str) -> None:
+    page = (
+        f'<html><head><meta property="og:image" content="{image}"></head><body>'
+        '<script type="application/ld+json">{"@type": "Product", "name": "Kettle", '
+        '"offers": {"price": "19.99", "priceCurrency": "EUR"}}</script></body></html>'
+    )
+    assert extract(page, "https://shop.example/kettle").image is None
