@@ -51,7 +51,11 @@ def _configured_secrets() -> tuple[str, ...]:
     global _known
     from cloudtrack_app.settings import get_settings
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception:
+        # Settings that do not validate are reported by whoever reads them; logging goes on.
+        return ()
     if _known is not None and _known[0] == id(settings):
         return _known[1]
     values = [
@@ -62,11 +66,14 @@ def _configured_secrets() -> tuple[str, ...]:
         settings.secret_key,
     ]
     key_file = settings.data_dir / "secret_key"
-    if not settings.secret_key and key_file.is_file():
+    complete = bool(settings.secret_key)
+    if not complete and key_file.is_file():
         with contextlib.suppress(OSError):
             values.append(key_file.read_text().strip())
+            complete = True
     found = tuple(sorted({v for v in values if len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True))
-    _known = (id(settings), found)
+    if complete:  # else the key file may appear later (it is made on first use): look again
+        _known = (id(settings), found)
     return found
 
 

@@ -213,6 +213,15 @@ async def test_what_is_not_a_small_raster_image_is_not_served_and_not_asked_for_
     assert not (settings.data_dir / "images" / "bad.img").exists()
 
 
+async def test_a_shop_that_never_sends_its_image_is_given_up_on(
+    server: PageServer, shop_settings: Settings
+) -> None:
+    server.routes["/slow.png"] = Reply(body=TINY_PNG, headers={"Content-Type": "image/png"}, delay=5)
+    settings = shop_settings.model_copy(update={"image_fetch_timeout": 0.3})
+    assert await load_image("slow", server.url("/slow.png"), settings=settings, guard=GUARD) is None
+    assert image_cache(settings).failed_recently("slow")
+
+
 async def test_an_image_on_or_redirected_to_a_private_address_is_not_fetched(
     server: PageServer, second_server: PageServer, shop_settings: Settings
 ) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from cloudtrack_app.auth.accounts import AccountError, authenticate, start_session, user_for_token
 from cloudtrack_app.log_redaction import REDACTED, log_redaction_installed, redact
 from cloudtrack_app.notify.dispatch import dispatch_pending
+from cloudtrack_app.settings import get_settings
 from tests.notify_fixtures import Stubs, make_event, make_user, make_watch
 from tests.notify_fixtures import stubs_fixture as stubs_fixture
 from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ModelReply
@@ -87,3 +89,28 @@ def test_secret_shapes_are_redacted_even_when_not_configured() -> None:
 
 def test_every_process_that_imports_cloudtrack_redacts_its_logs() -> None:
     assert log_redaction_installed()
+
+
+def test_the_generated_secret_key_is_redacted_once_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, everything_logged: io.StringIO
+) -> None:
+    monkeypatch.setenv("CLOUDTRACK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SECRET_KEY", "")
+    get_settings.cache_clear()
+    log = logging.getLogger("cloudtrack.test")
+    log.info("starting before any key exists")
+    key = get_settings().effective_secret_key
+    log.warning("signing with %s", key)
+    get_settings.cache_clear()
+    assert key not in everything_logged.getvalue()
+    assert f"signing with {REDACTED}" in everything_logged.getvalue()
+
+
+def test_settings_that_do_not_validate_do_not_stop_logging(
+    monkeypatch: pytest.MonkeyPatch, everything_logged: io.StringIO
+) -> None:
+    monkeypatch.setenv("CHECK_INTERVAL", "5")
+    get_settings.cache_clear()
+    logging.getLogger("cloudtrack.test").error("still logged")
+    get_settings.cache_clear()
+    assert "still logged" in everything_logged.getvalue()
