@@ -17,7 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN useradd --create-home --uid 10001 cloudtrack \
  && mkdir -p /data /app /opt/venv \
- && chown cloudtrack:cloudtrack /data /app /opt/venv
+ && chown cloudtrack:cloudtrack /data /app /opt/venv \
+ && chmod 0700 /data
 RUN if [ "$WITH_BROWSER" = 1 ]; then \
       apt-get update && apt-get install -y --no-install-recommends chromium && rm -rf /var/lib/apt/lists/*; \
     fi

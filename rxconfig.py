@@ -4,11 +4,11 @@ import logging
 
 import reflex as rx
 
-from cloudtrack_app.settings import get_settings
+from cloudtrack_app.settings import get_settings, make_private_dir
 
 settings = get_settings()
 if not settings.database_url:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
 
 config = rx.Config(
     app_name="cloudtrack_app",

@@ -5,12 +5,14 @@ from starlette.applications import Starlette
 
 from cloudtrack_app import models  # noqa: F401  (registers the tables for migrations)
 from cloudtrack_app.background import background_services
+from cloudtrack_app.image_routes import routes as image_routes
 from cloudtrack_app.notify.routes import routes as notify_routes
 from cloudtrack_app.pages.add_product import add_product_page
 from cloudtrack_app.pages.auth import login_page, signup_page, verify_page
 from cloudtrack_app.pages.dashboard import index_page
 from cloudtrack_app.pages.product import product_page
 from cloudtrack_app.pages.settings import settings_page
+from cloudtrack_app.security_headers import SecurityHeaders
 from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.dashboard import DashboardState
@@ -19,7 +21,8 @@ from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
 
 app = rx.App(
-    api_transformer=Starlette(routes=notify_routes),
+    # The routes first, then the headers around everything, frontend build included.
+    api_transformer=[Starlette(routes=[*notify_routes, *image_routes]), SecurityHeaders],
     head_components=[
         rx.el.meta(name="description", content="CloudTrack: self-hosted price and stock tracker")
     ],

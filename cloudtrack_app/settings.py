@@ -19,6 +19,34 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 MIN_CHECK_INTERVAL_SECONDS = 300
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) readable by this user only; an existing one is left as is.
+
+    The data folder holds the database, the secret key and cached images: nobody else on the
+    machine has any business reading them.
+    """
+    if not path.exists():
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        path.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is cut by the umask, never widened
+
+
+def create_private_file(path: Path, content: bytes = b"") -> bool:
+    """Create `path` with mode 0600 from the first byte on; False when it exists already.
+
+    Made with that mode by `open` itself, so there is no moment in which another user of the
+    machine could open it (as there is between writing a file and `chmod`).
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+    return True
 
 
 class Settings(BaseSettings):
@@ -68,9 +96,17 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, ge=0, validation_alias="FETCH_MAX_REDIRECTS")
     # JSON object: shop domain -> fetcher name ("direct", "scraper_api", "browser").
     fetchers: dict[str, str] = Field(default_factory=dict, validation_alias="FETCHERS")
+    # The target is checked before the service is asked; after the service's own redirects, only
+    # when it reports the final URL in a header (scraper_api.FINAL_URL_HEADERS). Otherwise not.
     scraper_api_url: str = Field(default="", validation_alias="SCRAPER_API_URL")
     scraper_api_key: str = Field(default="", validation_alias="SCRAPER_API_KEY")
     browser_executable: str = Field(default="/usr/bin/chromium", validation_alias="BROWSER_EXECUTABLE")
+    # Product images, fetched by CloudTrack and served from its own address (tracking/images.py).
+    image_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0, validation_alias="IMAGE_MAX_BYTES")
+    image_cache_max_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, validation_alias="IMAGE_CACHE_MAX_BYTES"
+    )
+    image_fetch_timeout: float = Field(default=10.0, gt=0, validation_alias="IMAGE_FETCH_TIMEOUT")
 
     # --- checking ------------------------------------------------------------------
     check_interval: int = Field(default=6 * 3600, validation_alias="CHECK_INTERVAL")
@@ -134,10 +170,10 @@ class Settings(BaseSettings):
         key_file = self.data_dir / "secret_key"
         if key_file.exists():
             return key_file.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
-        key_file.write_text(key)
-        key_file.chmod(0o600)
+        if not create_private_file(key_file, key.encode()):
+            return key_file.read_text().strip()  # another process made it first
         return key
 
 

@@ -425,6 +425,27 @@ async def test_the_scraper_api_is_not_asked_for_private_targets(scraper: PageSer
     assert scraper.requests == []
 
 
+@pytest.mark.parametrize("header", ["sa-final-url", "Spb-Resolved-Url", "Zr-Final-Url", "X-Final-Url"])
+async def test_a_scraper_api_redirect_into_a_private_network_is_refused(
+    scraper: PageServer, header: str
+) -> None:
+    scraper.routes["/render"] = Reply(
+        body=b"<html><title>Router admin</title><body>admin password: hunter2</body></html>",
+        headers={"Content-Type": "text/html", header: "http://192.168.1.1/admin"},
+    )
+    error = await fetch_error("http://93.184.215.14/item", through_scraper(scraper))
+    assert error.kind == FetchErrorKind.BLOCKED_ADDRESS
+    assert "192.168.1.1" in error.message
+
+
+async def test_a_scraper_api_that_reports_a_public_final_url_is_read(scraper: PageServer) -> None:
+    scraper.routes["/render"] = Reply(
+        body=PAGE, headers={"Content-Type": "text/html", "sa-final-url": "http://93.184.215.14/moved"}
+    )
+    result = await fetch_page("http://93.184.215.14/item", settings=through_scraper(scraper))
+    assert result.html == PAGE.decode()
+
+
 async def test_scraper_api_errors_do_not_reveal_the_key(scraper: PageServer) -> None:
     scraper.routes["/render"] = Reply(status=401, body=b"bad key")
     settings = through_scraper(scraper)

@@ -7,13 +7,17 @@ Skipped when Chromium is not installed (`apt-get install chromium`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking.fetch import (
+    BROWSER_ARGS,
     BrowserFetcher,
     FetchError,
     FetchErrorKind,
@@ -133,3 +137,59 @@ async def test_a_missing_chromium_is_a_clear_error() -> None:
         await fetcher.fetch("https://shop.example/kettle")
     assert "Chromium is not installed at /nonexistent/chromium" in caught.value.message
     assert not caught.value.transient
+
+
+def stun_page(port: int) -> bytes:
+    """A shop page whose script asks a STUN server on this machine for its addresses."""
+    return (
+        b"<html><head><title>Kettle</title></head><body><p id='state'>start</p><script>"
+        b"const pc = new RTCPeerConnection({iceServers: [{urls: 'stun:127.0.0.1:%d'}]});"
+        b"pc.createDataChannel('probe');"
+        b"pc.onicecandidate = (e) => { if (e.candidate) document.title = 'gathering'; };"
+        b"pc.createOffer().then((offer) => pc.setLocalDescription(offer))"
+        b".then(() => document.getElementById('state').textContent = 'offered');"
+        b"</script></body></html>" % port
+    )
+
+
+@contextlib.contextmanager
+def udp_listener() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(1.5)
+        yield listener
+
+
+def datagrams(listener: socket.socket) -> list[bytes]:
+    received = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            received.append(listener.recv(2048))
+    return received
+
+
+@needs_chromium
+async def test_a_page_cannot_send_webrtc_datagrams_to_this_machine(server: PageServer) -> None:
+    with udp_listener() as listener:
+        server.routes["/kettle"] = Reply(body=stun_page(listener.getsockname()[1]))
+        result = await BrowserFetcher(Settings(allow_private_urls=True)).fetch(server.url("/kettle"))
+        assert "offered" in result.html  # the script ran up to the point where ICE gathering starts
+        assert datagrams(listener) == []
+
+
+@needs_chromium
+async def test_the_stun_probe_does_reach_this_machine_from_a_browser_with_webrtc_on() -> None:
+    """The probe of the test above, in Chromium without CloudTrack's WebRTC switches: it sends."""
+    from playwright.async_api import async_playwright
+
+    plain_args = [arg for arg in BROWSER_ARGS if "webrtc" not in arg.lower()]
+    with udp_listener() as listener:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=plain_args)
+            try:
+                page = await browser.new_page()
+                await page.set_content(stun_page(listener.getsockname()[1]).decode())
+                await page.wait_for_timeout(1000)
+            finally:
+                await browser.close()
+        assert datagrams(listener) != []

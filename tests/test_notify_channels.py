@@ -70,7 +70,8 @@ async def test_an_alert_produces_the_exact_email_and_telegram_message(stubs: Stu
     assert email["text"] == expected_text(AI_BODY, product.id, unsubscribe)
     assert email["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = email["html"]
-    assert '<img src="https://shop.example/grinder.jpg"' in html
+    # The product's image as CloudTrack serves it, never the shop's own address.
+    assert f'<img src="{PUBLIC_URL}/img/product/{product.id}/' in html
     assert "<strong>€79.90</strong>" in html and "<strong>€99.00</strong>" in html
     assert f'href="{PUBLIC_URL}/products/{product.id}"' in html
     assert 'href="https://shop.example/grinder"' in html

@@ -23,11 +23,45 @@ def availability_badge(availability: rx.Var[str]) -> rx.Component:
     )
 
 
+# A picture outline drawn over an image that failed to load. Browsers draw an <img>'s ::after
+# only when the image is broken, so a loaded image never shows it, and a broken one shows
+# this instead of a broken-image sign or its alt text spilling out of the frame.
+_BROKEN_IMAGE_ICON = (
+    "url(\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' "
+    "fill='none' stroke='%238b8d98' stroke-width='1.5' stroke-linecap='round' stroke-linejoin='round'%3E"
+    "%3Crect x='3' y='3' width='18' height='18' rx='2'/%3E%3Ccircle cx='9' cy='9' r='2'/%3E"
+    "%3Cpath d='m21 15-5-5L5 21'/%3E%3C/svg%3E\")"
+)
+_BROKEN_IMAGE_STYLE = {
+    "&::after": {
+        "content": '""',
+        "position": "absolute",
+        "inset": "0",
+        "background": f"white {_BROKEN_IMAGE_ICON} center / 40% no-repeat",
+    }
+}
+
+
 def thumbnail(image: rx.Var[str], title: rx.Var[str], size: str = "4.5rem") -> rx.Component:
+    """The product's picture in a fixed frame; `image` is CloudTrack's own address of it.
+
+    No picture: a package icon. A picture that fails to load: a picture outline (see above).
+    """
     return rx.box(
         rx.cond(
             image != "",
-            rx.image(src=image, alt=title, width="100%", height="100%", object_fit="contain", loading="lazy"),
+            rx.image(
+                src=image,
+                alt="",
+                width="100%",
+                height="100%",
+                object_fit="contain",
+                loading="lazy",
+                position="relative",
+                display="block",
+                style=_BROKEN_IMAGE_STYLE,
+                data_testid="product-image",
+            ),
             rx.center(rx.icon("package", size=28, color=rx.color("gray", 9)), height="100%"),
         ),
         width=size,
@@ -37,6 +71,7 @@ def thumbnail(image: rx.Var[str], title: rx.Var[str], size: str = "4.5rem") -> r
         background="white",
         border=f"1px solid {rx.color('gray', 4)}",
         overflow="hidden",
+        title=title,
     )
 
 

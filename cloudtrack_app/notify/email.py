@@ -29,6 +29,7 @@ from cloudtrack_app.notify.channels import (
 from cloudtrack_app.notify.compose import ComposedMessage
 from cloudtrack_app.notify.facts import fact_rows, message_links
 from cloudtrack_app.settings import Settings
+from cloudtrack_app.tracking.images import product_image_url
 
 RESEND_DEFAULT_URL = "https://api.resend.com"
 
@@ -121,10 +122,13 @@ def render_html(message: ComposedMessage) -> str:
         for block in message.body.split("\n\n")
         if block.strip()
     )
+    # The image as CloudTrack serves it (never the shop's address: opening the mail must not
+    # tell the shop), or none when the alert names no product.
+    image_src = product_image_url(facts.product_id, facts.image_url) if facts.product_id is not None else ""
     image = (
-        f'<img src="{escape(facts.image_url)}" alt="" width="160" '
+        f'<img src="{escape(image_src)}" alt="" width="160" '
         'style="max-width:160px;height:auto;display:block;margin:0 0 16px">'
-        if facts.image_url
+        if image_src
         else ""
     )
     rows = "".join(

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from cloudtrack_app.models import AlertEvent, AlertKind, PricePoint, Product, Watch
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
+from cloudtrack_app.tracking.images import storable_image_url
 from cloudtrack_app.tracking.rules import (
     Observation,
     RuleAlert,
@@ -64,8 +65,9 @@ def lock_product(session: Session, product_id: int, owner: str | None = None) ->
 def apply_page_details(product: Product, details: PageDetails) -> None:
     """Copy what the page says onto the product, cut to the columns' sizes."""
     product.title = (details.title or product.title or "")[:500] or None
-    if details.image and len(details.image) <= 2048:
-        product.image_url = details.image
+    image_url = storable_image_url(details.image)
+    if image_url is not None:
+        product.image_url = image_url
     product.sku = (details.sku or product.sku or "")[:120] or None
     product.gtin = (details.gtin or product.gtin or "")[:32] or None
     product.brand = (details.brand or product.brand or "")[:200] or None

@@ -17,6 +17,7 @@ from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import ago_text, format_money
 from cloudtrack_app.models import Availability, Product, WatchMode, utcnow
 from cloudtrack_app.tracking.history import price_history, stats_in_session
+from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchView, list_watches
 from cloudtrack_app.views.viewer import viewer
 
@@ -44,7 +45,7 @@ class WatchRow:
     watch_id: int
     product_id: int
     title: str
-    image: str
+    image: str  # CloudTrack's own address of the image (never the shop's), "" for none
     shop: str
     url: str
     mode: str
@@ -143,7 +144,7 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
         watch_id=view.watch_id,
         product_id=view.product_id,
         title=view.title or view.url,
-        image=view.image or "",
+        image=product_image_path(view.product_id, view.image),
         shop=view.shop,
         url=view.url,
         mode=view.mode,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from cloudtrack_app.i18n import format_money
+from cloudtrack_app.tracking.images import preview_image_path
 from cloudtrack_app.tracking.ingest import Preview
 
 TARGET_DISCOUNT = Decimal("0.9")
@@ -16,7 +17,7 @@ TARGET_DISCOUNT = Decimal("0.9")
 @dataclass(frozen=True)
 class PreviewCard:
     title: str
-    image: str
+    image: str  # CloudTrack's own address of the image (never the shop's), "" for none
     shop: str
     url: str
     price_text: str
@@ -34,7 +35,7 @@ def suggested_target(price: Decimal | None) -> str:
 def preview_card(preview: Preview, locale: str) -> PreviewCard:
     return PreviewCard(
         title=preview.title or preview.url,
-        image=preview.image or "",
+        image=preview_image_path(preview.image),
         shop=preview.shop,
         url=preview.url,
         price_text=format_money(preview.price, preview.currency, locale),

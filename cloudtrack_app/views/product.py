@@ -25,6 +25,7 @@ from cloudtrack_app.models import (
     utcnow,
 )
 from cloudtrack_app.tracking.history import PriceWindow, price_history, stats_in_session
+from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 from cloudtrack_app.views.dashboard import target_text
 from cloudtrack_app.views.viewer import Viewer, local_time, viewer
@@ -52,7 +53,7 @@ class ProductDetail:
     watch_id: int
     product_id: int
     title: str
-    image: str
+    image: str  # CloudTrack's own address of the image (never the shop's), "" for none
     shop: str
     url: str
     mode: str
@@ -130,7 +131,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         watch_id=view.watch_id,
         product_id=view.product_id,
         title=view.title or view.url,
-        image=view.image or "",
+        image=product_image_path(view.product_id, view.image),
         shop=view.shop,
         url=view.url,
         mode=view.mode,

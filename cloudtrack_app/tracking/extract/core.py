@@ -139,7 +139,7 @@ def _absolute(base: str, value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip()
-    if not value or value.startswith(("data:", "javascript:")):
+    if not value or value.lower().startswith(("data:", "javascript:", "vbscript:", "file:")):
         return None
     try:
         return urljoin(base, value)

@@ -6,8 +6,9 @@ checked addresses, the scraper API fetcher checks the target before handing it o
 the browser fetcher sends each of Chromium's requests through the direct client.
 
 The modules: `base` (result, errors, response checks, shared client), `body` (capped
-reading and inflating), `direct`, `scraper_api` and `browser` (one fetcher each), `choose`
-(picking a fetcher, the entry point, shutdown) and `netguard` (the address guard).
+reading and inflating), `direct`, `scraper_api` and `browser` (one fetcher each), `image`
+(product images, over the direct fetcher's guarded exchange), `choose` (picking a fetcher,
+the entry point, shutdown) and `netguard` (the address guard).
 """
 
 from cloudtrack_app.tracking.fetch.base import (

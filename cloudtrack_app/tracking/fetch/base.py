@@ -67,6 +67,7 @@ class FetchErrorKind(StrEnum):
     UNREACHABLE = "unreachable"
     TIMEOUT = "timeout"
     NOT_HTML = "not_html"
+    NOT_AN_IMAGE = "not_an_image"
     TOO_LARGE = "too_large"
     HTTP_ERROR = "http_error"
     BLOCKED_BY_SHOP = "blocked_by_shop"

@@ -55,6 +55,10 @@ BROWSER_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # WebRTC sends its STUN/TURN datagrams itself, past the route handler and the proxy: a page
+    # could reach any UDP port of this machine or its network. UDP is allowed only through a
+    # proxy, and the proxy is dead (BROWSER_DEAD_PROXY), so WebRTC sends nothing.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 BROWSER_PAGES_PER_PROCESS = 2
 BROWSER_SETTLE_MS = 3000

@@ -9,6 +9,8 @@ as much CPU as the exchange.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 
@@ -29,6 +31,10 @@ from cloudtrack_app.tracking.fetch.base import (
 from cloudtrack_app.tracking.fetch.body import ResponseBodyReader, drain
 from cloudtrack_app.tracking.fetch.netguard import Guard, URLRefused
 
+T = TypeVar("T")
+# Reads the final (non-redirect) response of an exchange; the response is closed afterwards.
+FinalReader = Callable[[httpx.Response], Awaitable[T]]
+
 
 class DirectFetcher:
     """Plain HTTP with httpx; redirects are followed here so that each hop is checked."""
@@ -43,13 +49,20 @@ class DirectFetcher:
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         try:
             async with asyncio.timeout(self.settings.fetch_total_timeout):
-                return await self._follow(url, etag, last_modified)
+                return await self.follow(
+                    url,
+                    request_headers(self.settings, etag, last_modified),
+                    lambda response: self._reader.read(response, str(response.url), etag, last_modified),
+                )
         except TimeoutError as error:
             raise total_timeout_error(self.settings) from error
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def follow(self, url: str, headers: dict[str, str], read: FinalReader[T]) -> T:
+        """GET `url`, following redirects with each hop checked, and `read` the final response.
+
+        Also the way product images are fetched (`tracking/images.py`), with their own reader.
+        """
         transport = shared_transport(self.guard, self.settings)
-        headers = request_headers(self.settings, etag, last_modified)
         extensions = {"timeout": request_timeout(self.settings).as_dict()}
         cookies = httpx.Cookies()
         current = url.strip()
@@ -74,7 +87,7 @@ class DirectFetcher:
                         current = str(response.url.join(location.strip()))
                         await drain(response)
                         continue
-                    return await self._reader.read(response, str(response.url), etag, last_modified)
+                    return await read(response)
                 finally:
                     await response.aclose()
         raise too_many_redirects(self.settings)

@@ -2,12 +2,19 @@
 
 Such shops are routed here in FETCHERS; a scraping service with its own ways past the wall
 fetches the page, and CloudTrack only reads what it hands back.
+
+The service follows the shop's redirects itself, out of CloudTrack's reach: a shop may send it
+to a private address of the service's own network. CloudTrack checks the target before asking,
+and the final URL when the service reports one in a header it knows (`FINAL_URL_HEADERS`);
+a service that reports none cannot be checked after its redirects.
 """
 
 from __future__ import annotations
 
 import asyncio
 from urllib.parse import quote, urlsplit
+
+import httpx
 
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.fetch.base import (
@@ -23,6 +30,23 @@ from cloudtrack_app.tracking.fetch.base import (
 )
 from cloudtrack_app.tracking.fetch.body import ResponseBodyReader
 from cloudtrack_app.tracking.fetch.netguard import Guard, URLRefused
+
+# Where scraping services report the URL they ended on after following redirects:
+# ScraperAPI, ScrapingBee, ZenRows, ScrapeOps, Oxylabs, WebScrapingAPI, and a generic name.
+FINAL_URL_HEADERS = (
+    "sa-final-url",
+    "spb-resolved-url",
+    "zr-final-url",
+    "sops-final-url",
+    "x-oxylabs-final-url",
+    "wsa-scraped-resolved-url",
+    "x-final-url",
+)
+
+
+def reported_final_urls(headers: httpx.Headers) -> list[str]:
+    """Every final URL the service reports, in any header it may use."""
+    return [value.strip() for name in FINAL_URL_HEADERS for value in headers.get_list(name) if value.strip()]
 
 
 class ScraperApiFetcher:
@@ -75,6 +99,15 @@ class ScraperApiFetcher:
             )
             response = await client.send(request, stream=True)
             try:
+                await self._check_final_urls(response)
                 return await self._reader.read(response, url, None, None)
             finally:
                 await response.aclose()
+
+    async def _check_final_urls(self, response: httpx.Response) -> None:
+        """Refuse the page when the service says the shop's redirects ended on a private address."""
+        for final_url in reported_final_urls(response.headers):
+            try:
+                await self.guard.check_url(final_url)
+            except URLRefused as error:
+                raise refusal_error(error) from error
