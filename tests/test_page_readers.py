@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
 from benchmarks.shop import LocalShop
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.checker import TOO_SLOW_MESSAGE as CHECK_TOO_SLOW_MESSAGE
+from cloudtrack_app.tracking.checker import Checker
 from cloudtrack_app.tracking.extractor_pool import (
     ExtractorPool,
     PageTooSlow,
@@ -20,7 +23,7 @@ from cloudtrack_app.tracking.extractor_pool import (
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.ingest import TOO_SLOW_MESSAGE, IngestError, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, UserReadLimiter
-from tests.engine_fixtures import EDUSCHO_SHELF, local_shop_settings
+from tests.engine_fixtures import EDUSCHO_SHELF, local_shop_settings, make_user, product, seed_products
 
 URL = "https://shop.example.com/p/1"
 PRICED_PAGE = (
@@ -100,6 +103,25 @@ async def test_a_preview_of_a_page_too_slow_to_read_is_refused_in_words(
         use_request_pool(None)
         await pool.close()
         await close_clients()
+
+
+async def test_a_scheduled_check_of_a_page_too_slow_to_read_fails_in_words_and_the_others_are_read(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch, EXTRACT_PROCESSES="1", READ_CPU_SECONDS="0.5")
+    with LocalShop() as shop:
+        hostile = shop.add_page("/hostile", slow_to_read_page(8000))
+        shelf = shop.add_corpus_page("/shelf", EDUSCHO_SHELF)
+        hostile_id, shelf_id = seed_products([hostile, shelf], make_user(), price=Decimal("99.95"))
+        checker = Checker(get_settings())
+        try:
+            report = await checker.run_cycle()
+        finally:
+            await checker.close()
+            await close_clients()
+    assert report.statuses == {"failed": 1, "unchanged": 1}
+    assert product(hostile_id).last_error == CHECK_TOO_SLOW_MESSAGE
+    assert product(shelf_id).last_error is None
 
 
 class Clock:
