@@ -55,7 +55,7 @@ class AddProductState(AuthState):
 
     @rx.event(background=True)
     @login_required
-    async def read_page(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
+    async def read_page(self, form: dict[str, str]) -> None:
         # A background event: the tab stays responsive and shows "Reading…" while the page
         # is fetched and read; the state lock is held only around writes, never the fetch.
         async with self:

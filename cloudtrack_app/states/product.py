@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import reflex as rx
 
@@ -98,7 +97,7 @@ class ProductState(AuthState):
 
     @rx.event(background=True)
     @login_required
-    async def check_now(self) -> AsyncIterator[rx.event.EventSpec | None]:
+    async def check_now(self) -> None:
         # A background event: the page is fetched and read without the state lock, so the
         # tab stays responsive and shows "Checking…".
         async with self:
