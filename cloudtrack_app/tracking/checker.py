@@ -25,7 +25,13 @@ from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking import claims
 from cloudtrack_app.tracking import extract as extract_package
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus, PageResult, save_results
-from cloudtrack_app.tracking.extractor_pool import ExtractorPool, PageTooSlow, ReadersBusy, request_pool
+from cloudtrack_app.tracking.extractor_pool import (
+    READERS_BUSY_MESSAGE,
+    ExtractorPool,
+    PageTooSlow,
+    ReadersBusy,
+    request_pool,
+)
 from cloudtrack_app.tracking.fetch import FetchError, FetchResult, fetch_page
 from cloudtrack_app.tracking.politeness import ShopGate
 from cloudtrack_app.tracking.rules import Observation
@@ -36,7 +42,6 @@ WRITE_BATCH = 64
 WRITE_GATHER_SECONDS = 0.1  # results wait this long at most; leases last minutes
 UNREADABLE_MESSAGE = "CloudTrack could not read this page (its reader process stopped); it retries later."
 TOO_SLOW_MESSAGE = "This page took too long to read; CloudTrack tries again at the next check."
-READERS_BUSY_MESSAGE = "CloudTrack is reading many pages right now. Try again in a minute."
 
 
 @dataclass

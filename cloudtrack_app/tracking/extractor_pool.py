@@ -44,6 +44,7 @@ EXTRACT_ATTEMPTS = 3
 PAGE_PIPE_BYTES = 1024 * 1024  # the most an unprivileged process may ask for (fs.pipe-max-size)
 _LENGTH = struct.Struct("!i")  # the frame header of multiprocessing.Connection.send_bytes/recv_bytes
 EXIT_WAIT_SECONDS = 5.0
+READERS_BUSY_MESSAGE = "CloudTrack is reading many pages right now. Try again in a minute."
 
 
 class ExtractorDied(Exception):
@@ -62,7 +63,7 @@ class PageTooSlow(Exception):
 
 
 class ReadersBusy(Exception):
-    """The pool already holds as many pages as it may queue."""
+    """The pool already holds as many pages as it may queue (`READERS_BUSY_MESSAGE` says so)."""
 
 
 def _widen(connection: Connection) -> None:

@@ -22,7 +22,12 @@ from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
-from cloudtrack_app.tracking.extractor_pool import PageTooSlow, ReadersBusy, read_requested_page
+from cloudtrack_app.tracking.extractor_pool import (
+    READERS_BUSY_MESSAGE,
+    PageTooSlow,
+    ReadersBusy,
+    read_requested_page,
+)
 from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
 from cloudtrack_app.tracking.observations import (
     apply_page_details,
@@ -46,7 +51,6 @@ OFFER_EDIT = "edit_watch"
 TOO_SLOW_MESSAGE = (
     "This page took too long to read, so CloudTrack cannot watch it. Is it a product page of a shop?"
 )
-READERS_BUSY_MESSAGE = "CloudTrack is reading many pages right now. Try again in a minute."
 UNREADABLE_MESSAGE = "CloudTrack could not read that page. Is it a product page?"
 
 
