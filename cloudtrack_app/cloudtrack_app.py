@@ -19,6 +19,7 @@ from cloudtrack_app.states.dashboard import DashboardState
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
+from cloudtrack_app.tracking.extractor_pool import request_pool_lifespan
 
 app = rx.App(
     # The routes first, then the headers around everything, frontend build included.
@@ -56,3 +57,4 @@ app.add_page(
     on_load=ProductState.load_product,
 )
 app.register_lifespan_task(background_services)
+app.register_lifespan_task(request_pool_lifespan)

@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     extract_processes: int = Field(
         default_factory=lambda: min(4, os.cpu_count() or 1), ge=0, validation_alias="EXTRACT_PROCESSES"
     )
+    # CPU time one page may take to read (a normal page needs well under a second); the
+    # worker reading past it is ended and the page refused as too slow to read.
+    read_cpu_seconds: float = Field(default=3.0, gt=0, le=60, validation_alias="READ_CPU_SECONDS")
+    # Pages people ask for (preview, "check now") are read in worker processes of the web
+    # process: how many, and how many pages they may hold at once before refusing more.
+    read_processes: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1), ge=1, validation_alias="READ_PROCESSES"
+    )
+    read_queue: int = Field(default=8, ge=1, validation_alias="READ_QUEUE")
+    # Per person, per web worker process: pages read at once, and pages read per minute.
+    user_reads_at_once: int = Field(default=2, ge=1, validation_alias="USER_READS_AT_ONCE")
+    user_reads_per_minute: int = Field(default=10, ge=1, validation_alias="USER_READS_PER_MINUTE")
 
     # --- notifications -------------------------------------------------------------
     resend_api_key: str = Field(default="", validation_alias="RESEND_API_KEY")

@@ -161,6 +161,7 @@ class TelegramStub(StubServer):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, deque[StubReply]] = {}
         self.blocked_chats: set[int] = set()
+        self.send_delay = 0.0  # seconds between recording a sendMessage and answering it
         self.webhook: dict[str, Any] | None = None
         self.updates: list[dict[str, Any]] = []
         self.new_update = threading.Condition(self.lock)
@@ -267,7 +268,7 @@ class TelegramStub(StubServer):
         with self.lock:
             message_id = next(self._message_ids)
             self.messages.append({**params, "chat_id": chat_id, "message_id": message_id})
-        return self._ok(
+        reply = self._ok(
             {
                 "message_id": message_id,
                 "date": int(time.time()),
@@ -275,6 +276,8 @@ class TelegramStub(StubServer):
                 "text": params.get("text", ""),
             }
         )
+        reply.delay = self.send_delay
+        return reply
 
     def _get_updates(self, params: dict[str, Any]) -> StubReply:
         offset = int(params.get("offset") or 0)

@@ -6,6 +6,12 @@ writes down what happened. Transient failures wait in the database (`next_attemp
 exponential backoff or the provider's retry-after); a crash leaves the lease to expire
 and the next run sends again with the same idempotency key, which Resend honours.
 
+A delivery is written down as "sending" before it is sent and marked sent by a single
+write right after (`outbox.record_sent`). Only a kill between the provider accepting the
+message and that write sends it again: e-mail still arrives once (same idempotency key),
+a Telegram message twice, since the Bot API has no idempotency key. Telegram is therefore
+at-least-once in that window, e-mail exactly-once.
+
 Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
 least one channel delivered), `failed` (every channel gave up), `skipped` (composed and
 kept for the app's alert history, but no channel was enabled or the watch was off).
@@ -39,9 +45,11 @@ from cloudtrack_app.notify.outbox import (
     WAITING,
     AttemptResult,
     claim_events,
+    clear_channel_error,
     finish_attempt,
     finish_event,
     load_claimed,
+    record_sent,
     save_composition,
     start_attempt,
 )
@@ -175,7 +183,13 @@ async def _deliver(
     if not await asyncio.to_thread(start_attempt, delivery_id, owner, rendered.subject, rendered.body):
         return ChannelOutcome(delivery.channel, "retrying", "Another worker took over this alert.")
     result = await _attempt(channel, rendered, recipient, delivery, now, settings)
-    await asyncio.to_thread(finish_attempt, delivery_id, result, user.id)
+    if result.status == DeliveryStatus.SENT:
+        # Right after the send, one write and nothing else (see `record_sent`).
+        await asyncio.to_thread(record_sent, delivery_id, result.provider_id)
+        if user.id is not None:
+            await asyncio.to_thread(clear_channel_error, user.id, delivery.channel)
+    else:
+        await asyncio.to_thread(finish_attempt, delivery_id, result, user.id)
     return _outcome(delivery.channel, recipient, result)
 
 

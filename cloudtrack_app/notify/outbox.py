@@ -9,18 +9,22 @@ SKIP LOCKED) … RETURNING`, so several workers never take the same event.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from cloudtrack_app.db import session_scope
+from cloudtrack_app.db import get_engine, session_scope
 from cloudtrack_app.models import AlertDelivery, AlertEvent, DeliveryStatus, User, Watch, utcnow
 from cloudtrack_app.notify.channels import channel_error_column
 from cloudtrack_app.notify.compose import ComposedMessage
 
 ERROR_MAX_CHARS = 1000
+RECORD_ATTEMPTS = 3
+RECORD_PAUSE_SECONDS = 0.5
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
@@ -125,15 +129,65 @@ def save_composition(
 
 
 def start_attempt(delivery_id: int, owner: str, subject: str, body: str) -> bool:
+    """Write down "sending", with the lease it is sent under, before anything leaves."""
     with session_scope() as db:
         delivery = db.get(AlertDelivery, delivery_id)
-        if delivery is None or _holds_lease(db, delivery.event_id, owner) is None:
+        event = _holds_lease(db, delivery.event_id, owner) if delivery is not None else None
+        if delivery is None or event is None:
             return False
         delivery.status = DeliveryStatus.SENDING
+        delivery.lease_until = event.lease_until
         delivery.attempts += 1
         delivery.subject = subject[:300]
         delivery.body = body
         return True
+
+
+def record_sent(delivery_id: int, provider_id: str | None) -> None:
+    """Mark a delivery sent: the one database write between a provider accepting a message
+    and CloudTrack knowing it, so nothing else there can fail or be interrupted.
+
+    A kill before this write commits leaves the delivery "sending", and it is sent again
+    once the lease expires: e-mail with the same idempotency key (Resend answers with the
+    first e-mail, nothing more is sent), Telegram without one (its Bot API has none).
+    Every other consequence of the send (the channel error shown in settings, the event's
+    status) is written afterwards: losing those re-sends nothing.
+    """
+    mark_sent = (
+        sa.update(AlertDelivery)
+        .where(AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.SENDING)  # type: ignore[arg-type]
+        .values(
+            status=DeliveryStatus.SENT,
+            provider_id=provider_id[:200] if provider_id else None,
+            sent_at=utcnow(),
+            error=None,
+            lease_until=None,
+        )
+    )
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            with get_engine().begin() as connection:
+                connection.execute(mark_sent)
+            return
+        except OperationalError:
+            # The database was busy or the connection dropped: the message is out, so keep
+            # trying to write it down rather than let a retry send it again.
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            time.sleep(RECORD_PAUSE_SECONDS * (attempt + 1))
+
+
+def clear_channel_error(user_id: int, channel: str) -> None:
+    """A send succeeded: stop showing the channel's last lasting failure in settings."""
+    column = channel_error_column(channel)
+    if not hasattr(User, column):
+        return
+    with get_engine().begin() as connection:
+        connection.execute(
+            sa.update(User)
+            .where(User.id == user_id, getattr(User, column).is_not(None))  # type: ignore[arg-type]
+            .values({column: None})
+        )
 
 
 def finish_attempt(delivery_id: int, result: AttemptResult, user_id: int | None) -> None:

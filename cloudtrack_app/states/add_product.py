@@ -1,4 +1,6 @@
-"""Adding a product: read the page, show what was found, then save the watch."""
+"""Adding a product: read the page, show what was found, then save the watch.
+
+Reading and saving are background events: they fetch a page, which can take seconds."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
+from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.views.preview import PreviewCard, preview_card
 from cloudtrack_app.views.viewer import viewer
 
@@ -50,51 +53,72 @@ class AddProductState(AuthState):
     def start_over(self) -> None:
         self.found, self._preview, self.error, self.offer = None, None, "", ""
 
-    @rx.event
+    @rx.event(background=True)
     @login_required
-    async def read_page(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
-        if self.reading or self.saving:
-            return
-        user = await self._require_user()
-        self.url = str(form.get("url", "")).strip()
-        self.error, self.offer, self.found, self._preview = "", "", None, None
-        self.reading = True
-        yield
+    async def read_page(self, form: dict[str, str]) -> None:
+        # A background event: the tab stays responsive and shows "Reading…" while the page
+        # is fetched and read; the state lock is held only around writes, never the fetch.
+        async with self:
+            if self.reading or self.saving:
+                return
+            user = await self._require_user()
+            self.url = url = str(form.get("url", "")).strip()
+            self.error, self.offer, self.found, self._preview = "", "", None, None
+            self.reading = True
+        preview, card, problem = None, None, None
         try:
-            preview = await preview_url(self.url)
-        except IngestError as error:
-            self.error, self.offer, self.reading = error.message, error.offer or "", False
-            return
-        who = await asyncio.to_thread(viewer, user.id)
-        card = preview_card(preview, who.locale)
-        self._preview, self.found = preview, card
-        if not self.target:
-            self.target = card.suggested_target
-        self.reading = False
+            with page_read_limiter().slot(user.id):
+                preview = await preview_url(url)
+            who = await asyncio.to_thread(viewer, user.id)
+            card = preview_card(preview, who.locale)
+        except (IngestError, SlowDown) as error:
+            problem = error
+        finally:
+            async with self:
+                self.reading = False
+                if isinstance(problem, IngestError):
+                    self.error, self.offer = problem.message, problem.offer or ""
+                elif isinstance(problem, SlowDown):
+                    self.error = problem.message
+                elif card is not None:
+                    self._preview, self.found = preview, card
+                    if not self.target:
+                        self.target = card.suggested_target
 
-    @rx.event
+    @rx.event(background=True)
     @login_required
     async def save(self) -> AsyncIterator[rx.event.EventSpec | None]:
-        if self.saving or self.reading:
-            return
-        user = await self._require_user()
-        self.saving, self.error, self.offer = True, "", ""
-        yield
+        async with self:
+            if self.saving or self.reading:
+                return
+            user = await self._require_user()
+            self.saving, self.error, self.offer = True, "", ""
+            url, mode, target, any_drop = self.url, self.mode, self.target, self.any_drop
+            preview = self._preview
+        result, problem = None, None
         try:
-            result = await add_watch(
-                user.id,
-                self.url,
-                self.mode,
-                None if self.any_drop or self.mode == "stock" else self.target,
-                preview=self._preview,
-                any_drop=self.any_drop and self.mode != "stock",
-            )
-        except IngestError as error:
-            self.error, self.offer, self.saving = error.message, error.offer or "", False
-            return
-        self.saving = False
-        yield rx.toast.success(result.message)
-        yield rx.redirect(f"/products/{result.product_id}")
+            # Saving reads the page again when the preview is old: it counts as a read.
+            with page_read_limiter().slot(user.id):
+                result = await add_watch(
+                    user.id,
+                    url,
+                    mode,
+                    None if any_drop or mode == "stock" else target,
+                    preview=preview,
+                    any_drop=any_drop and mode != "stock",
+                )
+        except (IngestError, SlowDown) as error:
+            problem = error
+        finally:
+            async with self:
+                self.saving = False
+                if isinstance(problem, IngestError):
+                    self.error, self.offer = problem.message, problem.offer or ""
+                elif isinstance(problem, SlowDown):
+                    self.error = problem.message
+        if result is not None:
+            yield rx.toast.success(result.message)
+            yield rx.redirect(f"/products/{result.product_id}")
 
     @rx.event
     def accept_offer(self) -> None:

@@ -153,24 +153,30 @@ class NotificationsState(AuthState):
         await self._load(user.id)
         return None
 
-    @rx.event
+    @rx.event(background=True)
     async def send_test(self) -> AsyncIterator[rx.event.EventSpec | None]:
-        if self.testing:
-            return
-        user = await self._user()
+        # A background event: sending waits on Resend and Telegram, outside the state lock.
+        async with self:
+            if self.testing:
+                return
+            user = await self._user()
+            if user is not None:
+                self.testing, self.test_results = True, []
         if user is None:
             yield self._login_redirect()
             return
+        results = ["The test alert could not be sent just now. Try again in a moment."]
         try:
-            await asyncio.to_thread(verification.allow_test_alert, user.id)
-        except AccountError as error:
-            self.test_results = [str(error)]
-            return
-        self.testing, self.test_results = True, []
-        yield
-        outcomes = await send_test_alert(user.id)
-        self.test_results = [f"{o.channel}: {o.status} — {o.detail}" for o in outcomes] or [
-            "No channel is set up: the test alert is recorded and shown in the app only."
-        ]
-        await self._load(user.id)
-        self.testing = False
+            try:
+                await asyncio.to_thread(verification.allow_test_alert, user.id)
+            except AccountError as error:
+                results = [str(error)]
+                return
+            outcomes = await send_test_alert(user.id)
+            results = [f"{o.channel}: {o.status} — {o.detail}" for o in outcomes] or [
+                "No channel is set up: the test alert is recorded and shown in the app only."
+            ]
+        finally:
+            async with self:
+                self.test_results, self.testing = results, False
+                await self._load(user.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import reflex as rx
 
@@ -11,6 +10,7 @@ from cloudtrack_app.auth.state import AuthState, login_required, refusing
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.ingest import IngestError
+from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.watches import WatchNotFound
 from cloudtrack_app.views.product import (
     CHART_RANGES,
@@ -95,19 +95,30 @@ class ProductState(AuthState):
         )
         return None
 
-    @rx.event
+    @rx.event(background=True)
     @login_required
-    @watch_required
-    async def check_now(self) -> AsyncIterator[rx.event.EventSpec | None]:
-        if self.checking:
-            return
-        user_id, product_id = await self._owned()
-        self.checking, self.check_message = True, ""
-        yield
-        outcome = await check_product_now(product_id, user_id=user_id)
-        self.check_message = outcome.summary
-        await self._refresh(user_id, product_id)
-        self.checking = False
+    async def check_now(self) -> None:
+        # A background event: the page is fetched and read without the state lock, so the
+        # tab stays responsive and shows "Checking…".
+        async with self:
+            if self.checking:
+                return
+            try:
+                user_id, product_id = await self._owned()
+            except WatchNotFound:
+                self.not_found = True
+                return
+            self.checking, self.check_message = True, ""
+        message = "CloudTrack could not check the page just now. Try again later."
+        try:
+            with page_read_limiter().slot(user_id):
+                message = (await check_product_now(product_id, user_id=user_id)).summary
+        except SlowDown as error:
+            message = error.message
+        finally:
+            async with self:
+                self.check_message, self.checking = message, False
+                await self._refresh(user_id, product_id)
 
     @login_required
     @watch_required

@@ -25,7 +25,13 @@ from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking import claims
 from cloudtrack_app.tracking import extract as extract_package
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus, PageResult, save_results
-from cloudtrack_app.tracking.extractor_pool import ExtractorPool
+from cloudtrack_app.tracking.extractor_pool import (
+    READERS_BUSY_MESSAGE,
+    ExtractorPool,
+    PageTooSlow,
+    ReadersBusy,
+    request_pool,
+)
 from cloudtrack_app.tracking.fetch import FetchError, FetchResult, fetch_page
 from cloudtrack_app.tracking.politeness import ShopGate
 from cloudtrack_app.tracking.rules import Observation
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 WRITE_BATCH = 64
 WRITE_GATHER_SECONDS = 0.1  # results wait this long at most; leases last minutes
 UNREADABLE_MESSAGE = "CloudTrack could not read this page (its reader process stopped); it retries later."
+TOO_SLOW_MESSAGE = "This page took too long to read; CloudTrack tries again at the next check."
 
 
 @dataclass
@@ -150,13 +157,16 @@ class Checker:
         self.gate = ShopGate(self.settings.per_shop_concurrency, self.settings.per_shop_delay)
         self.fetch_slots = asyncio.Semaphore(self.settings.fetch_concurrency)
         processes = self.settings.extract_processes if extract_processes is None else extract_processes
-        self.extractors = ExtractorPool(processes)
+        self.extractors = ExtractorPool(processes, cpu_seconds=self.settings.read_cpu_seconds)
 
     async def close(self) -> None:
         await self.extractors.close()
 
-    async def read_page(self, product: claims.ClaimedProduct) -> PageResult:
-        """Fetch and extract one product page; never raises for a bad page or shop."""
+    async def read_page(
+        self, product: claims.ClaimedProduct, extractors: ExtractorPool | None = None
+    ) -> PageResult:
+        """Fetch and extract one product page (in `extractors`, by default the checker's own);
+        never raises for a bad page or shop."""
         shop = product.shop_domain
         try:
             pause = self.gate.pause_remaining(shop)
@@ -165,7 +175,7 @@ class Checker:
                     pause = self.gate.pause_remaining(shop)
                     if not pause:
                         async with self.fetch_slots:
-                            return await self._fetch_and_extract(product)
+                            return await self._fetch_and_extract(product, extractors)
             return PageResult(product, utcnow(), deferred_until=utcnow() + timedelta(seconds=pause + 1))
         except Exception:
             log.exception("checking product %s (%s) failed", product.id, product.url)
@@ -173,7 +183,9 @@ class Checker:
                 product, utcnow(), error="CloudTrack could not read this page (internal error)."
             )
 
-    async def _fetch_and_extract(self, product: claims.ClaimedProduct) -> PageResult:
+    async def _fetch_and_extract(
+        self, product: claims.ClaimedProduct, extractors: ExtractorPool | None = None
+    ) -> PageResult:
         shop = product.shop_domain
         try:
             fetched = await fetch_page(
@@ -193,7 +205,14 @@ class Checker:
                 last_modified=fetched.last_modified or product.last_modified,
                 fingerprint=product.page_fingerprint,
             )
-        extraction = await self.extractors.read(fetched.body, fetched.url, fetched.charset)
+        try:
+            extraction = await (extractors or self.extractors).read(
+                fetched.body, fetched.url, fetched.charset
+            )
+        except PageTooSlow:
+            return PageResult(product, utcnow(), error=TOO_SLOW_MESSAGE)
+        except ReadersBusy:
+            return PageResult(product, utcnow(), error=READERS_BUSY_MESSAGE, transient=True)
         if extraction is None:
             return PageResult(product, utcnow(), error=UNREADABLE_MESSAGE, transient=True)
         observation = Observation(extraction.price, extraction.currency, extraction.availability)
@@ -255,8 +274,9 @@ class Checker:
         report.finished_at = utcnow()
         return report
 
-    async def check_now(self, product_id: int) -> CheckOutcome:
-        """Check one product at once, unless another worker holds its lease."""
+    async def check_now(self, product_id: int, extractors: ExtractorPool | None = None) -> CheckOutcome:
+        """Check one product at once, unless another worker holds its lease; the page is read
+        in `extractors` (by default the checker's own pool)."""
         claimed = await asyncio.to_thread(
             claims.claim_product, product_id, self.owner, lease_seconds=self.settings.lease_seconds
         )
@@ -269,9 +289,9 @@ class Checker:
                 CheckStatus.BUSY,
                 "A check of this product is running right now; see it in a moment.",
             )
-        page = await self.read_page(claimed)
+        page = await self.read_page(claimed, extractors)
         if page.deferred_until is not None:
-            page = await self._fetch_and_extract(claimed)
+            page = await self._fetch_and_extract(claimed, extractors)
         (outcome,) = await asyncio.to_thread(save_results, [page], self.owner, self.settings)
         return outcome
 
@@ -300,10 +320,13 @@ async def check_product_now(product_id: int, *, user_id: int | None = None) -> C
     """Check one product now for the UI; with `user_id`, only a product that user watches.
 
     Respects the lease: when the scheduler (here or in another worker) is checking the
-    product, the answer is BUSY instead of a second fetch.
+    product, the answer is BUSY instead of a second fetch. In the web app the page is read
+    in the request pool, apart from the check cycles' readers and outside this process.
     """
     if user_id is not None and not await asyncio.to_thread(_user_watches_product, user_id, product_id):
         return CheckOutcome(product_id, CheckStatus.NOT_FOUND, "This product is not on your list.")
-    if _process_checker is not None:
-        return await _process_checker.check_now(product_id)
-    return await Checker(extract_processes=0).check_now(product_id)  # one page: no pool to start
+    readers = request_pool()
+    if readers is not None and not readers.has_room():
+        return CheckOutcome(product_id, CheckStatus.BUSY, READERS_BUSY_MESSAGE)
+    checker = _process_checker or Checker(extract_processes=0)  # without a request pool: one page, a thread
+    return await checker.check_now(product_id, readers)

@@ -9,6 +9,12 @@ pipe protocol. A ProcessPoolExecutor moves every page through two helper threads
 pickles it into a queue, one collects results) woken with more pipes and locks; for pages
 of half a megabyte at a hundred or more a second, that hand-off cost the checker about as
 much CPU as fetching the page. The workers run `extractor_process.serve_pages`.
+
+The web process has a pool of its own for the pages people ask for (preview, "check
+now"), started by a lifespan task (`request_pool_lifespan`): read in the web process, a
+hostile page would hold the interpreter and the thread pool that every request, log-in
+and health check needs. Its queue is bounded, and every pool can bound the CPU a page
+may take: the worker reading a page past that is ended by the kernel and replaced.
 """
 
 from __future__ import annotations
@@ -23,21 +29,41 @@ import multiprocessing
 import os
 import pickle
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.extract import Extraction, extract
-from cloudtrack_app.tracking.extractor_process import serve_pages
+from cloudtrack_app.tracking.extractor_process import CPU_LIMIT_SIGNAL, serve_pages
 
 log = logging.getLogger(__name__)
 
 EXTRACT_ATTEMPTS = 3
 PAGE_PIPE_BYTES = 1024 * 1024  # the most an unprivileged process may ask for (fs.pipe-max-size)
 _LENGTH = struct.Struct("!i")  # the frame header of multiprocessing.Connection.send_bytes/recv_bytes
+EXIT_WAIT_SECONDS = 5.0
+READERS_BUSY_MESSAGE = "CloudTrack is reading many pages right now. Try again in a minute."
 
 
 class ExtractorDied(Exception):
-    """The worker process holding a page stopped before it answered."""
+    """The worker process holding a page stopped before it answered.
+
+    `was_reading`: the page was the one being read (not one waiting behind it)."""
+
+    def __init__(self, worker: _Worker | None = None, *, was_reading: bool = False) -> None:
+        super().__init__("a page extraction worker died")
+        self.worker = worker
+        self.was_reading = was_reading
+
+
+class PageTooSlow(Exception):
+    """Reading the page took more CPU time than a page may; its worker was ended."""
+
+
+class ReadersBusy(Exception):
+    """The pool already holds as many pages as it may queue (`READERS_BUSY_MESSAGE` says so)."""
 
 
 def _widen(connection: Connection) -> None:
@@ -103,10 +129,20 @@ class _Worker:
     def died(self) -> None:
         if self.pool.forget(self):
             log.warning("a page extraction worker died; starting a new one")
+        was_reading = True
         while self.waiting:
             waiting = self.waiting.popleft()
             if not waiting.done():
-                waiting.set_exception(ExtractorDied())
+                waiting.set_exception(ExtractorDied(self, was_reading=was_reading))
+            was_reading = False
+
+    async def exit_signal(self) -> int | None:
+        """The signal that ended the process, once it has ended (None: it exited or still runs)."""
+        deadline = asyncio.get_running_loop().time() + EXIT_WAIT_SECONDS
+        while self.process.exitcode is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # `exitcode` polls without blocking the loop
+        code = self.process.exitcode
+        return -code if code is not None and code < 0 else None
 
 
 class ExtractorPool:
@@ -117,29 +153,60 @@ class ExtractorPool:
     loop that is). A worker that dies fails its pages, which are read again by a new one;
     a page that keeps killing workers is given up on (None) instead of being parsed in
     this process. With `processes=0` pages are read in a thread of this process.
+
+    `cpu_seconds` bounds the CPU time of each page: its worker is ended at the limit and
+    the page raises `PageTooSlow` (not read again). `max_pages` bounds the pages held at
+    once, read or waiting; one more raises `ReadersBusy`.
     """
 
-    def __init__(self, processes: int) -> None:
+    def __init__(
+        self, processes: int, *, cpu_seconds: float | None = None, max_pages: int | None = None
+    ) -> None:
         self.processes = processes
+        self.cpu_seconds = cpu_seconds
+        self.max_pages = max_pages
+        self._holding = 0
         self._workers: list[_Worker] = []
         self._starting: asyncio.Lock | None = None
+
+    def has_room(self) -> bool:
+        return self.max_pages is None or self._holding < self.max_pages
 
     async def read(self, body: bytes, url: str, charset: str | None = None) -> Extraction | None:
         """What `extract` says about the page; None when its worker processes keep dying.
 
-        Pages travel as the bytes they arrived in: text would be encoded for the pipe and
-        decoded again on both sides."""
-        if self.processes == 0:
-            return await asyncio.to_thread(extract, body, url, charset)
+        Raises `PageTooSlow` and `ReadersBusy` (see the class). Pages travel as the bytes
+        they arrived in: text would be encoded for the pipe and decoded again on both sides."""
+        if not self.has_room():
+            raise ReadersBusy
+        self._holding += 1
+        try:
+            if self.processes == 0:
+                return await asyncio.to_thread(extract, body, url, charset)
+            return await self._read_in_workers(body, url, charset)
+        finally:
+            self._holding -= 1
+
+    async def _read_in_workers(self, body: bytes, url: str, charset: str | None) -> Extraction | None:
         for _ in range(EXTRACT_ATTEMPTS):
             workers = self._workers if len(self._workers) == self.processes else await self._start()
             worker = min(workers, key=lambda w: len(w.waiting))
             try:
                 return await worker.send(body, url, charset)
-            except ExtractorDied:
-                pass
+            except ExtractorDied as death:
+                if await self._over_cpu_limit(death):
+                    log.warning(
+                        "reading %s took over %s s of CPU; its worker was ended", url, self.cpu_seconds
+                    )
+                    raise PageTooSlow(url) from None
         log.error("page extraction workers died %d times on %s", EXTRACT_ATTEMPTS, url)
         return None
+
+    async def _over_cpu_limit(self, death: ExtractorDied) -> bool:
+        """Whether the kernel ended the worker because the page it read used up its CPU time."""
+        if self.cpu_seconds is None or not death.was_reading or death.worker is None:
+            return False
+        return await death.worker.exit_signal() == CPU_LIMIT_SIGNAL
 
     def worker_pids(self) -> list[int]:
         """The running extractor processes (for measuring them)."""
@@ -173,7 +240,9 @@ class ExtractorPool:
         context = multiprocessing.get_context("spawn")
         pages_in, pages_out = context.Pipe(duplex=False)
         answers_in, answers_out = context.Pipe(duplex=False)
-        process = context.Process(target=serve_pages, args=(pages_in, answers_out), daemon=True)
+        process = context.Process(
+            target=serve_pages, args=(pages_in, answers_out, self.cpu_seconds), daemon=True
+        )
         process.start()
         pages_in.close()
         answers_out.close()
@@ -185,3 +254,48 @@ class ExtractorPool:
             lambda: _Answers(worker), _owned_file(answers_in, "rb")
         )
         return worker
+
+
+# --- the web process's pool for pages people ask for ------------------------------------
+
+_request_pool: ExtractorPool | None = None
+
+
+def use_request_pool(pool: ExtractorPool | None) -> None:
+    """Make `pool` read the pages people ask for (preview, "check now") in this process."""
+    global _request_pool
+    _request_pool = pool
+
+
+def request_pool() -> ExtractorPool | None:
+    return _request_pool
+
+
+def request_pool_for(settings: Settings) -> ExtractorPool:
+    return ExtractorPool(
+        settings.read_processes, cpu_seconds=settings.read_cpu_seconds, max_pages=settings.read_queue
+    )
+
+
+@asynccontextmanager
+async def request_pool_lifespan() -> AsyncIterator[None]:
+    """The web process's page-reader pool, for the Reflex lifespan: made in the running
+    event loop of each worker process (never at import: Reflex forks workers)."""
+    pool = request_pool_for(get_settings())
+    use_request_pool(pool)
+    try:
+        yield
+    finally:
+        use_request_pool(None)
+        await pool.close()
+
+
+async def read_requested_page(body: bytes, url: str, charset: str | None) -> Extraction | None:
+    """Read a page someone asked for: in this process's request pool when it has one (the
+    web app), else in a thread (the command line, where one person waits for one page).
+
+    Raises `PageTooSlow` and `ReadersBusy`; None when the workers keep dying on the page."""
+    pool = _request_pool
+    if pool is None:
+        return await asyncio.to_thread(extract, body, url, charset)
+    return await pool.read(body, url, charset)

@@ -22,7 +22,12 @@ from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
-from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.extractor_pool import (
+    READERS_BUSY_MESSAGE,
+    PageTooSlow,
+    ReadersBusy,
+    read_requested_page,
+)
 from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
 from cloudtrack_app.tracking.observations import (
     apply_page_details,
@@ -42,6 +47,11 @@ MAX_TARGET = Decimal("100000000000000")
 OFFER_PRICE_WATCH = "price_watch"
 OFFER_ANY_DROP = "any_drop"
 OFFER_EDIT = "edit_watch"
+
+TOO_SLOW_MESSAGE = (
+    "This page took too long to read, so CloudTrack cannot watch it. Is it a product page of a shop?"
+)
+UNREADABLE_MESSAGE = "CloudTrack could not read that page. Is it a product page?"
 
 
 class IngestError(Exception):
@@ -107,7 +117,9 @@ def _canonical(url: str) -> str:
 
 
 async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
-    """Fetch and read a product page, writing nothing; raises `IngestError`."""
+    """Fetch and read a product page, writing nothing; raises `IngestError`.
+
+    The page is read outside this process in the web app (see `read_requested_page`)."""
     requested = _canonical(url)
     settings = settings or get_settings()
     try:
@@ -119,7 +131,14 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         final = canonical_url(fetched.url)
     except InvalidURL:
         final = requested
-    extraction = await asyncio.to_thread(extract, fetched.body, fetched.url, fetched.charset)
+    try:
+        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset)
+    except PageTooSlow as error:
+        raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
+    except ReadersBusy as error:
+        raise IngestError("busy", READERS_BUSY_MESSAGE) from error
+    if extraction is None:
+        raise IngestError("unreadable", UNREADABLE_MESSAGE)
     if extraction.price is None and extraction.availability == Availability.UNKNOWN:
         raise IngestError(
             "no_price", "No price or stock information was found on that page. Is it a product page?"

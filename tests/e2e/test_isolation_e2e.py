@@ -1,0 +1,122 @@
+"""No one slows the app down for the others: six tabs reading a hostile page at once leave the
+health check and another person's log-in fast, and a person asking for more is told to slow down.
+
+The app runs here on its own (its page readers sized for the test); the hostile page makes
+the extractor work for about half a minute of CPU, far over the bound a page may take, so
+each preview ends refused as too slow to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from benchmarks.apprunner import RunningApp, running_app
+from benchmarks.shop import LocalShop
+from cloudtrack_app.auth.accounts import create_user, start_session
+from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.ingest import TOO_SLOW_MESSAGE
+from tests.e2e.test_accounts_e2e import PASSWORD, log_in, unique_email
+from tests.test_page_readers import slow_to_read_page
+
+HOSTILE_PAGE = slow_to_read_page(30_000, padding_bytes=3_800_000)  # about 5 MB
+HEALTH_BOUND_S = 5.0
+HEALTH_PROBES = 5
+TIMEOUT = 30_000
+READING = "Reading the page…"
+
+
+@pytest.fixture(scope="module")
+def isolated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    work = tmp_path_factory.mktemp("isolation")
+    url = f"sqlite:///{work / 'isolation.db'}"
+    env = {
+        "CLOUDTRACK_ALLOW_PRIVATE_URLS": "true",
+        "SCHEDULER_ENABLED": "false",
+        "READ_PROCESSES": "2",
+        "READ_CPU_SECONDS": "5",
+        "USER_READS_AT_ONCE": "2",
+    }
+    previous = os.environ.get("DATABASE_URL")
+    with running_app(url, work, env) as app:
+        os.environ["DATABASE_URL"] = url  # the test creates the people in the app's database
+        get_settings.cache_clear()
+        try:
+            yield app
+        finally:
+            if previous is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous
+            get_settings.cache_clear()
+
+
+def logged_in_context(browser: Browser, name: str) -> BrowserContext:
+    """A browser profile holding a fresh session of a new person (as after logging in)."""
+    user = create_user(unique_email(name.lower()), PASSWORD, name)
+    token = start_session(user.id)
+    context = browser.new_context()
+    context.add_init_script(f"window.localStorage.setItem('cloudtrack_session', {json.dumps(token)})")
+    return context
+
+
+def ready_to_read(context: BrowserContext, base: str, url: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{base}/add")
+    page.get_by_label("Product link").fill(url)
+    return page
+
+
+def still_reading(tabs: list[Page]) -> int:
+    return sum(tab.get_by_text(READING).is_visible() for tab in tabs)
+
+
+def test_six_hostile_previews_slow_down_neither_the_health_check_nor_another_log_in(
+    browser: Browser, isolated_app: RunningApp
+) -> None:
+    base = isolated_app.base_url
+    with LocalShop() as shop:
+        url = shop.add_page("/hostile", HOSTILE_PAGE)
+        readers = [logged_in_context(browser, f"Reader{n}") for n in range(3)]
+        tabs = [ready_to_read(context, base, url) for context in readers for _ in range(2)]
+        one_too_many = ready_to_read(readers[0], base, url)
+        other_person = create_user(unique_email("other"), PASSWORD, "Olga")
+        login_page = browser.new_context().new_page()
+
+        for tab in tabs:
+            tab.get_by_role("button", name="Read page").click()
+        for tab in tabs:
+            expect(tab.get_by_text(READING)).to_be_visible(timeout=TIMEOUT)
+        one_too_many.get_by_role("button", name="Read page").click()
+
+        # Once the shop has sent the pages, they are being read: the health check is asked
+        # every second meanwhile, and answers each time.
+        deadline = time.monotonic() + TIMEOUT / 1000
+        while shop.request_count("/hostile") < len(tabs) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for _ in range(HEALTH_PROBES):
+            asked = time.monotonic()
+            health = httpx.get(f"{base}/_health", timeout=HEALTH_BOUND_S)
+            assert health.status_code == 200 and time.monotonic() - asked < HEALTH_BOUND_S
+            time.sleep(1)
+        assert still_reading(tabs), "the previews finished before the health checks were done"
+
+        log_in(login_page, base, other_person.email)
+        expect(login_page.get_by_role("heading", name="Hello, Olga")).to_be_visible(timeout=TIMEOUT)
+        assert still_reading(tabs), "the log-in waited for the previews"
+
+        # A third page at once for the same person is refused in words, not queued.
+        expect(one_too_many.get_by_text("CloudTrack is already reading 2 pages for you.")).to_be_visible(
+            timeout=TIMEOUT
+        )
+
+        for tab in tabs:
+            expect(tab.get_by_text(TOO_SLOW_MESSAGE)).to_be_visible(timeout=120_000)
+        for context in readers:
+            context.close()
