@@ -62,7 +62,7 @@ def controls() -> rx.Component:
         ),
         justify="between",
         align="center",
-        gap="3",
+        spacing="3",
         wrap="wrap",
         width="100%",
     )

@@ -51,7 +51,7 @@ def header() -> rx.Component:
             spacing="2",
             min_width="0",
         ),
-        gap="4",
+        spacing="4",
         direction=rx.breakpoints(initial="column", sm="row"),
         width="100%",
     )
@@ -96,7 +96,7 @@ def actions() -> rx.Component:
                 ),
             ),
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
     )
 

@@ -148,7 +148,7 @@ def telegram_block() -> rx.Component:
                                 ),
                                 spacing="2",
                             ),
-                            gap="4",
+                            spacing="4",
                             wrap="wrap",
                             align="center",
                         ),

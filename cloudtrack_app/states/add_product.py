@@ -9,7 +9,7 @@ import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
-from cloudtrack_app.views.preview import PreviewCard, preview_card
+from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal
 from cloudtrack_app.views.viewer import viewer
 
 
@@ -23,12 +23,14 @@ class AddProductState(AuthState):
     saving: bool = False
     error: str = ""
     offer: str = ""
+    offer_link: str = ""  # the existing watch's page, when the product is already watched
     _preview: Preview | None = None
 
     @rx.event
     async def open_page(self) -> rx.event.EventSpec | None:
         self.url, self.mode, self.target, self.any_drop = "", "price", "", False
         self.found, self._preview, self.error, self.offer = None, None, "", ""
+        self.offer_link = ""
         self.reading = self.saving = False
         if await self._user() is None:
             return self._login_redirect()
@@ -49,6 +51,7 @@ class AddProductState(AuthState):
     @rx.event
     def start_over(self) -> None:
         self.found, self._preview, self.error, self.offer = None, None, "", ""
+        self.offer_link = ""
 
     @rx.event
     @login_required
@@ -57,19 +60,21 @@ class AddProductState(AuthState):
             return
         user = await self._require_user()
         self.url = str(form.get("url", "")).strip()
-        self.error, self.offer, self.found, self._preview = "", "", None, None
+        self.error, self.offer, self.offer_link, self.found, self._preview = "", "", "", None, None
         self.reading = True
         yield
         try:
             preview = await preview_url(self.url)
         except IngestError as error:
-            self.error, self.offer, self.reading = error.message, error.offer or "", False
+            self._refuse(error, user.is_admin)
+            self.reading = False
             return
         who = await asyncio.to_thread(viewer, user.id)
         card = preview_card(preview, who.locale)
         self._preview, self.found = preview, card
         if not self.target:
             self.target = card.suggested_target
+        self.mode = card.suggested_mode
         self.reading = False
 
     @rx.event
@@ -78,7 +83,7 @@ class AddProductState(AuthState):
         if self.saving or self.reading:
             return
         user = await self._require_user()
-        self.saving, self.error, self.offer = True, "", ""
+        self.saving, self.error, self.offer, self.offer_link = True, "", "", ""
         yield
         try:
             result = await add_watch(
@@ -90,11 +95,16 @@ class AddProductState(AuthState):
                 any_drop=self.any_drop and self.mode != "stock",
             )
         except IngestError as error:
-            self.error, self.offer, self.saving = error.message, error.offer or "", False
+            self._refuse(error, user.is_admin)
+            self.saving = False
             return
         self.saving = False
         yield rx.toast.success(result.message)
         yield rx.redirect(f"/products/{result.product_id}")
+
+    def _refuse(self, error: IngestError, is_admin: bool) -> None:
+        shown = refusal(error, is_admin=is_admin)
+        self.error, self.offer, self.offer_link = shown.message, shown.offer, shown.link
 
     @rx.event
     def accept_offer(self) -> None:
@@ -103,4 +113,4 @@ class AddProductState(AuthState):
             self.any_drop = True
         else:
             self.mode = "price"
-        self.error, self.offer = "", ""
+        self.error, self.offer, self.offer_link = "", "", ""

@@ -11,6 +11,7 @@ reading and inflating), `direct`, `scraper_api` and `browser` (one fetcher each)
 """
 
 from cloudtrack_app.tracking.fetch.base import (
+    PRIVATE_NETWORK_HINT,
     Fetcher,
     FetchError,
     FetchErrorKind,
@@ -31,6 +32,7 @@ from cloudtrack_app.tracking.fetch.scraper_api import ScraperApiFetcher
 
 __all__ = [
     "BROWSER_ARGS",
+    "PRIVATE_NETWORK_HINT",
     "BrowserFetcher",
     "DirectFetcher",
     "FetchError",
