@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
 from cloudtrack_app.components.watch_options import watch_options
 from cloudtrack_app.states.product import ProductState
-from cloudtrack_app.views.product import AlertLine, StatLine
+from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
 
 RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
 
@@ -101,6 +102,30 @@ def actions() -> rx.Component:
     )
 
 
+# Recharts calls these in the browser; the texts come with the data (formatted on the server
+# in the user's language and timezone), so the functions only look them up.
+TOOLTIP_VALUE = "(value, name, item) => [(item && item.payload && item.payload.price_text) || value, name]"
+TOOLTIP_LABEL = "(label, payload) => (payload && payload.length && payload[0].payload.when) || ''"
+
+
+def _tick_label() -> FunctionStringVar:
+    labels = ProductState.chart_tick_labels
+    return FunctionStringVar.create(
+        f"((value) => ({labels})[String(value)] ?? '')", _var_data=labels._get_all_var_data()
+    )
+
+
+def stock_band(band: StockBand) -> rx.Component:
+    return rx.recharts.reference_area(
+        x1=band.start,
+        x2=band.end,
+        fill="var(--red-9)",
+        fill_opacity=0.12,
+        stroke="none",
+        if_overflow="hidden",
+    )
+
+
 def chart() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -121,16 +146,7 @@ def chart() -> rx.Component:
                 ProductState.chart.length() > 0,
                 rx.recharts.composed_chart(
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", opacity=0.4),
-                    rx.recharts.area(
-                        data_key="unavailable",
-                        name="Out of stock",
-                        type_="stepAfter",
-                        stroke="var(--red-9)",
-                        fill="var(--red-9)",
-                        fill_opacity=0.15,
-                        is_animation_active=False,
-                        connect_nulls=False,
-                    ),
+                    rx.foreach(ProductState.stock_bands, stock_band),
                     rx.recharts.line(
                         data_key="price",
                         name="Price",
@@ -143,22 +159,54 @@ def chart() -> rx.Component:
                     rx.cond(
                         ProductState.has_target,
                         rx.recharts.reference_line(
+                            rx.recharts.label(
+                                value=ProductState.chart_target_label,
+                                position="insideBottomLeft",
+                                custom_attrs={"fill": "var(--amber-11)", "fontSize": 12},
+                            ),
                             y=ProductState.chart_target,
                             stroke="var(--amber-9)",
                             stroke_dasharray="6 4",
-                            label="Target",
                             if_overflow="extendDomain",
                         ),
                     ),
-                    rx.recharts.x_axis(data_key="date", min_tick_gap=24),
+                    rx.recharts.x_axis(
+                        data_key="t",
+                        type_="number",
+                        scale="time",
+                        domain=ProductState.chart_domain,
+                        ticks=ProductState.chart_ticks,
+                        tick_formatter=_tick_label(),
+                        allow_data_overflow=True,
+                    ),
                     rx.recharts.y_axis(domain=["auto", "auto"], width=64),
-                    rx.recharts.graphing_tooltip(),
-                    rx.recharts.legend(),
+                    rx.recharts.graphing_tooltip(
+                        custom_attrs={
+                            "formatter": rx.Var(TOOLTIP_VALUE),
+                            "labelFormatter": rx.Var(TOOLTIP_LABEL),
+                        },
+                    ),
                     data=ProductState.chart,
                     width="100%",
                     height=300,
                 ),
                 rx.text("No history yet.", color=rx.color("gray", 11)),
+            ),
+            rx.cond(
+                ProductState.stock_bands.length() > 0,
+                rx.hstack(
+                    rx.box(
+                        width="0.9rem",
+                        height="0.9rem",
+                        background="var(--red-9)",
+                        opacity="0.25",
+                        border_radius="2px",
+                    ),
+                    rx.text("Out of stock", size="1", color=rx.color("gray", 11)),
+                    align="center",
+                    spacing="2",
+                    data_testid="stock-band-key",
+                ),
             ),
             spacing="3",
             width="100%",
