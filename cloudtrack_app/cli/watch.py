@@ -79,7 +79,9 @@ def list_(email: str) -> None:
         click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
         return
     for view in views:
-        price_rule = "any price drop" if view.any_drop else f"price ≤ {_price(view.target_price, view.currency)}"
+        price_rule = (
+            "any price drop" if view.any_drop else f"price ≤ {_price(view.target_price, view.currency)}"
+        )
         wants = {"price": price_rule, "stock": "restock", "both": f"{price_rule} or restock"}
         state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
         if view.failing:

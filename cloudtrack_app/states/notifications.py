@@ -11,8 +11,9 @@ import reflex as rx
 from cloudtrack_app.auth.state import AccountError, AuthState, login_required
 from cloudtrack_app.notify import telegram
 from cloudtrack_app.notify.compose import TONES
-from cloudtrack_app.notify.dispatch import ChannelStatus, channel_status, send_test_alert
+from cloudtrack_app.notify.dispatch import send_test_alert
 from cloudtrack_app.notify.preferences import load_preferences, save_preferences
+from cloudtrack_app.views.channels import NO_CHANNEL, ChannelLine, channel_lines, describe_test_alert
 
 
 class NotificationsState(AuthState):
@@ -24,7 +25,9 @@ class NotificationsState(AuthState):
     ai_text: bool = True
     ai_tone: str = "friendly"
     ai_available: bool = False
-    channels: list[ChannelStatus] = []
+    email_channel: ChannelLine = NO_CHANNEL
+    telegram_channel: ChannelLine = NO_CHANNEL
+    _channel_lines: dict[str, ChannelLine] = {}
     link_url: str = ""
     link_qr: str = ""
     notify_message: str = ""
@@ -38,17 +41,15 @@ class NotificationsState(AuthState):
 
     @rx.var
     def telegram_configured(self) -> bool:
-        return any(c.name == "telegram" and c.configured for c in self.channels)
-
-    @rx.var
-    def email_configured(self) -> bool:
-        return any(c.name == "email" and c.configured for c in self.channels)
+        return self.telegram_channel.switch_enabled
 
     async def _load(self, user_id: int) -> None:
         prefs = await asyncio.to_thread(load_preferences, user_id)
         for name, value in asdict(prefs).items():
             setattr(self, name, value)
-        self.channels = await asyncio.to_thread(channel_status, user_id)
+        self._channel_lines = await asyncio.to_thread(channel_lines, user_id)
+        self.email_channel = self._channel_lines.get("email", NO_CHANNEL)
+        self.telegram_channel = self._channel_lines.get("telegram", NO_CHANNEL)
 
     @rx.event
     async def load_notifications(self) -> rx.event.EventSpec | None:
@@ -142,8 +143,8 @@ class NotificationsState(AuthState):
         self.testing, self.test_results = True, []
         yield
         outcomes = await send_test_alert(user.id)
-        self.test_results = [f"{o.channel}: {o.status} — {o.detail}" for o in outcomes] or [
+        await self._load(user.id)
+        self.test_results = describe_test_alert(outcomes, self._channel_lines) or [
             "No channel is set up: the test alert is recorded and shown in the app only."
         ]
-        await self._load(user.id)
         self.testing = False

@@ -11,6 +11,7 @@ from cloudtrack_app.auth.state import AccountError, AuthState, login_required
 
 # Read when the app starts, not on someone's first visit to the settings page.
 TIMEZONE_OPTIONS: list[str] = list(accounts.timezones())
+BROWSER_TIMEZONE_SCRIPT = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 
 class ProfileState(AuthState):
@@ -32,9 +33,30 @@ class ProfileState(AuthState):
         if user is None:
             return self._login_redirect()
         profile = await asyncio.to_thread(accounts.profile_of, user.id)
-        self.profile_name, self.profile_timezone = profile.display_name, profile.timezone
+        self.profile_name, self.profile_timezone = profile.display_name, profile.timezone or "UTC"
         self.profile_message = self.profile_error = self.password_message = self.password_error = ""
         self.delete_error = ""
+        if not profile.timezone:
+            return rx.call_script(BROWSER_TIMEZONE_SCRIPT, callback=ProfileState.store_browser_timezone)
+        return None
+
+    @rx.event
+    @login_required
+    async def detect_timezone(self) -> rx.event.EventSpec | None:
+        """After sign-up (the first dashboard): ask the browser for its zone if none is chosen."""
+        user = await self._require_user()
+        profile = await asyncio.to_thread(accounts.profile_of, user.id)
+        if profile.timezone:
+            return None
+        return rx.call_script(BROWSER_TIMEZONE_SCRIPT, callback=ProfileState.store_browser_timezone)
+
+    @rx.event
+    @login_required
+    async def store_browser_timezone(self, timezone: str) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        stored = await asyncio.to_thread(accounts.adopt_browser_timezone, user.id, str(timezone or ""))
+        if stored is not None:
+            self.profile_timezone = stored
         return None
 
     @rx.event

@@ -149,7 +149,9 @@ def fetch_errors(host: str) -> Iterator[None]:
     except httpx.TimeoutException as error:
         raise FetchError(FetchErrorKind.TIMEOUT, f"No answer from {host} in time.", transient=True) from error
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-        raise FetchError(FetchErrorKind.INVALID_URL, "That is not a web address CloudTrack can open.") from error
+        raise FetchError(
+            FetchErrorKind.INVALID_URL, "That is not a web address CloudTrack can open."
+        ) from error
     except httpx.ConnectError as error:
         if "CERTIFICATE_VERIFY_FAILED" in str(error):
             raise FetchError(
