@@ -19,9 +19,8 @@ from cloudtrack_app.db import dispose_engines
 from cloudtrack_app.models import Availability
 from cloudtrack_app.notify.compose import ComposedMessage
 from cloudtrack_app.notify.dispatch import ChannelOutcome, ChannelStatus
-from cloudtrack_app.notify.facts import AlertFacts
 from cloudtrack_app.notify.email import render_html
-from cloudtrack_app.notify.facts import fact_rows
+from cloudtrack_app.notify.facts import AlertFacts, fact_rows
 from cloudtrack_app.notify.routes import _page
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.checker import check_product_now
@@ -54,7 +53,9 @@ def shop(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):
         yield running
 
 
-def sample_message(price: Decimal = Decimal("49.00"), previous_price: Decimal | None = None) -> ComposedMessage:
+def sample_message(
+    price: Decimal = Decimal("49.00"), previous_price: Decimal | None = None
+) -> ComposedMessage:
     facts = AlertFacts(
         kind="restock", title="Glass", shop="otto.de", shop_url="https://otto.de/p/1", image_url=None,
         currency="EUR", price=price, previous_price=previous_price, target_price=None, lowest_90d=None,
@@ -103,7 +104,9 @@ def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(
         get_settings.cache_clear()
     assert code == 1
     assert "Traceback" not in output
-    assert output.startswith(f"Error: Cannot use the database at postgresql://nobody@127.0.0.1:{closed_port}/")
+    assert output.startswith(
+        f"Error: Cannot use the database at postgresql://nobody@127.0.0.1:{closed_port}/"
+    )
     assert len(output.strip().splitlines()) == 1
 
 
@@ -146,7 +149,10 @@ async def test_a_link_without_https_is_read_as_https(shop: LocalShop) -> None:
     with pytest.raises(IngestError) as refused:
         await preview_url(address)
     await close_clients()
-    assert refused.value.code in ("unreachable", "invalid_url") and "not a web address" not in refused.value.message
+    assert (
+        refused.value.code in ("unreachable", "invalid_url")
+        and "not a web address" not in refused.value.message
+    )
 
 
 async def test_a_closed_port_reads_the_shop_did_not_answer(shop: LocalShop) -> None:
@@ -271,7 +277,9 @@ def test_a_one_day_range_has_time_ticks() -> None:
 
 def test_out_of_stock_periods_become_bands() -> None:
     def at(hours: int, availability: str) -> HistoryPoint:
-        return HistoryPoint(datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=hours), None, "EUR", availability)
+        return HistoryPoint(
+            datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=hours), None, "EUR", availability
+        )
 
     now = datetime(2026, 12, 2, tzinfo=UTC)
     points = [
