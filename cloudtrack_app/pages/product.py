@@ -153,7 +153,7 @@ def chart() -> rx.Component:
                         type_="stepAfter",
                         stroke="var(--teal-9)",
                         stroke_width=2,
-                        dot=False,
+                        dot=ProductState.chart_dots,
                         is_animation_active=False,
                     ),
                     rx.cond(

@@ -46,6 +46,7 @@ class ProductState(AuthState):
     chart_domain: list[int] = []
     chart_target: str = ""  # the target price line ("" for none); recharts reads it as a number
     chart_target_label: str = ""
+    chart_dots: bool = False
     chart_range: str = "90"
     alerts: list[AlertLine] = []
     checking: bool = False
@@ -73,6 +74,7 @@ class ProductState(AuthState):
         self.chart, self.stock_bands, self.chart_domain = chart.points, chart.bands, chart.domain
         self.chart_ticks, self.chart_tick_labels = chart.ticks, chart.tick_labels
         self.chart_target, self.chart_target_label = chart.target, chart.target_label
+        self.chart_dots = chart.dots
 
     async def _owned(self) -> tuple[int, int]:
         """The user's id and the product id from the URL, or raise when either is not theirs."""

@@ -125,6 +125,7 @@ class Chart:
     domain: list[int]  # [start, end] of the time axis
     target: str  # the target price as a decimal string ("" for none)
     target_label: str  # "Target £400.00"
+    dots: bool  # mark each point: with so few, the line alone is too short to see
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ DAY_STEPS = (1, 2, 7, 14)
 MONTH_STEPS = (1, 2, 3, 6, 12)
 RIGHT_PADDING = 0.04  # of the range: the latest price level stays visible, not a sliver at the edge
 MIN_RIGHT_PADDING = timedelta(minutes=30)
+MIN_AXIS_SPAN = timedelta(hours=6)
+FEW_POINTS = 3
 
 
 def _ms(moment: datetime) -> int:
@@ -289,7 +292,7 @@ def _chart(view: WatchView, who: Viewer, range_key: str, now: datetime | None = 
     target = f"{view.target_price:f}" if view.target_price is not None and view.mode != "stock" else ""
     target_label = f"Target {format_money(view.target_price, view.currency, who.locale)}" if target else ""
     if not points:
-        return Chart([], [], [], {}, [], target, target_label)
+        return Chart([], [], [], {}, [], target, target_label, dots=False)
     start = points[0].at
     end = max(now, points[-1].at)
     span = end - start
@@ -304,16 +307,24 @@ def _chart(view: WatchView, who: Viewer, range_key: str, now: datetime | None = 
         }
         for point in shown
     ]
-    padding = max(span * RIGHT_PADDING, MIN_RIGHT_PADDING)
-    ticks, labels = chart_ticks(start, end, who)
+    axis_start, axis_end = start, end + max(span * RIGHT_PADDING, MIN_RIGHT_PADDING)
+    if axis_end - axis_start < MIN_AXIS_SPAN:  # a product added today: a few hours around its points
+        widen = (MIN_AXIS_SPAN - (axis_end - axis_start)) / 2
+        axis_start, axis_end = axis_start - widen, axis_end + widen
+    ticks, labels = chart_ticks(axis_start, axis_end, who)
     return Chart(
         points=series,
-        bands=[StockBand(_ms(began), _ms(until)) for began, until in stock_bands(points, end)],
+        # A period that lasts until now runs to the edge: the item is still out of stock.
+        bands=[
+            StockBand(_ms(began), _ms(axis_end if until == end else until))
+            for began, until in stock_bands(points, end)
+        ],
         ticks=[_ms(tick) for tick in ticks],
         tick_labels={str(_ms(tick)): label for tick, label in zip(ticks, labels, strict=True)},
-        domain=[_ms(start), _ms(end + padding)],
+        domain=[_ms(axis_start), _ms(axis_end)],
         target=target,
         target_label=target_label,
+        dots=len(points) <= FEW_POINTS,
     )
 
 
