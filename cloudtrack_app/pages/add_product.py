@@ -111,6 +111,7 @@ def refusal() -> rx.Component:
                         ),
                         as_child=True,
                         size="2",
+                        color_scheme="teal",
                     ),
                     rx.cond(
                         AddProductState.offer != "",
@@ -123,6 +124,7 @@ def refusal() -> rx.Component:
                             ),
                             on_click=AddProductState.accept_offer,
                             size="2",
+                            color_scheme="teal",
                             type="button",
                         ),
                     ),

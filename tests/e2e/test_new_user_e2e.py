@@ -113,9 +113,9 @@ def test_the_chart_shades_out_of_stock_periods_only(page: Page, base: str, shop:
     chart = page.get_by_test_id("price-chart")
     expect(chart.locator(".recharts-reference-area")).to_have_count(1, timeout=TIMEOUT)
     expect(page.get_by_test_id("stock-band-key")).to_be_visible()
-    ticks = chart.locator(".recharts-xAxis .recharts-cartesian-axis-tick-value")
+    ticks = chart.locator(".recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value")
     expect(ticks.first).to_be_visible()
-    labels = ticks.all_inner_texts()
+    labels = ticks.all_text_contents()
     assert any(":" in label for label in labels) and len(set(labels)) == len(labels), labels  # times of day
 
     read_page(page, base, in_stock)
