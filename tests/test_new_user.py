@@ -23,6 +23,7 @@ from cloudtrack_app.notify.email import render_html
 from cloudtrack_app.notify.facts import AlertFacts, fact_rows
 from cloudtrack_app.notify.routes import _page
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.fetch.base import too_large
@@ -34,6 +35,8 @@ from cloudtrack_app.views.preview import preview_card, refusal
 from cloudtrack_app.views.product import chart_ticks, check_report, owned_watch, product_view, stock_bands
 from cloudtrack_app.views.viewer import Viewer
 from tests.engine_fixtures import EDUSCHO_SHELF, OTTO_GLASS, local_shop_settings, make_due, make_user
+from tests.test_reflex_layer import _run as run_handler
+from tests.test_reflex_layer import _state as reflex_state
 
 PRIVATE_SETTING = "CLOUDTRACK_ALLOW_PRIVATE_URLS"
 
@@ -363,3 +366,21 @@ def test_a_new_account_takes_the_browsers_time_zone_once(sqlite_url: str) -> Non
     assert accounts.adopt_browser_timezone(user.id, "Europe/Vienna") == "Europe/Vienna"
     assert accounts.adopt_browser_timezone(user.id, "Asia/Tokyo") is None  # chosen already
     assert accounts.profile_of(user.id).timezone == "Europe/Vienna"
+
+
+async def test_a_channel_the_server_lacks_shows_not_set_up_and_the_test_alert_says_so(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("RESEND_API_KEY", "TELEGRAM_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    user = accounts.create_user("lonely@example.com", "a good password", "Lonely")
+    state = reflex_state(NotificationsState, accounts.start_session(user.id))
+    await run_handler(state, "load_notifications")
+    assert state.email_alerts  # what the person chose stays stored
+    assert (state.email_channel.state, state.email_channel.switch_enabled) == (ChannelState.NOT_SET_UP, False)
+    assert state.telegram_channel.state == ChannelState.NOT_SET_UP
+    async for _ in NotificationsState.event_handlers["send_test"].fn(state):
+        pass
+    assert "E-mail: not set up on this server, so nothing was sent." in state.test_results
+    assert not any("No channel is enabled" in line for line in state.test_results)
