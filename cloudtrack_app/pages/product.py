@@ -179,7 +179,8 @@ def chart() -> rx.Component:
                         tick_formatter=_tick_label(),
                         allow_data_overflow=True,
                     ),
-                    rx.recharts.y_axis(domain=["auto", "auto"], width=64),
+                    # Room above and below, so a target at the lowest price is not drawn on the axis.
+                    rx.recharts.y_axis(domain=["auto", "auto"], width=64, padding={"top": 12, "bottom": 12}),
                     rx.recharts.graphing_tooltip(
                         custom_attrs={
                             "formatter": rx.Var(TOOLTIP_VALUE),
