@@ -37,6 +37,7 @@ def variant_page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[t
 
 def shot(page: Page, name: str, variant: str) -> None:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)  # no hover highlight left where the last click was
     page.wait_for_load_state("networkidle")
     page.screenshot(path=SCREENSHOT_DIR / f"{name}-{variant}.jpeg", type="jpeg", quality=70, full_page=True)
 
