@@ -85,7 +85,8 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True, index=True)
     password_hash: str = Field(max_length=255)
     display_name: str = Field(max_length=120)
-    timezone: str = Field(default="UTC", max_length=64)
+    # "" until the first visit stores the browser's zone (shown as UTC until then).
+    timezone: str = Field(default="", max_length=64)
     locale: str = Field(default="en", max_length=16)
     is_admin: bool = Field(default=False)
     disabled: bool = Field(default=False)

@@ -28,6 +28,7 @@ JSON_KEYS = {
     "sku",
     "confidence",
     "source",
+    "notes",
     "error",
 }
 
@@ -56,6 +57,22 @@ def gz_page_file(tmp_path: Path) -> Path:
 def probe(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, ["probe", *args])
     return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_carries_the_notes_the_summary_prints(tmp_path: Path) -> None:
+    page = tmp_path / "sale.html"
+    page.write_text(
+        '<html><head><title>Kettle</title><script type="application/ld+json">{"@context":"https://schema.org",'
+        '"@type":"Product","name":"Kettle","offers":{"@type":"Offer","price":"49.00","priceCurrency":"EUR"}}'
+        '</script></head><body><h1>Kettle</h1><p><s>49,00 €</s> <span class="price">39,00 €</span></p>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    code, out, _ = probe(str(page))
+    notes = [line.removeprefix("Note:").strip() for line in out.splitlines() if line.startswith("Note:")]
+    assert code == 0 and notes
+    code, out, _ = probe(str(page), "--json")
+    assert code == 0 and json.loads(out)["notes"] == notes
 
 
 def test_file_target_prints_a_readable_summary(page_file: Path) -> None:

@@ -297,6 +297,23 @@ def update_profile(user_id: int, display_name: str, timezone: str) -> Profile:
     return Profile(display_name, timezone)
 
 
+def adopt_browser_timezone(user_id: int, timezone: str) -> str | None:
+    """Store the zone the browser reports for someone who has not chosen one yet.
+
+    Answers the zone stored, or None when nothing changed: a zone was chosen already, or the
+    browser's is not one of the choices.
+    """
+    if timezone not in timezones():
+        return None
+    with session_scope() as db:
+        user = db.get(User, user_id)
+        if user is None or user.timezone:
+            return None
+        user.timezone = timezone
+        db.add(user)
+    return timezone
+
+
 def change_password(
     user_id: int, old_password: str, new_password: str, *, client: str | None, keep_token: str | None
 ) -> None:

@@ -354,11 +354,21 @@ async def send_address_link(
 
 def alert_address_verified(user_id: int) -> bool:
     """Whether the separate alert address (if any) may receive alerts."""
+    user = _user(user_id)
+    return recipient_verified(user) or not user.alert_email or user.alert_email == user.email
+
+
+def alert_recipient_verified(user_id: int) -> bool:
+    """Whether e-mail alerts may go out at all: the address they go to has been confirmed."""
+    return recipient_verified(_user(user_id))
+
+
+def _user(user_id: int) -> User:
     with session_scope() as db:
         user = db.get(User, user_id)
         if user is None:
             raise LookupError(f"No user with id {user_id}.")
-        return recipient_verified(user) or not user.alert_email or user.alert_email == user.email
+        return user
 
 
 def _prepare_change(user_id: int, new_email: str, settings: Settings) -> AccountMail:

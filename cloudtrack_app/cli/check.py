@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloudtrack_app.cli._database import needs_database
+
 if TYPE_CHECKING:
     from cloudtrack_app.tracking.check_results import CheckOutcome
 
@@ -37,6 +39,7 @@ async def _run_one(product_id: int) -> CheckOutcome:
 @click.option("--all", "check_all", is_flag=True, help="Check every product that is due now.")
 @click.option("--product", "product_id", type=int, default=None, help="Check this product now, due or not.")
 @click.option("--limit", type=int, default=None, help="With --all: stop after claiming this many products.")
+@needs_database
 def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
     """Check due products (--all) or one product (--product ID) now, respecting leases."""
     import asyncio

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloudtrack_app.cli._database import needs_database
+
 if TYPE_CHECKING:
     from cloudtrack_app.notify.dispatch import ChannelOutcome
     from cloudtrack_app.notify.preview import AlertPreview
@@ -41,6 +43,7 @@ def notify() -> None:
 @click.option(
     "--user", "email", required=True, help="The account (e-mail address) to send the sample alert to."
 )
+@needs_database
 def test(email: str) -> None:
     """Send a sample alert through every channel the user has enabled, and print each outcome."""
     import asyncio
@@ -64,6 +67,7 @@ def test(email: str) -> None:
 
 @notify.command("dispatch")
 @click.option("--limit", default=50, show_default=True, help="Most alerts to handle in this run.")
+@needs_database
 def dispatch(limit: int) -> None:
     """Send the alerts that are due now (the scheduler does this every few seconds)."""
     import asyncio

@@ -25,6 +25,7 @@ JSON_FIELDS = (
     "sku",
     "confidence",
     "source",
+    "notes",
     "error",
 )
 
@@ -51,6 +52,8 @@ class Probed:
             "sku": found.sku if found else None,
             "confidence": found.confidence if found else 0.0,
             "source": found.source if found else None,
+            # The summary's "Note:" lines: why the extractor chose what it chose.
+            "notes": list(found.diagnostics) if found else [],
             "error": self.error,
         }
 
@@ -85,12 +88,18 @@ async def probe_target(target: str, base_url: str | None) -> Probed:
     from cloudtrack_app.tracking.extract import extract
 
     if is_url(target):
-        from cloudtrack_app.tracking.fetch import FetchError, fetch_page
+        from cloudtrack_app.tracking.fetch import (
+            PRIVATE_NETWORK_HINT,
+            FetchError,
+            FetchErrorKind,
+            fetch_page,
+        )
 
         try:
             fetched = await fetch_page(target)
         except FetchError as error:
-            raise ProbeError(error.message) from error
+            hint = f" {PRIVATE_NETWORK_HINT}" if error.kind == FetchErrorKind.BLOCKED_ADDRESS else ""
+            raise ProbeError(error.message + hint) from error
         if fetched.not_modified or not fetched.body:
             raise ProbeError("The shop sent no page.")
         return Probed(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from cloudtrack_app.cli._database import needs_database
+
 
 @click.group()
 def users() -> None:
@@ -15,6 +17,7 @@ def users() -> None:
 @click.option("--name", "display_name", default=None, help="Display name (default: the part before @).")
 @click.option("--admin", is_flag=True, help="Make this account an administrator.")
 @click.password_option(help="The password (prompted for when omitted; at least 8 characters).")
+@needs_database
 def create(email: str, display_name: str | None, admin: bool, password: str) -> None:
     """Create an account with EMAIL (its address counts as verified: you vouch for it)."""
     from cloudtrack_app.auth.accounts import AccountError, create_user
@@ -27,6 +30,7 @@ def create(email: str, display_name: str | None, admin: bool, password: str) -> 
 
 
 @users.command("list")
+@needs_database
 def list_() -> None:
     """List every account."""
     from cloudtrack_app.auth.accounts import list_users
@@ -51,6 +55,7 @@ def list_() -> None:
 @users.command("disable")
 @click.argument("email")
 @click.option("--enable", is_flag=True, help="Enable the account again instead.")
+@needs_database
 def disable(email: str, enable: bool) -> None:
     """Disable the account with EMAIL and end its sessions (or --enable it)."""
     from cloudtrack_app.auth.accounts import AccountError, set_disabled

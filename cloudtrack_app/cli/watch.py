@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloudtrack_app.cli._database import needs_database
+
 if TYPE_CHECKING:
     from decimal import Decimal
 
@@ -37,10 +39,12 @@ def watch() -> None:
 @click.option("--mode", type=MODES, default="price", show_default=True, help="What to watch.")
 @click.option("--target", default=None, help="Alert when the price is at or below this (e.g. 79.99).")
 @click.option("--any-drop", is_flag=True, help="Alert on any price drop instead of a target.")
+@needs_database
 def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> None:
     """Watch the product at URL: fetch it once, then check it on schedule."""
     import asyncio
 
+    from cloudtrack_app.tracking.fetch import PRIVATE_NETWORK_HINT
     from cloudtrack_app.tracking.ingest import IngestError, add_watch
 
     user_id = user_id_for(email)
@@ -50,6 +54,8 @@ def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> 
         hint = {"any_drop": " (add --any-drop)", "price_watch": " (use --mode price)"}.get(
             error.offer or "", ""
         )
+        if error.code == "blocked_address":
+            hint = f" {PRIVATE_NETWORK_HINT}"
         raise click.ClickException(f"{error.message}{hint}") from error
     click.echo(result.message)
     click.echo(f"Watch {result.watch_id} on product {result.product_id}.")
@@ -63,6 +69,7 @@ def _price(value: Decimal | None, currency: str | None) -> str:
 
 @watch.command("list")
 @click.option("--user", "email", required=True, help="Email of the account.")
+@needs_database
 def list_(email: str) -> None:
     """List the account's watches with their current price and state."""
     from cloudtrack_app.tracking.watches import list_watches
@@ -72,8 +79,10 @@ def list_(email: str) -> None:
         click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
         return
     for view in views:
-        target = "any drop" if view.any_drop else _price(view.target_price, view.currency)
-        wants = {"price": f"price ≤ {target}", "stock": "restock", "both": f"price ≤ {target} or restock"}
+        price_rule = (
+            "any price drop" if view.any_drop else f"price ≤ {_price(view.target_price, view.currency)}"
+        )
+        wants = {"price": price_rule, "stock": "restock", "both": f"{price_rule} or restock"}
         state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
         if view.failing:
             state += f", failing: {view.last_error}"
@@ -108,6 +117,7 @@ def _manage(action: str, email: str, watch_id: int) -> None:
 @watch.command("pause")
 @click.option("--user", "email", required=True, help="Email of the account.")
 @click.argument("watch_id", type=int)
+@needs_database
 def pause(email: str, watch_id: int) -> None:
     """Stop checking and alerting for WATCH_ID."""
     _manage("pause", email, watch_id)
@@ -116,6 +126,7 @@ def pause(email: str, watch_id: int) -> None:
 @watch.command("resume")
 @click.option("--user", "email", required=True, help="Email of the account.")
 @click.argument("watch_id", type=int)
+@needs_database
 def resume(email: str, watch_id: int) -> None:
     """Check and alert for WATCH_ID again."""
     _manage("resume", email, watch_id)
@@ -124,6 +135,7 @@ def resume(email: str, watch_id: int) -> None:
 @watch.command("rearm")
 @click.option("--user", "email", required=True, help="Email of the account.")
 @click.argument("watch_id", type=int)
+@needs_database
 def rearm(email: str, watch_id: int) -> None:
     """After a restock alert, wait for the next restock of WATCH_ID."""
     _manage("rearm", email, watch_id)
@@ -132,6 +144,7 @@ def rearm(email: str, watch_id: int) -> None:
 @watch.command("delete")
 @click.option("--user", "email", required=True, help="Email of the account.")
 @click.argument("watch_id", type=int)
+@needs_database
 def delete(email: str, watch_id: int) -> None:
     """Delete WATCH_ID (the product's history stays for other watchers)."""
     _manage("delete", email, watch_id)

@@ -96,11 +96,15 @@ def watch_card(row: WatchRow) -> rx.Component:
             rx.hstack(
                 thumbnail(row.image, row.title),
                 rx.vstack(
+                    # The title is the card's one link; its ::after covers the whole card, so
+                    # a click anywhere opens the product while readers still hear one link.
                     rx.link(
                         rx.text(row.title, weight="medium", style=LINE_CLAMP_2),
                         href=f"/products/{row.product_id}",
                         color=rx.color("gray", 12),
                         underline="hover",
+                        _after={"content": "''", "position": "absolute", "inset": "0", "zIndex": "1"},
+                        data_testid="watch-card-link",
                     ),
                     rx.text(row.shop, size="1", color=rx.color("gray", 10)),
                     spacing="1",
@@ -149,5 +153,9 @@ def watch_card(row: WatchRow) -> rx.Component:
         ),
         size="2",
         width="100%",
+        position="relative",
+        cursor="pointer",
+        _hover={"boxShadow": f"0 0 0 1px {rx.color('accent', 8)}"},
+        _focus_within={"boxShadow": f"0 0 0 2px {rx.color('accent', 8)}"},
         data_testid="watch-card",
     )

@@ -19,7 +19,7 @@ def watch_options(
 ) -> rx.Component:
     return rx.vstack(
         rx.el.fieldset(
-            rx.el.legend("Tell me when", font_weight="500", margin_bottom="0.5rem"),
+            rx.el.legend("Tell me when", font_weight="500", padding="0", margin_bottom="0.75rem"),
             rx.radio_group.root(
                 rx.flex(
                     *[
@@ -31,7 +31,7 @@ def watch_options(
                         )
                         for key, label in MODES
                     ],
-                    gap="4",
+                    spacing="4",
                     wrap="wrap",
                 ),
                 value=mode,

@@ -32,6 +32,9 @@ from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking.images import product_image_url
 
 RESEND_DEFAULT_URL = "https://api.resend.com"
+# The app's teal (Radix teal 9 for buttons, teal 11 for links on white), so an alert looks like CloudTrack.
+BUTTON_COLOUR = "#12a594"
+LINK_COLOUR = "#008573"
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +141,7 @@ def render_html(message: ComposedMessage) -> str:
     )
     buttons = " ".join(
         f'<a href="{escape(url)}" style="display:inline-block;margin:0 8px 8px 0;padding:10px 16px;'
-        f'background:#2563eb;color:#fff;text-decoration:none;border-radius:6px">{escape(label)}</a>'
+        f'background:{BUTTON_COLOUR};color:#fff;text-decoration:none;border-radius:6px">{escape(label)}</a>'
         for label, url in message_links(facts)
     )
     footer = (

@@ -99,9 +99,11 @@ class AlertFacts:
 def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
     """The label/value lines every channel shows under the message."""
     rows = [("Shop", facts.shop)]
+    # A restock at an unchanged price has no previous price worth a line.
+    previous = facts.previous_price if facts.previous_price != facts.price else None
     for label, amount in (
         ("New price", facts.price),
-        ("Previous price", facts.previous_price),
+        ("Previous price", previous),
         ("Your target", facts.target_price),
         ("Lowest recorded", facts.lowest_recorded),
     ):

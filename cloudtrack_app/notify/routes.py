@@ -33,8 +33,8 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>{title} · CloudTrack</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#111}}
-button{{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2563eb;color:#fff;cursor:pointer}}
-a{{color:#2563eb}}</style></head>
+button{{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#12a594;color:#fff;cursor:pointer}}
+a{{color:#008573}}</style></head>
 <body><h1>{title}</h1>{content}</body></html>"""
 
 

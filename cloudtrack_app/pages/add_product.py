@@ -15,12 +15,17 @@ def url_form() -> rx.Component:
         rx.vstack(
             rx.el.label("Product link", html_for="product-url", font_weight="500"),
             rx.flex(
+                # type="text": the browser's own URL check would refuse `shop.com/item`, which
+                # CloudTrack accepts, and would answer in its own words; the server checks instead.
                 rx.input(
                     id="product-url",
                     name="url",
-                    type="url",
-                    placeholder="https://shop.example/product/123",
-                    required=True,
+                    type="text",
+                    input_mode="url",
+                    auto_complete="url",
+                    auto_capitalize="none",
+                    spell_check=False,
+                    placeholder="shop.example/product/123",
                     size="3",
                     width="100%",
                     default_value=AddProductState.url,
@@ -36,7 +41,7 @@ def url_form() -> rx.Component:
                     size="3",
                     disabled=AddProductState.reading,
                 ),
-                gap="2",
+                spacing="2",
                 direction=rx.breakpoints(initial="column", sm="row"),
                 width="100%",
             ),
@@ -96,21 +101,36 @@ def refusal() -> rx.Component:
             rx.vstack(
                 rx.text(AddProductState.error),
                 rx.cond(
-                    AddProductState.offer != "",
+                    AddProductState.offer_link != "",
                     rx.button(
-                        rx.match(
-                            AddProductState.offer,
-                            ("any_drop", "Alert me on any drop"),
-                            ("price_watch", "Watch the price instead"),
-                            ("edit_watch", "OK"),
-                            "OK",
+                        rx.link(
+                            "Open your watch of it",
+                            href=AddProductState.offer_link,
+                            underline="none",
+                            data_testid="existing-watch-link",
                         ),
-                        on_click=AddProductState.accept_offer,
-                        size="1",
-                        variant="soft",
+                        as_child=True,
+                        size="2",
+                        color_scheme="teal",
+                    ),
+                    rx.cond(
+                        AddProductState.offer != "",
+                        rx.button(
+                            rx.match(
+                                AddProductState.offer,
+                                ("any_drop", "Alert me on any drop"),
+                                ("price_watch", "Watch the price instead"),
+                                "OK",
+                            ),
+                            on_click=AddProductState.accept_offer,
+                            size="2",
+                            color_scheme="teal",
+                            type="button",
+                        ),
                     ),
                 ),
-                spacing="2",
+                spacing="3",
+                align="start",
             ),
             icon="triangle-alert",
             color_scheme="red",

@@ -33,22 +33,39 @@ def empty_state() -> rx.Component:
     )
 
 
-def filters() -> rx.Component:
-    return rx.segmented_control.root(
-        *[
-            rx.segmented_control.item(rx.text(label, " (", DashboardState.counts.get(key, 0), ")"), value=key)
-            for key, label in FILTERS
-        ],
-        value=DashboardState.filter_by,
-        on_change=DashboardState.change_filter,
-        aria_label="Show",
+def filter_button(key: str, label: str) -> rx.Component:
+    chosen = DashboardState.filter_by == key
+    return rx.button(
+        label,
+        " (",
+        DashboardState.counts.get(key, 0),
+        ")",
+        on_click=DashboardState.change_filter(key),
+        aria_pressed=rx.cond(chosen, "true", "false"),
+        variant=rx.cond(chosen, "solid", "soft"),
+        color_scheme=rx.cond(chosen, "teal", "gray"),
         size="2",
+        white_space="nowrap",
+        type="button",
+    )
+
+
+def filters() -> rx.Component:
+    # Buttons that wrap, not a segmented control: on a phone that squeezed "In stock (20)" to
+    # "In stoc…" and pushed "Failing" out of sight.
+    return rx.flex(
+        *[filter_button(key, label) for key, label in FILTERS],
+        role="group",
+        aria_label="Show",
+        spacing="2",
+        wrap="wrap",
+        data_testid="dashboard-filters",
     )
 
 
 def controls() -> rx.Component:
     return rx.flex(
-        rx.box(filters(), overflow_x="auto", max_width="100%"),
+        filters(),
         rx.hstack(
             rx.el.label("Sort by", html_for="dashboard-sort", font_size="0.9rem"),
             rx.select.root(
@@ -62,7 +79,7 @@ def controls() -> rx.Component:
         ),
         justify="between",
         align="center",
-        gap="3",
+        spacing="3",
         wrap="wrap",
         width="100%",
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
 from cloudtrack_app.components.watch_options import watch_options
 from cloudtrack_app.states.product import ProductState
-from cloudtrack_app.views.product import AlertLine, StatLine
+from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
 
 RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
 
@@ -51,7 +52,7 @@ def header() -> rx.Component:
             spacing="2",
             min_width="0",
         ),
-        gap="4",
+        spacing="4",
         direction=rx.breakpoints(initial="column", sm="row"),
         width="100%",
     )
@@ -96,8 +97,32 @@ def actions() -> rx.Component:
                 ),
             ),
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
+    )
+
+
+# Recharts calls these in the browser; the texts come with the data (formatted on the server
+# in the user's language and timezone), so the functions only look them up.
+TOOLTIP_VALUE = "(value, name, item) => [(item && item.payload && item.payload.price_text) || value, name]"
+TOOLTIP_LABEL = "(label, payload) => (payload && payload.length && payload[0].payload.when) || ''"
+
+
+def _tick_label() -> FunctionStringVar:
+    labels = ProductState.chart_tick_labels
+    return FunctionStringVar.create(
+        f"((value) => ({labels})[String(value)] ?? '')", _var_data=labels._get_all_var_data()
+    )
+
+
+def stock_band(band: StockBand) -> rx.Component:
+    return rx.recharts.reference_area(
+        x1=band.start,
+        x2=band.end,
+        fill="var(--red-9)",
+        fill_opacity=0.12,
+        stroke="none",
+        if_overflow="hidden",
     )
 
 
@@ -121,44 +146,68 @@ def chart() -> rx.Component:
                 ProductState.chart.length() > 0,
                 rx.recharts.composed_chart(
                     rx.recharts.cartesian_grid(stroke_dasharray="3 3", opacity=0.4),
-                    rx.recharts.area(
-                        data_key="unavailable",
-                        name="Out of stock",
-                        type_="stepAfter",
-                        stroke="var(--red-9)",
-                        fill="var(--red-9)",
-                        fill_opacity=0.15,
-                        is_animation_active=False,
-                        connect_nulls=False,
-                    ),
+                    rx.foreach(ProductState.stock_bands, stock_band),
                     rx.recharts.line(
                         data_key="price",
                         name="Price",
                         type_="stepAfter",
                         stroke="var(--teal-9)",
                         stroke_width=2,
-                        dot=False,
+                        dot=ProductState.chart_dots,
                         is_animation_active=False,
                     ),
                     rx.cond(
                         ProductState.has_target,
                         rx.recharts.reference_line(
+                            rx.recharts.label(
+                                value=ProductState.chart_target_label,
+                                position="insideBottomLeft",
+                                custom_attrs={"fill": "var(--amber-11)", "fontSize": 12},
+                            ),
                             y=ProductState.chart_target,
                             stroke="var(--amber-9)",
                             stroke_dasharray="6 4",
-                            label="Target",
                             if_overflow="extendDomain",
                         ),
                     ),
-                    rx.recharts.x_axis(data_key="date", min_tick_gap=24),
-                    rx.recharts.y_axis(domain=["auto", "auto"], width=64),
-                    rx.recharts.graphing_tooltip(),
-                    rx.recharts.legend(),
+                    rx.recharts.x_axis(
+                        data_key="t",
+                        type_="number",
+                        scale="time",
+                        domain=ProductState.chart_domain,
+                        ticks=ProductState.chart_ticks,
+                        tick_formatter=_tick_label(),
+                        allow_data_overflow=True,
+                    ),
+                    # Room above and below, so a target at the lowest price is not drawn on the axis.
+                    rx.recharts.y_axis(domain=["auto", "auto"], width=64, padding={"top": 12, "bottom": 12}),
+                    rx.recharts.graphing_tooltip(
+                        custom_attrs={
+                            "formatter": rx.Var(TOOLTIP_VALUE),
+                            "labelFormatter": rx.Var(TOOLTIP_LABEL),
+                        },
+                    ),
                     data=ProductState.chart,
                     width="100%",
                     height=300,
                 ),
                 rx.text("No history yet.", color=rx.color("gray", 11)),
+            ),
+            rx.cond(
+                ProductState.stock_bands.length() > 0,
+                rx.hstack(
+                    rx.box(
+                        width="0.9rem",
+                        height="0.9rem",
+                        background="var(--red-9)",
+                        opacity="0.25",
+                        border_radius="2px",
+                    ),
+                    rx.text("Out of stock", size="1", color=rx.color("gray", 11)),
+                    align="center",
+                    spacing="2",
+                    data_testid="stock-band-key",
+                ),
             ),
             spacing="3",
             width="100%",

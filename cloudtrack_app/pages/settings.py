@@ -5,9 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, labelled_input, protected
-from cloudtrack_app.notify.dispatch import ChannelStatus
+from cloudtrack_app.notify.compose import TONES
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.profile import ProfileState
+from cloudtrack_app.views.channels import ChannelLine
 
 
 def section(title: str, description: str, *children: rx.Component) -> rx.Component:
@@ -62,11 +63,11 @@ def profile_section() -> rx.Component:
             on_submit=ProfileState.save_profile,
         ),
         rx.divider(),
-        email_block(),
+        account_address_block(),
     )
 
 
-def email_block() -> rx.Component:
+def account_address_block() -> rx.Component:
     state = ProfileState
     return rx.vstack(
         rx.heading("E-mail address", size="3", as_="h3"),
@@ -127,50 +128,114 @@ def email_block() -> rx.Component:
     )
 
 
-def switch_row(label: str, checked: rx.Var[bool], on_change: rx.EventHandler, switch_id: str) -> rx.Component:
+def switch_row(
+    label: str,
+    checked: rx.Var[bool],
+    on_change: rx.EventHandler,
+    switch_id: str,
+    disabled: rx.Var[bool] | bool = False,
+) -> rx.Component:
     # Named because Reflex 0.11 leaves id-only controls out of form data (0.10.1 warns at each
     # start). The save handler reads the state var the switch sets, not the form's "on".
     return rx.hstack(
-        rx.switch(checked=checked, on_change=on_change, id=switch_id, name=switch_id),
+        rx.switch(checked=checked, on_change=on_change, id=switch_id, name=switch_id, disabled=disabled),
         rx.el.label(label, html_for=switch_id),
         align="center",
         spacing="2",
     )
 
 
-def channel_problem(channel: ChannelStatus) -> rx.Component:
-    return rx.cond(
-        channel.error,
-        rx.callout(
-            rx.text(channel.label, ": ", channel.error),
-            icon="triangle-alert",
-            color_scheme="red",
-            size="1",
-            role="alert",
+def channel_header(channel: ChannelLine) -> rx.Component:
+    """A channel's name and state, the same for every channel."""
+    colour = rx.match(
+        channel.state,
+        ("on", "green"),
+        ("failed", "red"),
+        ("needs_verification", "amber"),
+        "gray",
+    )
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(channel.label, size="3", as_="h3"),
+            rx.badge(channel.state_text, color_scheme=colour, variant="soft"),
+            align="center",
+            spacing="2",
+            wrap="wrap",
         ),
+        rx.text(
+            channel.detail,
+            size="2",
+            color=rx.cond(channel.state == "failed", rx.color("red", 11), rx.color("gray", 11)),
+        ),
+        spacing="1",
+        width="100%",
+        data_testid=f"channel-{channel.name}",
+    )
+
+
+def channel_switch(
+    channel: ChannelLine,
+    label: str,
+    wanted: rx.Var[bool],
+    on_change: rx.EventHandler,
+    switch_id: str,
+) -> rx.Component:
+    """On when the person wants it and the server can send it; a channel the server has not set
+    up shows off and cannot be turned on."""
+    return switch_row(label, wanted & channel.switch_enabled, on_change, switch_id, ~channel.switch_enabled)
+
+
+def email_block() -> rx.Component:
+    state = NotificationsState
+    return rx.vstack(
+        channel_header(state.email_channel),
+        channel_switch(
+            state.email_channel, "E-mail alerts", state.email_alerts, state.set_email_alerts, "email-alerts"
+        ),
+        labelled_input(
+            "Send alerts to (empty: your account address)",
+            "alert_email",
+            type="email",
+            default_value=state.alert_email,
+            key=state.alert_email,
+            placeholder=state.account_email,
+        ),
+        rx.cond(
+            (state.alert_email != "") & ~state.alert_email_verified,
+            rx.hstack(
+                rx.text("Alerts go to this address once you follow the link sent to it.", size="2"),
+                rx.button(
+                    "Send verification mail",
+                    on_click=state.send_alert_link,
+                    variant="soft",
+                    size="1",
+                    type="button",
+                ),
+                align="center",
+                spacing="2",
+                wrap="wrap",
+            ),
+        ),
+        spacing="3",
+        width="100%",
     )
 
 
 def telegram_block() -> rx.Component:
     state = NotificationsState
     return rx.vstack(
-        rx.heading("Telegram", size="3", as_="h3"),
+        channel_header(state.telegram_channel),
         rx.cond(
-            ~state.telegram_configured,
-            rx.text(
-                "Telegram is not set up on this server (TELEGRAM_BOT_TOKEN).",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
+            state.telegram_configured,
             rx.cond(
                 state.telegram_linked,
                 rx.vstack(
-                    rx.hstack(
-                        rx.badge("Linked", color_scheme="green"),
-                        rx.text("Alerts go to your Telegram chat.", size="2"),
-                    ),
-                    switch_row(
-                        "Telegram alerts", state.telegram_alerts, state.set_telegram_alerts, "telegram-alerts"
+                    channel_switch(
+                        state.telegram_channel,
+                        "Telegram alerts",
+                        state.telegram_alerts,
+                        state.set_telegram_alerts,
+                        "telegram-alerts",
                     ),
                     rx.button(
                         "Unlink Telegram",
@@ -179,7 +244,7 @@ def telegram_block() -> rx.Component:
                         color_scheme="gray",
                         type="button",
                     ),
-                    spacing="2",
+                    spacing="3",
                 ),
                 rx.vstack(
                     rx.text(
@@ -211,7 +276,7 @@ def telegram_block() -> rx.Component:
                                 ),
                                 spacing="2",
                             ),
-                            gap="4",
+                            spacing="4",
                             wrap="wrap",
                             align="center",
                         ),
@@ -221,7 +286,35 @@ def telegram_block() -> rx.Component:
                 ),
             ),
         ),
-        spacing="2",
+        spacing="3",
+        width="100%",
+    )
+
+
+def ai_block() -> rx.Component:
+    state = NotificationsState
+    return rx.vstack(
+        rx.heading("Written by AI", size="3", as_="h3"),
+        rx.cond(
+            ~state.ai_available,
+            rx.text(
+                "No AI endpoint is set up on this server (OPENAI_API_KEY / OPENAI_BASE_URL): alerts use the plain template.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+        ),
+        switch_row("AI-written alerts", state.ai_text, state.set_ai_text, "ai-text"),
+        rx.vstack(
+            rx.el.label("Tone", html_for="ai-tone", font_weight="500", font_size="0.9rem"),
+            rx.select.root(
+                rx.select.trigger(id="ai-tone"),
+                rx.select.content(*[rx.select.item(tone.capitalize(), value=tone) for tone in TONES]),
+                value=state.ai_tone,
+                on_change=state.set_ai_tone,
+            ),
+            spacing="1",
+        ),
+        spacing="3",
         width="100%",
     )
 
@@ -231,71 +324,23 @@ def notifications_section() -> rx.Component:
     return section(
         "Alerts",
         "Where alerts go and how they are written. Every alert is also kept on the product's page.",
-        rx.foreach(state.channels, channel_problem),
         rx.form(
             rx.vstack(
                 form_error(state.notify_error),
                 _notice(state.notify_message),
-                rx.heading("Email", size="3", as_="h3"),
-                rx.cond(
-                    ~state.email_configured,
-                    rx.text(
-                        "Email is not set up on this server (RESEND_API_KEY).",
-                        size="2",
-                        color=rx.color("gray", 11),
-                    ),
-                ),
-                switch_row("Email alerts", state.email_alerts, state.set_email_alerts, "email-alerts"),
-                labelled_input(
-                    "Send alerts to (empty: your account address)",
-                    "alert_email",
-                    type="email",
-                    default_value=state.alert_email,
-                    key=state.alert_email,
-                    placeholder=state.account_email,
-                ),
-                rx.cond(
-                    (state.alert_email != "") & ~state.alert_email_verified,
-                    rx.hstack(
-                        rx.badge("Needs verification", color_scheme="amber"),
-                        rx.text("Alerts go to this address once you follow the link sent to it.", size="2"),
-                        rx.button(
-                            "Send verification mail",
-                            on_click=state.send_alert_link,
-                            variant="soft",
-                            size="1",
-                            type="button",
-                        ),
-                        align="center",
-                        spacing="2",
-                        wrap="wrap",
-                    ),
-                ),
-                rx.heading("Written by AI", size="3", as_="h3"),
-                rx.cond(
-                    ~state.ai_available,
-                    rx.text(
-                        "No AI endpoint is set up on this server (OPENAI_API_KEY / OPENAI_BASE_URL): alerts use the plain template.",
-                        size="2",
-                        color=rx.color("gray", 11),
-                    ),
-                ),
-                switch_row("AI-written alerts", state.ai_text, state.set_ai_text, "ai-text"),
-                rx.vstack(
-                    rx.el.label("Tone", html_for="ai-tone", font_weight="500", font_size="0.9rem"),
-                    rx.select(state.tones, value=state.ai_tone, on_change=state.set_ai_tone, id="ai-tone"),
-                    spacing="1",
-                ),
+                email_block(),
+                rx.divider(),
+                telegram_block(),
+                rx.divider(),
+                ai_block(),
                 rx.button("Save alert settings", type="submit", size="3"),
-                spacing="3",
+                spacing="4",
                 width="100%",
                 max_width="32rem",
             ),
             on_submit=state.save_notifications,
             width="100%",
         ),
-        rx.divider(),
-        telegram_block(),
         rx.divider(),
         rx.hstack(
             rx.button(

@@ -12,7 +12,7 @@ import reflex as rx
 from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
-from cloudtrack_app.views.preview import PreviewCard, preview_card
+from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal
 from cloudtrack_app.views.viewer import viewer
 
 
@@ -26,12 +26,14 @@ class AddProductState(AuthState):
     saving: bool = False
     error: str = ""
     offer: str = ""
+    offer_link: str = ""  # the existing watch's page, when the product is already watched
     _preview: Preview | None = None
 
     @rx.event
     async def open_page(self) -> rx.event.EventSpec | None:
         self.url, self.mode, self.target, self.any_drop = "", "price", "", False
         self.found, self._preview, self.error, self.offer = None, None, "", ""
+        self.offer_link = ""
         self.reading = self.saving = False
         if await self._user() is None:
             return self._login_redirect()
@@ -52,6 +54,7 @@ class AddProductState(AuthState):
     @rx.event
     def start_over(self) -> None:
         self.found, self._preview, self.error, self.offer = None, None, "", ""
+        self.offer_link = ""
 
     @rx.event(background=True)
     @login_required
@@ -63,7 +66,7 @@ class AddProductState(AuthState):
                 return
             user = await self._require_user()
             self.url = url = str(form.get("url", "")).strip()
-            self.error, self.offer, self.found, self._preview = "", "", None, None
+            self.error, self.offer, self.offer_link, self.found, self._preview = "", "", "", None, None
             self.reading = True
         preview, card, problem = None, None, None
         try:
@@ -77,13 +80,14 @@ class AddProductState(AuthState):
             async with self:
                 self.reading = False
                 if isinstance(problem, IngestError):
-                    self.error, self.offer = problem.message, problem.offer or ""
+                    self._refuse(problem, user.is_admin)
                 elif isinstance(problem, SlowDown):
                     self.error = problem.message
                 elif card is not None:
                     self._preview, self.found = preview, card
                     if not self.target:
                         self.target = card.suggested_target
+                    self.mode = card.suggested_mode
 
     @rx.event(background=True)
     @login_required
@@ -92,7 +96,7 @@ class AddProductState(AuthState):
             if self.saving or self.reading:
                 return
             user = await self._require_user()
-            self.saving, self.error, self.offer = True, "", ""
+            self.saving, self.error, self.offer, self.offer_link = True, "", "", ""
             url, mode, target, any_drop = self.url, self.mode, self.target, self.any_drop
             preview = self._preview
         result, problem = None, None
@@ -113,12 +117,16 @@ class AddProductState(AuthState):
             async with self:
                 self.saving = False
                 if isinstance(problem, IngestError):
-                    self.error, self.offer = problem.message, problem.offer or ""
+                    self._refuse(problem, user.is_admin)
                 elif isinstance(problem, SlowDown):
                     self.error = problem.message
         if result is not None:
             yield rx.toast.success(result.message)
             yield rx.redirect(f"/products/{result.product_id}")
+
+    def _refuse(self, error: IngestError, is_admin: bool) -> None:
+        shown = refusal(error, is_admin=is_admin)
+        self.error, self.offer, self.offer_link = shown.message, shown.offer, shown.link
 
     @rx.event
     def accept_offer(self) -> None:
@@ -127,4 +135,4 @@ class AddProductState(AuthState):
             self.any_drop = True
         else:
             self.mode = "price"
-        self.error, self.offer = "", ""
+        self.error, self.offer, self.offer_link = "", "", ""

@@ -7,6 +7,7 @@ import asyncio
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState
+from cloudtrack_app.states.profile import ProfileState
 from cloudtrack_app.views.dashboard import FilterKey, SortKey, WatchRow, dashboard_page
 
 
@@ -37,11 +38,13 @@ class DashboardState(AuthState):
         return None
 
     @rx.event
-    async def load_dashboard(self) -> None:
+    async def load_dashboard(self) -> rx.event.EventSpec | None:
         """on_load of `/`: strangers see the landing page, so no redirect here."""
         self.page = 1
         if await self._user() is not None:
             await self._reload()
+            return ProfileState.detect_timezone
+        return None
 
     @rx.event
     async def change_sort(self, value: str) -> rx.event.EventSpec | None:

@@ -13,8 +13,9 @@ from cloudtrack_app.auth.state import AccountError, AuthState, login_required
 from cloudtrack_app.models import VerificationPurpose
 from cloudtrack_app.notify import telegram
 from cloudtrack_app.notify.compose import TONES
-from cloudtrack_app.notify.dispatch import ChannelStatus, channel_status, send_test_alert
+from cloudtrack_app.notify.dispatch import send_test_alert
 from cloudtrack_app.notify.preferences import load_preferences, save_preferences
+from cloudtrack_app.views.channels import NO_CHANNEL, ChannelLine, channel_lines, describe_test_alert
 
 
 class NotificationsState(AuthState):
@@ -27,7 +28,9 @@ class NotificationsState(AuthState):
     ai_text: bool = True
     ai_tone: str = "friendly"
     ai_available: bool = False
-    channels: list[ChannelStatus] = []
+    email_channel: ChannelLine = NO_CHANNEL
+    telegram_channel: ChannelLine = NO_CHANNEL
+    _channel_lines: dict[str, ChannelLine] = {}
     link_url: str = ""
     link_qr: str = ""
     notify_message: str = ""
@@ -41,18 +44,17 @@ class NotificationsState(AuthState):
 
     @rx.var
     def telegram_configured(self) -> bool:
-        return any(c.name == "telegram" and c.configured for c in self.channels)
-
-    @rx.var
-    def email_configured(self) -> bool:
-        return any(c.name == "email" and c.configured for c in self.channels)
+        return self.telegram_channel.switch_enabled
 
     async def _load(self, user_id: int) -> None:
         prefs = await asyncio.to_thread(load_preferences, user_id)
         for name, value in asdict(prefs).items():
             setattr(self, name, value)
-        self.channels = await asyncio.to_thread(channel_status, user_id)
         self.alert_email_verified = await asyncio.to_thread(verification.alert_address_verified, user_id)
+        mail_ok = await asyncio.to_thread(verification.alert_recipient_verified, user_id)
+        self._channel_lines = await asyncio.to_thread(channel_lines, user_id, verified={"email": mail_ok})
+        self.email_channel = self._channel_lines.get("email", NO_CHANNEL)
+        self.telegram_channel = self._channel_lines.get("telegram", NO_CHANNEL)
 
     @rx.event
     async def load_notifications(self) -> rx.event.EventSpec | None:
@@ -166,6 +168,7 @@ class NotificationsState(AuthState):
             yield self._login_redirect()
             return
         results = ["The test alert could not be sent just now. Try again in a moment."]
+        outcomes = None
         try:
             try:
                 await asyncio.to_thread(verification.allow_test_alert, user.id)
@@ -173,10 +176,11 @@ class NotificationsState(AuthState):
                 results = [str(error)]
                 return
             outcomes = await send_test_alert(user.id)
-            results = [f"{o.channel}: {o.status} — {o.detail}" for o in outcomes] or [
-                "No channel is set up: the test alert is recorded and shown in the app only."
-            ]
         finally:
             async with self:
-                self.test_results, self.testing = results, False
                 await self._load(user.id)
+                if outcomes is not None:
+                    results = describe_test_alert(outcomes, self._channel_lines) or [
+                        "No channel is set up: the test alert is recorded and shown in the app only."
+                    ]
+                self.test_results, self.testing = results, False

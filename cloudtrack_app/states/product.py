@@ -15,8 +15,11 @@ from cloudtrack_app.tracking.watches import WatchNotFound
 from cloudtrack_app.views.product import (
     CHART_RANGES,
     AlertLine,
+    Chart,
     ProductDetail,
+    StockBand,
     chart_series,
+    check_report,
     history_csv,
     owned_watch,
     product_view,
@@ -36,8 +39,14 @@ class ProductState(AuthState):
     # to the state when the page is registered.
     detail: ProductDetail | None = None
     not_found: bool = False
-    chart: list[dict[str, str | float | None]] = []
+    chart: list[dict[str, str | float | int | None]] = []
+    stock_bands: list[StockBand] = []
+    chart_ticks: list[int] = []
+    chart_tick_labels: dict[str, str] = {}
+    chart_domain: list[int] = []
     chart_target: str = ""  # the target price line ("" for none); recharts reads it as a number
+    chart_target_label: str = ""
+    chart_dots: bool = False
     chart_range: str = "90"
     alerts: list[AlertLine] = []
     checking: bool = False
@@ -58,8 +67,14 @@ class ProductState(AuthState):
 
     async def _refresh(self, user_id: int, product_id: int) -> None:
         shown = await asyncio.to_thread(product_view, user_id, product_id, self.chart_range)
-        self.detail, self.chart, self.alerts = shown.detail, shown.chart, shown.alerts
-        self.chart_target = shown.chart_target
+        self.detail, self.alerts = shown.detail, shown.alerts
+        self._show_chart(shown.chart)
+
+    def _show_chart(self, chart: Chart) -> None:
+        self.chart, self.stock_bands, self.chart_domain = chart.points, chart.bands, chart.domain
+        self.chart_ticks, self.chart_tick_labels = chart.ticks, chart.tick_labels
+        self.chart_target, self.chart_target_label = chart.target, chart.target_label
+        self.chart_dots = chart.dots
 
     async def _owned(self) -> tuple[int, int]:
         """The user's id and the product id from the URL, or raise when either is not theirs."""
@@ -72,7 +87,7 @@ class ProductState(AuthState):
     @login_required
     @watch_required
     async def load_product(self) -> rx.event.EventSpec | None:
-        self.detail, self.not_found, self.chart, self.alerts = None, False, [], []
+        self.detail, self.not_found, self.chart, self.stock_bands, self.alerts = None, False, [], [], []
         self.chart_range = "90"
         self.check_message = self.edit_message = self.edit_error = ""
         self.checking = False
@@ -90,9 +105,7 @@ class ProductState(AuthState):
         value = value if isinstance(value, str) else "".join(value[:1])
         user_id, product_id = await self._owned()
         self.chart_range = value if value in CHART_RANGES else "90"
-        self.chart, self.chart_target = await asyncio.to_thread(
-            chart_series, user_id, product_id, self.chart_range
-        )
+        self._show_chart(await asyncio.to_thread(chart_series, user_id, product_id, self.chart_range))
         return None
 
     @rx.event(background=True)
@@ -112,7 +125,9 @@ class ProductState(AuthState):
         message = "CloudTrack could not check the page just now. Try again later."
         try:
             with page_read_limiter().slot(user_id):
-                message = (await check_product_now(product_id, user_id=user_id)).summary
+                before = await asyncio.to_thread(owned_watch, user_id, product_id)
+                outcome = await check_product_now(product_id, user_id=user_id)
+                message = await asyncio.to_thread(check_report, user_id, before, outcome)
         except SlowDown as error:
             message = error.message
         finally:

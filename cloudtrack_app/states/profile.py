@@ -13,6 +13,7 @@ from cloudtrack_app.models import VerificationPurpose
 
 # Read when the app starts, not on someone's first visit to the settings page.
 TIMEZONE_OPTIONS: list[str] = list(accounts.timezones())
+BROWSER_TIMEZONE_SCRIPT = "Intl.DateTimeFormat().resolvedOptions().timeZone"
 
 
 class ProfileState(AuthState):
@@ -39,10 +40,12 @@ class ProfileState(AuthState):
         if user is None:
             return self._login_redirect()
         profile = await asyncio.to_thread(accounts.profile_of, user.id)
-        self.profile_name, self.profile_timezone = profile.display_name, profile.timezone
+        self.profile_name, self.profile_timezone = profile.display_name, profile.timezone or "UTC"
         self.profile_message = self.profile_error = self.password_message = self.password_error = ""
         self.delete_error = self.email_message = self.email_error = ""
         await self._load_address(user.id)
+        if not profile.timezone:
+            return rx.call_script(BROWSER_TIMEZONE_SCRIPT, callback=ProfileState.store_browser_timezone)
         return None
 
     async def _load_address(self, user_id: int) -> None:
@@ -71,13 +74,32 @@ class ProfileState(AuthState):
                 user,
                 str(form.get("new_email", "")),
                 str(form.get("email_password", "")),
-                self.router.session.client_ip or None,
+                self._client_address(),
             )
         except AccountError as error:
             self.email_error, self.email_message = str(error), ""
             return None
         self.email_error, self.email_message = "", message
         await self._load_address(user.id)
+        return None
+
+    @rx.event
+    @login_required
+    async def detect_timezone(self) -> rx.event.EventSpec | None:
+        """After sign-up (the first dashboard): ask the browser for its zone if none is chosen."""
+        user = await self._require_user()
+        profile = await asyncio.to_thread(accounts.profile_of, user.id)
+        if profile.timezone:
+            return None
+        return rx.call_script(BROWSER_TIMEZONE_SCRIPT, callback=ProfileState.store_browser_timezone)
+
+    @rx.event
+    @login_required
+    async def store_browser_timezone(self, timezone: str) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        stored = await asyncio.to_thread(accounts.adopt_browser_timezone, user.id, str(timezone or ""))
+        if stored is not None:
+            self.profile_timezone = stored
         return None
 
     @rx.event

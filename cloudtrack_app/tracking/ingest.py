@@ -10,6 +10,7 @@ alternative the UI can propose.
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -47,6 +48,7 @@ MAX_TARGET = Decimal("100000000000000")
 OFFER_PRICE_WATCH = "price_watch"
 OFFER_ANY_DROP = "any_drop"
 OFFER_EDIT = "edit_watch"
+SHORT_TITLE_CHARS = 60
 
 TOO_SLOW_MESSAGE = (
     "This page took too long to read, so CloudTrack cannot watch it. Is it a product page of a shop?"
@@ -57,11 +59,35 @@ UNREADABLE_MESSAGE = "CloudTrack could not read that page. Is it a product page?
 class IngestError(Exception):
     """A refusal: `code` for programs, `message` for people, `offer` for the next step."""
 
-    def __init__(self, code: str, message: str, offer: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, offer: str | None = None, *, product_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.offer = offer
+        self.product_id = product_id  # the product the refusal is about (an existing watch's)
+
+
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+    """A product title short enough for a sentence: shops write titles of 150 characters."""
+    text = " ".join(title.split())
+    if len(text) <= limit:
+        return text
+    shortened = textwrap.shorten(text, limit, placeholder="…")
+    return shortened if shortened != "…" else text[: limit - 1] + "…"
+
+
+def _looks_like_web_address(text: str) -> bool:
+    """Whether text typed without a scheme names a host: `shop.com/item` does, `headphones` does not."""
+    if any(character.isspace() for character in text):
+        return False
+    host = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if host.startswith("["):
+        return "]" in host
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    labels = host.lower().rstrip(".").split(".")
+    return host.lower() == "localhost" or (len(labels) >= 2 and all(labels))
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,13 @@ _FETCH_CODES = {
 
 
 def _canonical(url: str) -> str:
+    typed = (url or "").strip()
+    if typed and "://" not in typed and not _looks_like_web_address(typed):
+        raise IngestError(
+            "invalid_url",
+            f"“{short_title(typed, 40)}” is not a web address. "
+            "Paste the link of the product page, like shop.example/item.",
+        )
     try:
         return canonical_url(url)
     except InvalidURL as error:
@@ -208,7 +241,7 @@ def validate_request(
 
 
 def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, locale: str) -> None:
-    name = preview.title or "This item"
+    name = short_title(preview.title) if preview.title else "This item"
     no_price = preview.price is None and (
         mode == WatchMode.PRICE
         or (mode == WatchMode.BOTH and preview.availability != Availability.OUT_OF_STOCK)
@@ -239,9 +272,14 @@ def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, 
         )
 
 
-def _duplicate(title: str | None) -> IngestError:
-    what = f"“{title}”" if title else "this product"
-    return IngestError("duplicate", f"You are already watching {what}. Edit that watch instead.", OFFER_EDIT)
+def _duplicate(title: str | None, product_id: int | None) -> IngestError:
+    what = f"“{short_title(title)}”" if title else "this product"
+    return IngestError(
+        "duplicate",
+        f"You are already watching {what}. Change that watch on its page instead.",
+        OFFER_EDIT,
+        product_id=product_id,
+    )
 
 
 def _existing_watch(session: Session, user_id: int, url: str) -> Watch | None:
@@ -308,7 +346,7 @@ def _save_watch(
             lock_product(session, product.id)
             session.refresh(product)
             if _existing_watch(session, user_id, preview.url) is not None:
-                raise _duplicate(product.title or preview.title)
+                raise _duplicate(product.title or preview.title, product.id)
             previous = observation_of(product)
             previous_check_at = product.last_checked_at
             _apply_preview(product, preview, now)
@@ -338,6 +376,7 @@ class _Requester:
     locale: str
     watching: bool
     watched_title: str | None
+    watched_product_id: int | None
 
 
 def _requester(user_id: int, url: str) -> _Requester:
@@ -349,6 +388,7 @@ def _requester(user_id: int, url: str) -> _Requester:
             usable_locale(user.locale if user else None),
             watch is not None,
             product.title if product else None,
+            product.id if product else None,
         )
 
 
@@ -372,7 +412,7 @@ async def add_watch(
     requested = _canonical(url)
     requester = await asyncio.to_thread(_requester, user_id, requested)
     if requester.watching:
-        raise _duplicate(requester.watched_title)
+        raise _duplicate(requester.watched_title, requester.watched_product_id)
     fresh = preview is not None and utcnow() - preview.fetched_at <= PREVIEW_MAX_AGE
     if preview is None or not fresh or requested not in (preview.url, preview.requested_url):
         preview = await preview_url(url, settings=settings)
@@ -388,7 +428,8 @@ async def add_watch(
                 _save_watch, user_id, preview, mode, target, settings
             )
         except IntegrityError as error:
-            raise _duplicate(preview.title) from error
+            existing = await asyncio.to_thread(_requester, user_id, preview.url)
+            raise _duplicate(preview.title, existing.watched_product_id) from error
     return AddWatchResult(
         watch_id=watch_id,
         product_id=product_id,

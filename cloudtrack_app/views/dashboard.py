@@ -16,7 +16,7 @@ from enum import StrEnum
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import ago_text, format_money
 from cloudtrack_app.models import Availability, Product, WatchMode, utcnow
-from cloudtrack_app.tracking.history import price_history, stats_in_session
+from cloudtrack_app.tracking.history import HistoryPoint, price_history, stats_in_session
 from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchView, list_watches
 from cloudtrack_app.views.viewer import viewer
@@ -128,16 +128,31 @@ def sparkline_path(
     return "M" + " L".join(points)
 
 
-def _row(view: WatchView, product: Product, locale: str, now: datetime) -> WatchRow:
+def restocked(view: WatchView, history: Sequence[HistoryPoint]) -> bool:
+    """Whether the item is in stock now and the last change of its stock was a restock."""
+    if view.availability != Availability.IN_STOCK:
+        return False
+    for point in reversed(history):
+        if point.availability != Availability.IN_STOCK:
+            return point.availability == Availability.OUT_OF_STOCK
+    return False
+
+
+def change_text(view: WatchView, history: Sequence[HistoryPoint]) -> tuple[str, str]:
+    """The card's line about what changed since the watch was added, and its direction."""
     ratio = change_ratio(view)
-    if ratio is None:
-        change, direction = "", ""
-    elif ratio == 0:
-        change, direction = "no change", "same"
-    else:
-        change = f"{abs(ratio) * 100:.1f} % {'lower' if ratio < 0 else 'higher'} than when added"
-        direction = "down" if ratio < 0 else "up"
+    back = "back in stock" if restocked(view, history) else ""
+    if ratio is None or ratio == 0:
+        if back:
+            return back, "down"
+        return ("", "") if ratio is None else ("no change", "same")
+    change = f"{abs(ratio) * 100:.1f} % {'lower' if ratio < 0 else 'higher'} than when added"
+    return (f"{back}, {change}" if back else change), ("down" if ratio < 0 else "up")
+
+
+def _row(view: WatchView, product: Product, locale: str, now: datetime) -> WatchRow:
     history = price_history(view.product_id, SPARKLINE_DAYS, max_points=60, now=now)
+    change, direction = change_text(view, history)
     with session_scope() as session:
         stats = stats_in_session(session, product, now)
     return WatchRow(

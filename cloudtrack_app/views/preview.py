@@ -1,5 +1,5 @@
 """What the add-product page shows about a page it has just read, before anything is saved:
-the product card and the suggested target price for the form.
+the product card, the suggested choices for the form, and refusals in words for this person.
 """
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from cloudtrack_app.i18n import format_money
+from cloudtrack_app.models import Availability, WatchMode
+from cloudtrack_app.tracking.fetch import PRIVATE_NETWORK_HINT
 from cloudtrack_app.tracking.images import preview_image_path
-from cloudtrack_app.tracking.ingest import Preview
+from cloudtrack_app.tracking.ingest import IngestError, Preview
 
 TARGET_DISCOUNT = Decimal("0.9")
 
@@ -23,6 +25,7 @@ class PreviewCard:
     price_text: str
     availability: str
     suggested_target: str  # the target the form starts with ("" when there is no price)
+    suggested_mode: str  # what an item like this is usually watched for: its restock when sold out
 
 
 def suggested_target(price: Decimal | None) -> str:
@@ -41,4 +44,26 @@ def preview_card(preview: Preview, locale: str) -> PreviewCard:
         price_text=format_money(preview.price, preview.currency, locale),
         availability=preview.availability,
         suggested_target=suggested_target(preview.price),
+        suggested_mode=suggested_mode(preview.availability),
     )
+
+
+def suggested_mode(availability: str) -> str:
+    """An item that is sold out is most likely wanted back; anything else, cheaper."""
+    return WatchMode.STOCK.value if availability == Availability.OUT_OF_STOCK else WatchMode.PRICE.value
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    offer: str  # "" | OFFER_ANY_DROP | OFFER_PRICE_WATCH | OFFER_EDIT
+    link: str  # the page of the watch the refusal is about ("" for none)
+
+
+def refusal(error: IngestError, *, is_admin: bool) -> Refusal:
+    """A refusal as this person sees it: administrators also learn how to allow private addresses."""
+    message = error.message
+    if error.code == "blocked_address" and is_admin:
+        message = f"{message} {PRIVATE_NETWORK_HINT}"
+    link = f"/products/{error.product_id}" if error.product_id is not None else ""
+    return Refusal(message, error.offer or "", link)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import UTC, datetime, time, timedelta
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton, format_time
 from sqlmodel import select
 
 from cloudtrack_app.db import session_scope
@@ -18,13 +18,16 @@ from cloudtrack_app.i18n import ago_text, format_money
 from cloudtrack_app.models import (
     AlertDelivery,
     AlertEvent,
+    AlertKind,
     Availability,
     PricePoint,
     Product,
     Watch,
+    WatchMode,
     utcnow,
 )
-from cloudtrack_app.tracking.history import PriceWindow, price_history, stats_in_session
+from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
 from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 from cloudtrack_app.views.dashboard import target_text
@@ -32,6 +35,7 @@ from cloudtrack_app.views.viewer import Viewer, local_time, viewer
 
 CHART_RANGES = {"30": 30, "90": 90, "365": 365, "all": None}
 ALERT_HISTORY_LIMIT = 50
+AVAILABILITY_WORDS = {Availability.IN_STOCK: "in stock", Availability.OUT_OF_STOCK: "out of stock"}
 KIND_LABELS = {
     "confirmation": "Watch started",
     "price_drop": "Price alert",
@@ -104,10 +108,31 @@ def _stat_line(period: str, window: PriceWindow, currency: str | None, locale: s
 
 
 @dataclass(frozen=True)
+class StockBand:
+    """A stretch of time the item was out of stock, in chart x units (ms since the epoch)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The price chart, ready to draw: a time axis in ms with its ticks and their labels."""
+
+    points: list[dict[str, str | float | int | None]]  # t, price, when, price_text
+    bands: list[StockBand]
+    ticks: list[int]
+    tick_labels: dict[str, str]  # str(tick) -> label in the user's language and timezone
+    domain: list[int]  # [start, end] of the time axis
+    target: str  # the target price as a decimal string ("" for none)
+    target_label: str  # "Target £400.00"
+    dots: bool  # mark each point: with so few, the line alone is too short to see
+
+
+@dataclass(frozen=True)
 class ProductView:
     detail: ProductDetail
-    chart: list[dict[str, str | float | None]]
-    chart_target: str
+    chart: Chart
     alerts: list[AlertLine]
 
 
@@ -115,8 +140,7 @@ def product_view(user_id: int, product_id: int, range_key: str) -> ProductView:
     """Everything the product page shows, with one ownership check."""
     view = owned_watch(user_id, product_id)
     who = viewer(user_id)
-    chart, target = _chart(view, who, range_key)
-    return ProductView(_detail(view, who), chart, target, _alerts(view, who, user_id))
+    return ProductView(_detail(view, who), _chart(view, who, range_key), _alerts(view, who, user_id))
 
 
 def _detail(view: WatchView, who: Viewer) -> ProductDetail:
@@ -156,33 +180,153 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
     )
 
 
-def chart_series(
-    user_id: int, product_id: int, range_key: str
-) -> tuple[list[dict[str, str | float | None]], str]:
-    """Points for the chart (≤ 500) and the target price line, if any.
-
-    Each point has `price` (None while unknown) and `unavailable`, the price level drawn
-    in red while the item was out of stock, so those periods stand out on the chart.
-    """
+def chart_series(user_id: int, product_id: int, range_key: str) -> Chart:
+    """The chart of the product over `range_key` ("30", "90", "365" or "all")."""
     return _chart(owned_watch(user_id, product_id), viewer(user_id), range_key)
 
 
-def _chart(view: WatchView, who: Viewer, range_key: str) -> tuple[list[dict[str, str | float | None]], str]:
-    points = price_history(view.product_id, CHART_RANGES.get(range_key, 90))
-    series: list[dict[str, str | float | None]] = []
-    last_price: Decimal | None = None
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+SHORT_RANGE = timedelta(days=3)  # up to this, times of day matter: ticks and tooltips show them
+MAX_TICKS = 6
+HOUR_STEPS = (1, 2, 3, 6, 12)
+DAY_STEPS = (1, 2, 7, 14)
+MONTH_STEPS = (1, 2, 3, 6, 12)
+RIGHT_PADDING = 0.04  # of the range: the latest price level stays visible, not a sliver at the edge
+MIN_RIGHT_PADDING = timedelta(minutes=30)
+MIN_AXIS_SPAN = timedelta(hours=6)
+FEW_POINTS = 3
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _when(moment: datetime, span: timedelta, who: Viewer) -> str:
+    """A point's moment for its tooltip: with the time of day when the range is short."""
+    if span <= SHORT_RANGE:
+        day = format_skeleton("MMMd", moment, tzinfo=who.timezone, locale=who.locale)
+        return f"{day}, {format_time(moment, 'short', tzinfo=who.timezone, locale=who.locale)}"
+    return format_skeleton("yMMMd", moment, tzinfo=who.timezone, locale=who.locale)
+
+
+def _hour_ticks(start: datetime, end: datetime, hours: int, who: Viewer) -> list[datetime]:
+    moment = start.astimezone(who.timezone).replace(minute=0, second=0, microsecond=0)
+    ticks = []
+    while moment <= end:
+        if moment >= start and moment.astimezone(who.timezone).hour % hours == 0:
+            ticks.append(moment)
+        moment = (moment.astimezone(UTC) + HOUR).astimezone(who.timezone)
+    return ticks
+
+
+def _day_ticks(start: datetime, end: datetime, days: int, who: Viewer) -> list[datetime]:
+    day = start.astimezone(who.timezone).date()
+    ticks = []
+    while True:
+        moment = datetime.combine(day, time(), tzinfo=who.timezone)
+        if moment > end:
+            return ticks
+        if moment >= start:
+            ticks.append(moment)
+        day += timedelta(days=days)
+
+
+def _month_ticks(start: datetime, end: datetime, months: int, who: Viewer) -> list[datetime]:
+    local = start.astimezone(who.timezone)
+    index = local.year * 12 + local.month - 1
+    index -= index % months
+    ticks = []
+    while True:
+        moment = datetime(index // 12, index % 12 + 1, 1, tzinfo=who.timezone)
+        if moment > end:
+            return ticks
+        if moment >= start:
+            ticks.append(moment)
+        index += months
+
+
+def chart_ticks(start: datetime, end: datetime, who: Viewer) -> tuple[list[datetime], list[str]]:
+    """At most six ticks on round local times, and their labels: hours for a day, dates for
+    weeks, months for years."""
+    span = end - start
+    for hours in HOUR_STEPS:
+        if span / (hours * HOUR) <= MAX_TICKS:
+            ticks = _hour_ticks(start, end, hours, who)
+            labels = [
+                format_skeleton("MMMd", t, tzinfo=who.timezone, locale=who.locale)
+                if t.astimezone(who.timezone).hour == 0
+                else format_time(t, "short", tzinfo=who.timezone, locale=who.locale)
+                for t in ticks
+            ]
+            return ticks, labels
+    for days in DAY_STEPS:
+        if span / (days * DAY) <= MAX_TICKS:
+            ticks = _day_ticks(start, end, days, who)
+            return ticks, [format_skeleton("MMMd", t, tzinfo=who.timezone, locale=who.locale) for t in ticks]
+    months = next((m for m in MONTH_STEPS if span / (m * 30.4 * DAY) <= MAX_TICKS), MONTH_STEPS[-1])
+    while len(ticks := _month_ticks(start, end, months, who)) > MAX_TICKS:
+        months *= 2
+    return ticks, [format_skeleton("yMMM", t, tzinfo=who.timezone, locale=who.locale) for t in ticks]
+
+
+def stock_bands(points: list[HistoryPoint], now: datetime) -> list[tuple[datetime, datetime]]:
+    """The periods the item was out of stock: from the first point that said so to the next
+    point that did not (or now)."""
+    bands: list[tuple[datetime, datetime]] = []
+    began: datetime | None = None
     for point in points:
-        last_price = point.price if point.price is not None else last_price
         out = point.availability == Availability.OUT_OF_STOCK
-        series.append(
-            {
-                "date": format_datetime(point.at, "d MMM yy", tzinfo=who.timezone, locale=who.locale),
-                "price": float(point.price) if point.price is not None else None,
-                "unavailable": float(last_price) if out and last_price is not None else None,
-            }
-        )
+        if out and began is None:
+            began = point.at
+        elif not out and began is not None:
+            bands.append((began, point.at))
+            began = None
+    if began is not None:
+        bands.append((began, max(now, began)))
+    return bands
+
+
+def _chart(view: WatchView, who: Viewer, range_key: str, now: datetime | None = None) -> Chart:
+    now = now or utcnow()
+    points = price_history(view.product_id, CHART_RANGES.get(range_key, 90), now=now)
     target = f"{view.target_price:f}" if view.target_price is not None and view.mode != "stock" else ""
-    return series, target
+    target_label = f"Target {format_money(view.target_price, view.currency, who.locale)}" if target else ""
+    if not points:
+        return Chart([], [], [], {}, [], target, target_label, dots=False)
+    start = points[0].at
+    end = max(now, points[-1].at)
+    span = end - start
+    # The series goes on to now at the last price, so the latest level is drawn as a step.
+    shown = [*points, HistoryPoint(end, points[-1].price, points[-1].currency, points[-1].availability)]
+    series: list[dict[str, str | float | int | None]] = [
+        {
+            "t": _ms(point.at),
+            "price": float(point.price) if point.price is not None else None,
+            "when": _when(point.at, span, who),
+            "price_text": format_money(point.price, point.currency or view.currency, who.locale),
+        }
+        for point in shown
+    ]
+    axis_start, axis_end = start, end + max(span * RIGHT_PADDING, MIN_RIGHT_PADDING)
+    if axis_end - axis_start < MIN_AXIS_SPAN:  # a product added today: a few hours around its points
+        widen = (MIN_AXIS_SPAN - (axis_end - axis_start)) / 2
+        axis_start, axis_end = axis_start - widen, axis_end + widen
+    ticks, labels = chart_ticks(axis_start, axis_end, who)
+    return Chart(
+        points=series,
+        # A period that lasts until now runs to the edge: the item is still out of stock.
+        bands=[
+            StockBand(_ms(began), _ms(axis_end if until == end else until))
+            for began, until in stock_bands(points, end)
+        ],
+        ticks=[_ms(tick) for tick in ticks],
+        tick_labels={str(_ms(tick)): label for tick, label in zip(ticks, labels, strict=True)},
+        domain=[_ms(axis_start), _ms(axis_end)],
+        target=target,
+        target_label=target_label,
+        dots=len(points) <= FEW_POINTS,
+    )
 
 
 def _alerts(view: WatchView, who: Viewer, user_id: int) -> list[AlertLine]:
@@ -233,3 +377,57 @@ def history_csv(user_id: int, product_id: int) -> str:
         price = "" if point.price is None else f"{point.price.normalize():f}"
         writer.writerow([point.checked_at.isoformat(), price, point.currency or "", point.availability])
     return out.getvalue()
+
+
+ALERT_KINDS = (AlertKind.PRICE_DROP, AlertKind.RESTOCK)
+
+
+def _alert_queued(user_id: int, watch_id: int, since: datetime | None) -> bool:
+    if since is None:
+        return False
+    with session_scope() as session:
+        found = session.exec(
+            select(AlertEvent.id).where(
+                AlertEvent.user_id == user_id,
+                AlertEvent.watch_id == watch_id,
+                AlertEvent.kind.in_(ALERT_KINDS),
+                AlertEvent.created_at >= since,
+            )
+        ).first()
+    return found is not None
+
+
+def check_report(user_id: int, before: WatchView, outcome: CheckOutcome) -> str:
+    """What a "Check now" found, in one or two sentences: "£450.00 → £379.00, below your
+    target. An alert is on its way." """
+    if outcome.status not in (
+        CheckStatus.CHANGED,
+        CheckStatus.UNCHANGED,
+        CheckStatus.NOT_MODIFIED,
+        CheckStatus.SAME_PAGE,
+    ):
+        return outcome.summary
+    locale = viewer(user_id).locale
+    changes = []
+    if outcome.price != before.price and outcome.price is not None:
+        old = format_money(before.price, before.currency, locale, missing="no price")
+        changes.append(f"{old} → {format_money(outcome.price, outcome.currency, locale)}")
+        wants_price = before.mode != WatchMode.STOCK and before.target_price is not None
+        if wants_price and outcome.price <= before.target_price:
+            changes.append("below your target")
+    if outcome.availability != before.availability:
+        changes.append(
+            {
+                Availability.IN_STOCK: "back in stock",
+                Availability.OUT_OF_STOCK: "now out of stock",
+            }.get(outcome.availability, "stock no longer shown")
+        )
+    if not changes:
+        price = format_money(outcome.price, outcome.currency, locale, missing="no price")
+        stock = AVAILABILITY_WORDS.get(outcome.availability, "stock unknown")
+        return f"Checked just now: no change ({price}, {stock})."
+    sentence = ", ".join(changes)
+    report = sentence[0].upper() + sentence[1:] + "."
+    if _alert_queued(user_id, before.watch_id, outcome.checked_at):
+        report += " An alert is on its way."
+    return report

@@ -30,15 +30,15 @@ def test_pages_filters_and_sorting(page: Page, base: str) -> None:
     expect(cards).to_have_count(30 - PAGE_SIZE, timeout=TIMEOUT)
     expect(page.get_by_text("Page 2 of 2")).to_be_visible()
 
-    page.get_by_role("radio", name=f"In stock ({in_stock})").click()
+    page.get_by_role("button", name=f"In stock ({in_stock})").click()
     expect(cards).to_have_count(min(in_stock, PAGE_SIZE), timeout=TIMEOUT)
     for card in cards.all():
         expect(card).to_contain_text("In stock")
 
-    page.get_by_role("radio", name="Failing (0)").click()
+    page.get_by_role("button", name="Failing (0)").click()
     expect(page.get_by_text("No watch matches this filter.")).to_be_visible(timeout=TIMEOUT)
 
-    page.get_by_role("radio", name="All (30)").click()
+    page.get_by_role("button", name="All (30)").click()
     page.get_by_role("combobox", name="Sort by").click()
     page.get_by_role("option", name="Name").click()
     first_by_name = dashboard_page(user.user_id, sort="name").rows[0].title

@@ -37,6 +37,7 @@ def variant_page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[t
 
 def shot(page: Page, name: str, variant: str) -> None:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)  # no hover highlight left where the last click was
     page.wait_for_load_state("networkidle")
     page.screenshot(path=SCREENSHOT_DIR / f"{name}-{variant}.jpeg", type="jpeg", quality=70, full_page=True)
 
@@ -65,6 +66,9 @@ def test_screenshots_of_every_page(
     page.goto(f"{base}/products/{showcase_user.product_ids[0]}")
     expect(page.get_by_role("heading", name="Price history")).to_be_visible(timeout=TIMEOUT)
     expect(page.locator("path.recharts-line-curve")).to_be_visible(timeout=TIMEOUT)
+    page.get_by_role("radio", name="1 year").click()  # a year shows the stock bands come and go
+    expect(page.get_by_role("radio", name="1 year")).to_be_checked(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
     shot(page, "product", variant)
 
     url = shop.add_corpus_page(f"/shot-{uuid.uuid4().hex[:6]}", "zpeb_2b9b46483ad6335f")

@@ -12,6 +12,7 @@ the entry point, shutdown) and `netguard` (the address guard).
 """
 
 from cloudtrack_app.tracking.fetch.base import (
+    PRIVATE_NETWORK_HINT,
     Fetcher,
     FetchError,
     FetchErrorKind,
@@ -32,6 +33,7 @@ from cloudtrack_app.tracking.fetch.scraper_api import ScraperApiFetcher
 
 __all__ = [
     "BROWSER_ARGS",
+    "PRIVATE_NETWORK_HINT",
     "BrowserFetcher",
     "DirectFetcher",
     "FetchError",

@@ -58,6 +58,12 @@ SCRAPER_API_HINT = (
     " If this keeps happening, route this shop through the scraper_api fetcher "
     '(FETCHERS={"shop.example": "scraper_api"}).'
 )
+# Told to administrators only (CLI, admins in the UI): other people cannot change the setting.
+PRIVATE_NETWORK_HINT = (
+    "To track shops on your own network, set CLOUDTRACK_ALLOW_PRIVATE_URLS=true "
+    "in the server's environment (or .env) and restart CloudTrack."
+)
+MEGABYTE = 1024 * 1024
 _HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
 
 
@@ -144,15 +150,20 @@ def fetch_errors(host: str) -> Iterator[None]:
     except httpx.TimeoutException as error:
         raise FetchError(FetchErrorKind.TIMEOUT, f"No answer from {host} in time.", transient=True) from error
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-        raise FetchError(FetchErrorKind.INVALID_URL, f"The address is not valid: {error}.") from error
+        raise FetchError(
+            FetchErrorKind.INVALID_URL, "That is not a web address CloudTrack can open."
+        ) from error
     except httpx.ConnectError as error:
         if "CERTIFICATE_VERIFY_FAILED" in str(error):
             raise FetchError(
                 FetchErrorKind.UNREACHABLE,
                 f"{host} has an invalid security certificate, so CloudTrack did not trust it.",
             ) from error
+        # The operating system's words ("[Errno 111] Connect call failed") mean nothing to people.
         raise FetchError(
-            FetchErrorKind.UNREACHABLE, f"Could not connect to {host} ({error}).", transient=True
+            FetchErrorKind.UNREACHABLE,
+            f"The shop did not answer: nothing at {host} accepted the connection.",
+            transient=True,
         ) from error
     except httpx.DecodingError as error:
         raise FetchError(
@@ -161,7 +172,7 @@ def fetch_errors(host: str) -> Iterator[None]:
     except httpx.HTTPError as error:
         raise FetchError(
             FetchErrorKind.UNREACHABLE,
-            f"The connection to {host} broke off ({type(error).__name__}).",
+            f"The connection to {host} broke off before the page arrived.",
             transient=True,
         ) from error
 
@@ -182,10 +193,15 @@ def standard_reason(status: int) -> str:
         return ""
 
 
+def megabytes(size: int) -> str:
+    """A byte count in megabytes as people write it: 5 MB, 2.5 MB (binary megabytes, as limits are set)."""
+    return f"{round(size / MEGABYTE, 1):g}"
+
+
 def too_large(limit: int) -> FetchError:
     return FetchError(
         FetchErrorKind.TOO_LARGE,
-        f"The page is larger than {limit / 1_000_000:g} MB, more than CloudTrack reads for one product.",
+        f"The page is larger than {megabytes(limit)} MB, more than CloudTrack reads for one product.",
     )
 
 
