@@ -18,7 +18,12 @@ from typing import Any
 import lxml.etree
 from price_parser import Price
 
-from cloudtrack_app.tracking.extract.money import is_iso_currency, parse_money
+from cloudtrack_app.tracking.extract.money import (
+    is_iso_currency,
+    normalise_currency,
+    parse_money,
+    sign_in_text,
+)
 from cloudtrack_app.tracking.extract.page import text_of
 
 MAX_CANDIDATES = 120
@@ -35,7 +40,9 @@ CURRENCY_SIGN = re.compile(
 )
 CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
 DIGIT = re.compile(r"\d")
-AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*")
+# A space groups thousands only before three digits: "1 299,00" is one amount, "1.333,00 1"
+# (a footnote mark after the price) is two.
+AMOUNT = re.compile(r"\d+(?:[.,'’]\d+|[\s\u00a0\u202f]\d{3}(?!\d))*")
 STRUCK_TAGS = frozenset({"del", "s", "strike"})
 # Class and id names are matched as words: attribute_words() splits "wasPrice" and
 # "price--old" into words, so "bold" is not "old" and "record" is not "reco".
@@ -58,20 +65,43 @@ ELSEWHERE_WORDS = re.compile(
     r"\b(?:related\w*|recommend\w*|carousel\w*|slider\w*|swiper\w*|upsell\w*|up sell|cross ?sell\w*"
     r"|similar\w*|also|recent\w*|viewed|accessor\w*|bundle\w*|suggest\w*|complementary|product ?list\w*"
     r"|products ?list\w*|mini ?cart\w*|header|footer|navigation|nav|menu\w*|cookie\w*|newsletter\w*"
-    r"|teaser\w*|tiles?|thumbnails?|reco)\b"
+    r"|teaser\w*|tiles?|thumbnails?|reco|other ?sellers?|more ?sellers?|sellers? ?list\w*|offers? ?list\w*"
+    r"|marketplace\w*|sponsored|bought ?together|frequently ?bought|siblings?)\b"
 )
 # Words before an amount that make it a threshold, a saving or a credit offer …
 NOT_THE_PRICE_WORDS = re.compile(
     r"shipping|delivery|deliver|versand|livraison|envío|envio|spedizione|frete|verzend|porto|frakt"
     r"|doprava|dostawa|shipment|postage|instal+ment|monthly|financ|kredit|credit|klarna|afterpay|points"
     r"|punkte|\bsave\b|you save|spare|sparen|économ|ahorr|risparm|\boff\b|voucher|coupon|gutschein"
-    r"|deposit|pfand|\bover\b|above|unit price|grundpreis|prix unitaire",
+    r"|deposit|pfand|\bover\b|above|unit price|grundpreis|prix unitaire|kilopreis|literpreis|price per"
+    r"|preis pro|prix au|prix par|precio por|prezzo al|prijs per|cena za|estimat\w*|schätz\w*|stima"
+    r"|valoraci[oó]n|taxatie|cuotas|parcelas|mensualit\w*|\braten\b|\brate da\b"
+    r"|(?<![\d.,])\d{1,2}\s*[x×]\s*$",
+    re.IGNORECASE,
+)
+# A "from" price starts a range: the price to pay only when the page shows no other.
+FROM_LABELS = re.compile(
+    r"(?<!\w)(?:from|starting at|starts at|as low as|ab|à partir de|dès|desde|a partir de"
+    r"|a partire da|vanaf|från|fra|od|от|starting bid|opening bid|startpreis|mise à prix)"
+    r"\W{0,3}$",
+    re.IGNORECASE,
+)
+# Labels of the amount to pay where a page shows several (an auction's bid beside its estimate).
+PAY_LABELS = re.compile(
+    r"(?<!\w)(?:current bid|winning bid|price to pay|buy it now|sofort-kaufen|aktuelles gebot"
+    r"|enchère actuelle|offre actuelle|puja actual|offerta attuale|huidig bod|hoogste bod)(?!\w)",
     re.IGNORECASE,
 )
 # … and words after it that make it a rate per month or per unit.
+UNITS = (
+    r"(?:\d+(?:[.,]\d+)?\s*)?(?:kg|kilo\w*|g|gr|grams?|l|ltr|lit(?:er|re|ro)s?|cl|ml|m|m2|m²|meters?|metres?"
+    r"|lb|lbs|pounds?|oz|ounces?|ft|sq\.?\s*ft|st(?:ück|k)?|pcs?|pieces?|pièces?|unidad(?:es)?|unità"
+    r"|units?|items?)"
+)
 PER_SOMETHING_WORDS = re.compile(
-    r"\bmonths?\b|/\s*mo\b|monthly|mtl\.|monat|\bmois\b|\bmes\b|al mese|mēnes|měsíc|mesiac|miesi"
-    r"|/\s*(?:kg|l|m|100\s*g|100\s*ml|st(?:ück|k)?)\b|per (?:unit|kg|item)|\boff\b",
+    r"\bmonths?\b|/\s*mo\b|monthly|mtl\.|monat|\bmois\b|mensuel|\bmes\b|al mese|mēnes|měsíc|mesiac"
+    r"|miesi|/\s*mese\b|\bp\.\s?m\."
+    rf"|/\s*{UNITS}(?!\w)|(?<!\w)(?:per|pro|je|par|por|al|le|la|för|za)\s+{UNITS}(?!\w)|\boff\b",
     re.IGNORECASE,
 )
 NOT_THE_PRICE_ATTRIBUTES = re.compile(
@@ -106,7 +136,7 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
             marked.buttons.append(element)
             continue
         if tag == "input":
-            if element.get("type") in ("submit", "button"):
+            if element.get("type") in ("submit", "button", "image"):
                 marked.buttons.append(element)
             continue
         if tag in ("script", "style", "option", "select", "meta", "link", "noscript", "svg", "path"):
@@ -168,9 +198,26 @@ def _words_of(raw: str) -> str:
     return f" {words} "
 
 
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+TRAILING_AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*[.,]?$")
+
+
+def is_hidden(element: Any) -> bool:
+    return element.get("hidden") is not None or bool(HIDDEN_STYLE.search(element.get("style") or ""))
+
+
+def needs_care(element: Any) -> bool:
+    return any(
+        child.tag in STRUCK_TAGS or child.tag == "sup" or is_hidden(child)
+        for child in element.iterdescendants(lxml.etree.Element)
+    )
+
+
 def visible_text(element: Any) -> str:
-    """Text of a small element without struck-through parts."""
-    if not any(True for _ in element.iterdescendants(*STRUCK_TAGS)):
+    """Text of a small element as a shopper reads it: without struck-through or hidden
+    parts, and with superscript cents as cents (`99<sup>99</sup>` is 99.99) but not
+    superscript footnote marks (`1.333,00 €<sup>1</sup>`)."""
+    if not needs_care(element):
         return text_of(element)
     parts: list[str] = []
 
@@ -178,13 +225,33 @@ def visible_text(element: Any) -> str:
         if node.text:
             parts.append(node.text)
         for child in node:
-            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS:
-                collect(child)
+            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS and not is_hidden(child):
+                if child.tag == "sup":
+                    parts.append(superscript(text_of(child), "".join(parts)))
+                else:
+                    collect(child)
             if child.tail:
                 parts.append(child.tail)
 
     collect(element)
-    return " ".join(" ".join(parts).split())
+    return " ".join("".join(parts).split())
+
+
+def superscript(raised: str, before: str) -> str:
+    """What a superscript adds to the text before it: cents, a sign, or nothing (a note)."""
+    if not DIGIT.search(raised):
+        return raised
+    amount = TRAILING_AMOUNT.search(before.rstrip())
+    if amount is None or not re.fullmatch(r"\d{2}", raised.strip()):
+        return ""
+    whole = amount.group(0)
+    if whole[-1] in ".,":
+        return raised.strip()
+    if re.search(r"[.,]\d{1,2}$", whole):
+        return ""  # the amount has its cents already: this is a note
+    # A dot between groups of three is a thousands mark, so the cents take a comma.
+    mark = "," if re.search(r"\.\d{3}$", whole) else "."
+    return mark + raised.strip()
 
 
 class Anchors:
@@ -261,7 +328,10 @@ class Surroundings:
                 label = (before + after).strip(" :.-*")
                 rest = CURRENCY_SIGN.sub("", label).strip(" :.-*")
                 shaped_like_a_price = label_width(rest) <= 16 and (
-                    not rest or rest != label or Price.fromstring(text).currency is not None
+                    not rest
+                    or rest != label
+                    or Price.fromstring(text).currency is not None
+                    or normalise_currency(rest) is not None
                 )
                 if shaped_like_a_price and not is_other_amount(before, after):
                     verdict = parse_money(text, currency_hint=hint, url=url, lang=lang)
@@ -277,10 +347,20 @@ class Surroundings:
 
     def is_fragment(self, parent: Any, text: str) -> bool:
         """Bare digits that are only part of the parent's price (`<b>19.</b><sup>99</sup>`)."""
-        if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text):
+        if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text) or sign_in_text(text):
             return False
         context = self.parent_text(parent)
         return 0 < len(context) < MAX_PRICE_TEXT and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+
+    def label_before(self, parent: Any | None, text: str) -> str:
+        """The words before the amount: in its own text, else just before it in the parent's."""
+        first_digit = DIGIT.search(text)
+        own = CURRENCY_SIGN.sub("", text[: first_digit.start()] if first_digit else "").strip()
+        if own or parent is None:
+            return own
+        context = self.parent_text(parent)
+        where = context.find(text) if 0 < len(context) <= 150 else -1
+        return CURRENCY_SIGN.sub("", context[max(0, where - 30) : where]).strip() if where > 0 else ""
 
     def in_other_context(self, parent: Any, text: str) -> bool:
         """The parent's short text shows the amount is a threshold or a rate
@@ -389,7 +469,11 @@ def price_candidates(
             element
         ):
             continue
-        was_mark = max(was_price_mark(element, surroundings), 1 if WAS_LABELS.search(text) else 0)
+        label = surroundings.label_before(parent, text)
+        starts_a_range = bool(label and FROM_LABELS.search(label))
+        was_mark = max(
+            was_price_mark(element, surroundings), 1 if WAS_LABELS.search(text) or starts_a_range else 0
+        )
         candidates.append(
             PriceCandidate(
                 price=amount,
@@ -398,7 +482,9 @@ def price_candidates(
                 order=order,
                 was=was_mark > 0,
                 struck=was_mark == 2,
-                hinted=element.get("itemprop") == "price" or bool(NOW_WORDS.search(attribute_words(element))),
+                hinted=element.get("itemprop") == "price"
+                or bool(NOW_WORDS.search(attribute_words(element)))
+                or bool(label and PAY_LABELS.search(label)),
                 text=text,
             )
         )
@@ -443,6 +529,28 @@ def find_prices(
         body = tree.find("body")
         candidates = read(mark(body if body is not None else tree, money_texts=True))
     return candidates
+
+
+TITLE_PARTS = re.compile(r"\s[-–—|/:]\s|[()\[\]]")
+
+
+def title_price(
+    heading: Any | None, surroundings: Surroundings, *, currency_hint: str | None, url: str, lang: str | None
+) -> PriceCandidate | None:
+    """A price written into the title line, as classified ads do ("Casio FX-991 - $15"):
+    the first or last part of the title, with a currency written beside it."""
+    if heading is None:
+        return None
+    text = text_of(heading)
+    parts = [p.strip() for p in TITLE_PARTS.split(text) if p and p.strip()]
+    if len(parts) < 2 or len(text) > 300:
+        return None
+    for part in (parts[-1], parts[0]):
+        if len(part) < MAX_PRICE_TEXT and looks_like_money(part):
+            amount, currency = surroundings.money(part, currency_hint, url, lang)
+            if amount and currency:
+                return PriceCandidate(amount, currency, 0, 0, was=False, hinted=False, text=part)
+    return None
 
 
 def best_visible_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:

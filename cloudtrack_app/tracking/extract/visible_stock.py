@@ -16,16 +16,19 @@ from cloudtrack_app.tracking.extract.availability import (
     text_availability,
 )
 from cloudtrack_app.tracking.extract.page import text_of
-from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, attribute_words
+from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, _words_of, attribute_words
 
 MAX_BUTTONS = 80
 # How far up from the title the buy button is looked for (it often sits in a column of its own).
 BUTTON_REGION_LEVELS = 7
 
 CART_ATTRIBUTE_WORDS = re.compile(
-    r"\b(?:add ?to ?(?:cart|basket|bag)|addtocart|addtobasket|buy\w*|cart|basket|warenkorb|panier|carrito"
-    r"|carrello|winkelwagen|kosik|koszyk|korzina|checkout|purchase)\b"
+    r"\b(?:add ?to ?(?:cart|basket|bag|trolley)|addtocart|addtobasket|addtobag|buy\w*|cart|basket|bag|trolley"
+    r"|warenkorb|panier|carrito|cesta|carrello|winkelwagen|winkelmand|kosik|koszyk|korzina|sepet|checkout"
+    r"|purchase|order ?now)\b"
 )
+# A form that posts to the cart makes its submit button a buy button, whatever it says.
+CART_FORM_ACTION = re.compile(r"cart|basket|bag|warenkorb|panier|carrito|carrello|checkout", re.IGNORECASE)
 DISABLED_CLASS = re.compile(
     r"\b(?:disabled|inactive|unavailable|sold ?out|out ?of ?stock|soldout|outofstock)\b"
 )
@@ -36,7 +39,7 @@ def buttons_in(region: Any) -> list[Any]:
     return [
         element
         for element in region.iter("button", "input")
-        if element.tag == "button" or element.get("type") in ("submit", "button")
+        if element.tag == "button" or element.get("type") in ("submit", "button", "image")
     ]
 
 
@@ -45,6 +48,16 @@ class BuyButton:
     element: Any
     enabled: bool
     says: str | None  # out_of_stock when the button itself says sold out
+
+
+def posts_to_cart(element: Any) -> bool:
+    """A submit control of a form whose action is the cart (`<form action="/cart/add">`)."""
+    if element.tag == "input" and element.get("type") not in ("submit", "image"):
+        return False
+    if element.tag == "button" and (element.get("type") or "submit").lower() != "submit":
+        return False
+    form = next(element.iterancestors("form"), None)
+    return form is not None and bool(CART_FORM_ACTION.search(form.get("action") or ""))
 
 
 def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
@@ -64,7 +77,12 @@ def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings
             continue
         states = text_availability(text)
         says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
-        buyish = bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element))) or says_add_to_cart(text)
+        buyish = (
+            bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element)))
+            or bool(CART_ATTRIBUTE_WORDS.search(_words_of(element.get("name") or "")))
+            or says_add_to_cart(text)
+            or posts_to_cart(element)
+        )
         if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
             continue
         disabled = (
