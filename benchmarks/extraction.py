@@ -236,7 +236,7 @@ class HostileTime:
     price: str | None
 
 
-def hostile_times(repeat: int = 1) -> list[HostileTime]:
+def hostile_times(repeat: int = 3) -> list[HostileTime]:
     """CPU seconds (best of `repeat`) to read each generated worst-case page."""
     from benchmarks.hostile_pages import URL, hostile_pages
 

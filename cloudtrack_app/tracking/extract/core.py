@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
 from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
+from cloudtrack_app.tracking.extract.money import local_currency
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
@@ -248,7 +249,8 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
 
     _decide_price(result, offers, main, og_offer, visible, best_visible)
     if result.price is not None and result.currency is None:
-        result.currency = hint or _most_common_currency(visible)
+        # Last, the currency of the shop's country, when its domain or language names one.
+        result.currency = hint or _most_common_currency(visible) or local_currency(url, lang)
     if result.currency is None and hint:
         result.currency = hint
 

@@ -35,7 +35,7 @@ FAR = 1000
 REGION_LEVELS = 4
 
 CURRENCY_SIGN = re.compile(
-    r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|ر\.س|د\.إ)(?!\w)",
+    r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円원]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|tl|ر\.س|د\.إ)(?!\w)",
     re.IGNORECASE,
 )
 CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
@@ -47,7 +47,7 @@ STRUCK_TAGS = frozenset({"del", "s", "strike"})
 # Class and id names are matched as words: attribute_words() splits "wasPrice" and
 # "price--old" into words, so "bold" is not "old" and "record" is not "reco".
 WAS_WORDS = re.compile(
-    r"\b(?:old|was|regular|strike\w*|compare\w*|original|before|list|listprice|oldprice|wasprice"
+    r"\b(?:old|was|regular|strike\w*|compare\w*|original|orig|org|before|list|listprice|oldprice|wasprice"
     r"|regularprice|strikeprice|rrp|uvp|msrp|crossed|previous|retail|reference|recommended|line through"
     r"|saving\w*|discount\w*|percent\w*)\b"
 )
@@ -425,10 +425,31 @@ class PriceCandidate:
         return (self.distance - (2 if self.hinted else 0), self.order)
 
 
+# An element whose own text begins the product's name: the title of a page without an h1.
+NAME_TEXTS = lxml.etree.XPath(
+    "(//body//*[not(self::script or self::style or self::title or self::option or self::a"
+    " or self::li or self::meta)][text()[1][string-length(normalize-space(.)) >= 12"
+    " and starts-with($name, normalize-space(.))]])[position() <= 20]"
+)
+NAME_SUFFIX = re.compile(r"\s+[|–—]\s+.*$|\s+-\s+[^-]*$")
+TRAIL_WORDS = re.compile(r"\b(?:breadcrumbs?|crumbs?|nav|menu\w*|header)\b")
+
+
+def title_by_name(tree: Any, product_name: str) -> Any | None:
+    """The first element outside breadcrumbs and menus that shows the product's name."""
+    name = " ".join(product_name.split())
+    for candidate in (name, NAME_SUFFIX.sub("", name)):
+        for element in NAME_TEXTS(tree, name=candidate):
+            trail = [element, *(a for a, _ in zip(element.iterancestors(), range(4), strict=False))]
+            if not any(TRAIL_WORDS.search(attribute_words(e)) or e.tag == "nav" for e in trail):
+                return element
+    return None
+
+
 def find_title(tree: Any, product_name: str | None) -> Any | None:
     headings = [h for h, _ in zip(tree.iter("h1"), range(10), strict=False) if text_of(h)]
     if not headings:
-        return None
+        return title_by_name(tree, product_name) if product_name else None
     if product_name:
         wanted = product_name.lower()[:40]
         for heading in headings:
