@@ -1,7 +1,8 @@
 """One page in, one reading out: price, currency, stock state and product facts.
 
 Order of trust: schema.org data about the page's main product (JSON-LD, microdata,
-RDFa; read again by extruct where neither they nor OpenGraph give a price), then
+RDFa; JSON-LD our reader could not parse read again by extruct where neither they nor
+OpenGraph give a price), then
 OpenGraph product tags, then the visible price near the title and buy button. Visible
 prices also check the structured ones: a structured price that the page shows only
 struck through loses to the price the page shows as current.
@@ -196,17 +197,8 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
         tree, result.diagnostics, may_have_microdata=page.may_have_microdata, may_have_rdfa=page.may_have_rdfa
     )
     og_offer = opengraph_offer(meta)
-    if og_offer is None and not has_price(products):
-        products.extend(
-            fallback_products(
-                tree,
-                url,
-                unread_json_ld,
-                result.diagnostics,
-                may_have_microdata=page.may_have_microdata,
-                start=len(products),
-            )
-        )
+    if og_offer is None and not has_price(products) and unread_json_ld:
+        products.extend(fallback_products(url, unread_json_ld, result.diagnostics, start=len(products)))
     first_name = next((p.name for p in products if p.name and p.offers), None) or next(
         (p.name for p in products if p.name), None
     )

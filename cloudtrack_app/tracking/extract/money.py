@@ -203,13 +203,16 @@ def _parse_money(
         # price-parser reads "free" as 0; on a product page that word is about shipping.
         return None, normalise_currency(price.currency or currency_hint, url=url, lang=lang)
     hinted = normalise_currency(currency_hint, url=url, lang=lang)
-    sign = price.currency or sign_in_text(text) or code_beside_amount(text)
-    family = AMBIGUOUS_SIGNS.get(" ".join((sign or "").split()).lower())
-    if family and hinted in family[0]:
+    currency = None
+    # An ISO code beside the number is the plainest; price-parser's guess comes next.
+    for sign in (code_beside_amount(text), price.currency, sign_in_text(text)):
+        family = AMBIGUOUS_SIGNS.get(" ".join((sign or "").split()).lower())
         # The page's own data settles a shared sign better than its domain does.
-        currency = hinted
-    else:
-        currency = normalise_currency(sign, url=url, lang=lang) or hinted
+        shared_sign_settled = bool(family and hinted in family[0])
+        currency = hinted if shared_sign_settled else normalise_currency(sign, url=url, lang=lang)
+        if currency:
+            break
+    currency = currency or hinted
     amount = price.amount
     amount_text = (price.amount_text or "").strip()
     if amount is not None and currency and amount_text:
