@@ -202,7 +202,12 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
     first_name = next((p.name for p in products if p.name and p.offers), None) or next(
         (p.name for p in products if p.name), None
     )
-    heading_element = find_title(tree, first_name or meta.get("og:title"))
+    heading_element = find_title(
+        tree,
+        first_name or meta.get("og:title"),
+        # Only the page itself can tell the price: its title anchors the search.
+        search_by_name=not has_price(products) and og_offer is None,
+    )
     heading = text_of(heading_element) if heading_element is not None else None
     group = choose_products(products, heading, [u for u in (url, result.canonical_url) if u])
     main = group[0] if group else None

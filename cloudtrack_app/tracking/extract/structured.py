@@ -259,11 +259,12 @@ def read_items(
     for element, owner in zip(properties, owners, strict=True):
         if owner is not None:
             add(owner, element)
-    if reference_attribute:
+    referring = [scope for scope in scopes if scope.get(reference_attribute)] if reference_attribute else []
+    if referring:
         references = ItemReferences(
             tree, items, property_attribute, dict(zip(properties, owners, strict=True))
         )
-        for scope in scopes:
+        for scope in referring:
             for name in (scope.get(reference_attribute) or "").split()[:MAX_REFERENCES_PER_ITEM]:
                 for element in references.properties(name):
                     add(scope, element)

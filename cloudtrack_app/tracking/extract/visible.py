@@ -446,10 +446,12 @@ def title_by_name(tree: Any, product_name: str) -> Any | None:
     return None
 
 
-def find_title(tree: Any, product_name: str | None) -> Any | None:
+def find_title(tree: Any, product_name: str | None, *, search_by_name: bool = True) -> Any | None:
+    """The product's title: an h1, else (when asked: it costs a search of the whole page)
+    the element that shows the product's name."""
     headings = [h for h, _ in zip(tree.iter("h1"), range(10), strict=False) if text_of(h)]
     if not headings:
-        return title_by_name(tree, product_name) if product_name else None
+        return title_by_name(tree, product_name) if product_name and search_by_name else None
     if product_name:
         wanted = product_name.lower()[:40]
         for heading in headings:
