@@ -552,6 +552,32 @@ def test_the_price_to_pay_wins_over_other_amounts(other: str, to_pay: str) -> No
     assert extract(page(body), URL).price == Decimal(to_pay)
 
 
+def test_a_price_laid_out_in_blocks_beside_a_recommended_price() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1><div class="pricelabel">
+      <div class="pricelabel__top"><span>UVP.:</span> <span class="pricelabel__rrp">499.00</span></div>
+      <div class="pricelabel__middle">
+        <div class="pricelabel__integer">319</div>
+        <div class="pricelabel__separator">.</div>
+        <div class="pricelabel__decimal">00</div>
+        <div class="pricelabel__asterisk">*</div></div></div></div>"""
+    found = extract(page(body, lang="de"), "https://shop.example.de/p/1")
+    assert (found.price, found.currency) == (Decimal("319.00"), "EUR")
+
+
+def test_a_block_holding_only_a_was_price_is_a_was_price() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <div class="priceOther"><div class="old-price2"><span>€</span><span>109,</span><span>00</span></div></div>
+      <div class="actionprice"><span>€</span><span>89,</span><span>90</span></div></div>"""
+    assert extract(page(body), URL).price == Decimal("89.90")
+
+
+def test_a_price_in_a_lightbox_is_not_the_products() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <div class="LightboxContent"><h2>Repair service</h2><h2>29,00 €</h2></div>
+      <div class="box"><div><div class="low-price">249,00 €</div></div></div></div>"""
+    assert extract(page(body), URL).price == Decimal("249.00")
+
+
 def test_a_from_price_is_read_when_it_is_the_only_price() -> None:
     body = "<div class='product'><h1>Kettle 42</h1><span class='price'>from € 9,00</span></div>"
     assert extract(page(body), URL).price == Decimal("9.00")

@@ -40,9 +40,9 @@ CURRENCY_SIGN = re.compile(
 )
 CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
 DIGIT = re.compile(r"\d")
-# A space groups thousands only before three digits: "1 299,00" is one amount, "1.333,00 1"
-# (a footnote mark after the price) is two.
-AMOUNT = re.compile(r"\d+(?:[.,'’]\d+|[\s\u00a0\u202f]\d{3}(?!\d))*")
+# A space groups thousands only before three digits and before any decimal mark: "1 299,00"
+# is one amount, "1.333,00 1" (a footnote mark after the price) and "499.00 319.00" are two.
+AMOUNT = re.compile(r"\d+(?:[\s\u00a0\u202f]\d{3}(?!\d))*(?:[.,'’]\d+)*")
 STRUCK_TAGS = frozenset({"del", "s", "strike"})
 # Class and id names are matched as words: attribute_words() splits "wasPrice" and
 # "price--old" into words, so "bold" is not "old" and "record" is not "reco".
@@ -66,7 +66,8 @@ ELSEWHERE_WORDS = re.compile(
     r"|similar\w*|also|recent\w*|viewed|accessor\w*|bundle\w*|suggest\w*|complementary|product ?list\w*"
     r"|products ?list\w*|mini ?cart\w*|header|footer|navigation|nav|menu\w*|cookie\w*|newsletter\w*"
     r"|teaser\w*|tiles?|thumbnails?|reco|other ?sellers?|more ?sellers?|sellers? ?list\w*|offers? ?list\w*"
-    r"|marketplace\w*|sponsored|bought ?together|frequently ?bought|siblings?)\b"
+    r"|marketplace\w*|sponsored|bought ?together|frequently ?bought|siblings?|lightbox\w*|modal\w*|popup\w*"
+    r"|dialog\w*)\b"
 )
 # Words before an amount that make it a threshold, a saving or a credit offer …
 NOT_THE_PRICE_WORDS = re.compile(
@@ -198,6 +199,14 @@ def _words_of(raw: str) -> str:
     return f" {words} "
 
 
+# A price laid out in blocks ("319", ".", "00") reads "319 . 00" once its text is joined.
+SPLIT_DECIMALS = re.compile(r"(\d)(?:\s+([.,])\s*|([.,])\s+)(\d{2})(?!\d)")
+
+
+def joined_decimals(text: str) -> str:
+    return SPLIT_DECIMALS.sub(lambda m: f"{m.group(1)}{m.group(2) or m.group(3)}{m.group(4)}", text)
+
+
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 TRAILING_AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*[.,]?$")
 
@@ -320,6 +329,7 @@ class Surroundings:
         if verdict is None:
             key = text
             verdict = (None, None)
+            text = joined_decimals(text)
             amounts = [m for m in AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")]
             if len({m.group(0) for m in amounts}) == 1:
                 # One amount, perhaps repeated (a screen-reader copy next to the visible one).
@@ -349,8 +359,13 @@ class Surroundings:
         """Bare digits that are only part of the parent's price (`<b>19.</b><sup>99</sup>`)."""
         if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text) or sign_in_text(text):
             return False
-        context = self.parent_text(parent)
-        return 0 < len(context) < MAX_PRICE_TEXT and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+        context = joined_decimals(self.parent_text(parent))
+        return (
+            0 < len(context) < MAX_PRICE_TEXT
+            and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+            # A parent that shows several amounts is not one price in pieces.
+            and len({m.group(0) for m in AMOUNT.finditer(context)}) == 1
+        )
 
     def label_before(self, parent: Any | None, text: str) -> str:
         """The words before the amount: in its own text, else just before it in the parent's."""
@@ -407,6 +422,17 @@ def was_price_mark(element: Any, surroundings: Surroundings) -> int:
             break
         strongest = max(strongest, surroundings.struck(node))
     return strongest
+
+
+def was_price_inside(element: Any, text: str, surroundings: Surroundings) -> int:
+    """The was-price mark of a block whose amount all comes from one marked element inside
+    it (`<div class="price-other"><div class="old-price">€ 109,00</div></div>`)."""
+    digits = DIGIT.findall(text)
+    for descendant, _ in zip(element.iterdescendants(lxml.etree.Element), range(30), strict=False):
+        mark = surroundings.struck(descendant)
+        if mark and DIGIT.findall(text_of(descendant)) == digits:
+            return mark
+    return 0
 
 
 @dataclass
@@ -495,7 +521,9 @@ def price_candidates(
         label = surroundings.label_before(parent, text)
         starts_a_range = bool(label and FROM_LABELS.search(label))
         was_mark = max(
-            was_price_mark(element, surroundings), 1 if WAS_LABELS.search(text) or starts_a_range else 0
+            was_price_mark(element, surroundings),
+            1 if WAS_LABELS.search(text) or starts_a_range else 0,
+            was_price_inside(element, text, surroundings),
         )
         candidates.append(
             PriceCandidate(
