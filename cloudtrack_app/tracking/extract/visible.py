@@ -215,10 +215,19 @@ def is_hidden(element: Any) -> bool:
     return element.get("hidden") is not None or bool(HIDDEN_STYLE.search(element.get("style") or ""))
 
 
+CARE_TAGS = (*STRUCK_TAGS, "sup")
+# Descendants looked at for hidden parts: price blocks are small, deep pages are not.
+HIDDEN_LOOKS = 40
+
+
 def needs_care(element: Any) -> bool:
+    """Whether the element holds struck, superscript or hidden parts."""
+    # A tag-filtered walk runs in C, however deep the subtree.
+    if any(True for _ in element.iterdescendants(*CARE_TAGS)):
+        return True
     return any(
-        child.tag in STRUCK_TAGS or child.tag == "sup" or is_hidden(child)
-        for child in element.iterdescendants(lxml.etree.Element)
+        is_hidden(child)
+        for child, _ in zip(element.iterdescendants(lxml.etree.Element), range(HIDDEN_LOOKS), strict=False)
     )
 
 
