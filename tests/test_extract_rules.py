@@ -499,6 +499,33 @@ def test_out_of_stock_data_with_a_disabled_buy_button_stays_out_of_stock() -> No
     assert extract(page(body, head=head), URL).availability == "out_of_stock"
 
 
+HIDDEN_NOTICES = {
+    "hidden by class": "<div id='outOfStock' class='a-section a-hidden'><span class='stock'>Currently unavailable</span></div>",
+    "hidden by style": "<div style='display: none'><p class='availability'>Out of stock</p></div>",
+    "hidden attribute": "<p class='stock-note' hidden>Sold out</p>",
+}
+
+
+@pytest.mark.parametrize("notice", HIDDEN_NOTICES.values(), ids=HIDDEN_NOTICES.keys())
+def test_a_hidden_sold_out_notice_kept_for_later_is_not_read(notice: str) -> None:
+    body = f"""<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>{notice}
+      <button id="add-to-cart-button">Add to cart</button></div>"""
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+def test_a_hidden_buy_button_kept_for_later_is_not_evidence_of_stock() -> None:
+    head = json_ld(product(offer("45.00", availability="https://schema.org/OutOfStock")))
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <div class="buy-box hidden"><button class="add-to-cart">Add to cart</button></div></div>"""
+    assert extract(page(body, head=head), URL).availability == "out_of_stock"
+
+
+def test_a_button_hidden_on_phones_only_still_counts() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <button class="add-to-cart hidden-xs">Add to cart</button></div>"""
+    assert extract(page(body), URL).availability == "in_stock"
+
+
 BUY_CONTROLS = {
     "English text": "<button>Add to bag</button>",
     "German text": "<button type='submit'><span>In den Warenkorb</span></button>",

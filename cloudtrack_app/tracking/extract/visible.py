@@ -207,6 +207,11 @@ def joined_decimals(text: str) -> str:
     return SPLIT_DECIMALS.sub(lambda m: f"{m.group(1)}{m.group(2) or m.group(3)}{m.group(4)}", text)
 
 
+# Class names that hide an element everywhere (not "hidden-xs": that hides it on phones only).
+HIDDEN_WORDS = re.compile(
+    r"\b(?:hidden|hide|invisible|d none|display none|is hidden)\b"
+    r"(?! (?:xs|sm|md|lg|xl|mobile|phone|desktop|tablet|print|small|medium|large)\b)"
+)
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 TRAILING_AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*[.,]?$")
 
@@ -309,6 +314,7 @@ class Surroundings:
         if heading is not None:
             self.marks.update((ancestor, False) for ancestor in heading.iterancestors())
         self.struck_marks: dict[Any, int] = {}
+        self.hidden_marks: dict[Any, bool] = {}
         self.text_verdicts: dict[str, tuple[Decimal | None, str | None]] = {}
         self.parent_texts: dict[Any, str] = {}
 
@@ -412,6 +418,20 @@ class Surroundings:
             )
             self.marks[element] = mark
         return mark
+
+    def hidden(self, element: Any, depth: int = 5) -> bool:
+        """Hidden by markup, on the element or its nearest ancestors: a sold-out notice or a
+        buy button a shop keeps in the page for when the stock changes."""
+        for level, node in enumerate([element, *element.iterancestors()]):
+            if level > depth or node.tag in ("body", "html"):
+                return False
+            verdict = self.hidden_marks.get(node)
+            if verdict is None:
+                verdict = is_hidden(node) or bool(HIDDEN_WORDS.search(attribute_words(node)))
+                self.hidden_marks[node] = verdict
+            if verdict:
+                return True
+        return False
 
     def elsewhere(self, element: Any, depth: int = 10) -> bool:
         """Inside a carousel, header, footer or list of other products."""

@@ -85,6 +85,8 @@ def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings
         )
         if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
             continue
+        if surroundings.hidden(element):
+            continue
         disabled = (
             element.get("disabled") is not None
             or element.get("aria-disabled") == "true"
@@ -116,7 +118,7 @@ def visible_availability(
         if len(text) > 200:
             continue
         found = text_availability(text)
-        if not found or surroundings.elsewhere(element, depth=8):
+        if not found or surroundings.elsewhere(element, depth=8) or surroundings.hidden(element):
             continue
         distance = anchors.distance(element)
         if best is None or distance < best[2]:
