@@ -545,6 +545,13 @@ def test_a_plain_buy_control_means_in_stock_not_unknown(control: str) -> None:
     assert extract(page(body), URL).availability == "in_stock"
 
 
+def test_a_buy_link_counts_even_where_the_page_has_other_buttons() -> None:
+    body = """<header><form action="/search"><button>Search</button></form></header>
+      <div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <a href="/checkout/cart/add?product=42" class="btn btn-primary">In den Warenkorb</a></div>"""
+    assert extract(page(body, lang="de"), URL).availability == "in_stock"
+
+
 DISABLED_CONTROLS = {
     "disabled attribute": "<button class='add-to-cart' disabled>Add to cart</button>",
     "aria-disabled": "<button class='add-to-cart' aria-disabled='true'>Add to cart</button>",
@@ -603,6 +610,13 @@ def test_a_price_in_a_lightbox_is_not_the_products() -> None:
       <div class="LightboxContent"><h2>Repair service</h2><h2>29,00 €</h2></div>
       <div class="box"><div><div class="low-price">249,00 €</div></div></div></div>"""
     assert extract(page(body), URL).price == Decimal("249.00")
+
+
+def test_the_price_of_an_option_ticked_beside_it_is_not_the_products() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <fieldset><input type="checkbox" id="plan"><span>Koruma Sigortası <b>€ 19,99</b></span></fieldset>
+      <div class="buy"><div><div><b>€ 149,00</b></div></div></div></div>"""
+    assert extract(page(body), URL).price == Decimal("149.00")
 
 
 def test_a_from_price_is_read_when_it_is_the_only_price() -> None:

@@ -5,7 +5,8 @@ RDFa; JSON-LD our reader could not parse read again by extruct where neither the
 OpenGraph give a price), then
 OpenGraph product tags, then the visible price near the title and buy button. Visible
 prices also check the structured ones: a structured price that the page shows only
-struck through loses to the price the page shows as current.
+struck through loses to the price the page shows as current. Stock comes from the main
+product's offers, checked against its own buy box (see `_decide_availability`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 Candidates are elements marked up as prices (class*=price, itemprop=price) and, when no
 structured data names a price, short texts shaped like a price in any markup. Struck-
-through "was" prices, prices inside carousels of other products, and amounts that are
-shipping thresholds, savings or instalments are set aside; the rest are ranked by their
-distance in the tree to the page's h1 and buy button.
+through "was" prices, prices inside carousels, dialogs and lists of other products, and
+amounts that are shipping thresholds, savings, instalments, unit prices or estimates are
+set aside, "from" prices kept only as a last resort; the rest are ranked by their distance
+in the tree to the page's title and buy button. Texts are read as shown: hidden parts left
+out, superscript cents kept (`99<sup>99</sup>` is 99.99), superscript note marks dropped.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class Marked:
     money_texts: list[Any]  # short texts with a currency and a number, whatever their markup
 
 
+# Links that may be a buy button: styled as one, or leading to the cart.
+CART_LINK_HINTS = ("cart", "basket", "buy", "checkout", "warenkorb", "panier", "carrito", "carrello")
+
+
 def mark(region: Any, *, money_texts: bool) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
     markup (costlier, needed when no structured price tells what to look for)."""
@@ -149,10 +155,12 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
                 marked.prices.append(element)
             if "tock" in names or "vailab" in names:
                 marked.stock_notes.append(element)
-            if tag == "a" and ("cart" in names or "basket" in names or "buy" in names):
-                marked.cart_links.append(element)
         elif element.get("itemprop") == "price":
             marked.prices.append(element)
+        if tag == "a":
+            link = f"{names or ''} {element.get('id') or ''} {element.get('href') or ''}".lower()
+            if any(hint in link for hint in CART_LINK_HINTS):
+                marked.cart_links.append(element)
         if money_texts:
             text = element.text
             if text and len(text) < MAX_PRICE_TEXT and looks_like_money(text):
@@ -188,11 +196,11 @@ def looks_like_money(text: str) -> bool:
 
 def attribute_words(element: Any) -> str:
     """Class and id as lower-case words: "wasPrice price--old" → " was price price old "."""
-    return _words_of(f"{element.get('class', '')} {element.get('id', '')}")
+    return words_of(f"{element.get('class', '')} {element.get('id', '')}")
 
 
 @lru_cache(maxsize=8192)
-def _words_of(raw: str) -> str:
+def words_of(raw: str) -> str:
     # Ancestors are asked again for every price below them, and a shop's templates repeat
     # the same class names on every page.
     words = NON_LETTERS.sub(" ", CAMEL_CASE.sub(r"\1 \2", raw).lower())
@@ -315,6 +323,7 @@ class Surroundings:
             self.marks.update((ancestor, False) for ancestor in heading.iterancestors())
         self.struck_marks: dict[Any, int] = {}
         self.hidden_marks: dict[Any, bool] = {}
+        self.choice_marks: dict[Any, bool] = {}
         self.text_verdicts: dict[str, tuple[Decimal | None, str | None]] = {}
         self.parent_texts: dict[Any, str] = {}
 
@@ -418,6 +427,21 @@ class Surroundings:
             )
             self.marks[element] = mark
         return mark
+
+    def beside_a_choice(self, element: Any, depth: int = 2) -> bool:
+        """The price of an option ticked beside it (a warranty, insurance, gift wrap): a
+        checkbox right beside it or its parents. (Not a radio button: shops offer one-off
+        purchase and subscription as radio buttons, each with the price to pay.)"""
+        for level, node in enumerate([element, *element.iterancestors()]):
+            if level > depth or node.tag in ("body", "html", "form"):
+                return False
+            verdict = self.choice_marks.get(node)
+            if verdict is None:
+                verdict = any(box.get("type") == "checkbox" for box in node.iterchildren("input"))
+                self.choice_marks[node] = verdict
+            if verdict:
+                return True
+        return False
 
     def hidden(self, element: Any, depth: int = 5) -> bool:
         """Hidden by markup, on the element or its nearest ancestors: a sold-out notice or a
@@ -546,6 +570,8 @@ def price_candidates(
         if (parent is not None and surroundings.in_other_context(parent, text)) or surroundings.elsewhere(
             element
         ):
+            continue
+        if surroundings.beside_a_choice(element):
             continue
         label = surroundings.label_before(parent, text)
         starts_a_range = bool(label and FROM_LABELS.search(label))

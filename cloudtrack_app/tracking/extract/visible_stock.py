@@ -1,7 +1,10 @@
 """What the page shows about stock: the buy button nearest the title, and availability notes.
 
 A sold-out or disabled buy button and a short "out of stock" note near the product are
-evidence of stock when structured data says nothing, or says "in stock" out of date.
+evidence of stock when structured data says nothing, or says "in stock" out of date; an
+enabled buy button (by its words in many languages, its name, id or class, or a form that
+posts to the cart) is evidence of stock. Notes and buttons hidden by markup, or inside
+widgets about other products, are not evidence at all.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from cloudtrack_app.tracking.extract.availability import (
     text_availability,
 )
 from cloudtrack_app.tracking.extract.page import text_of
-from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, _words_of, attribute_words
+from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, attribute_words, words_of
 
 MAX_BUTTONS = 80
 # How far up from the title the buy button is looked for (it often sits in a column of its own).
@@ -63,7 +66,7 @@ def posts_to_cart(element: Any) -> bool:
 def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
     """The buy button nearest the title: its state is evidence of stock."""
     best: tuple[int, int, BuyButton] | None = None
-    for order, element in enumerate(marked.buttons or marked.cart_links):
+    for order, element in enumerate([*marked.buttons, *marked.cart_links]):
         if order > MAX_BUTTONS:
             break
         text = (
@@ -79,7 +82,7 @@ def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings
         says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
         buyish = (
             bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element)))
-            or bool(CART_ATTRIBUTE_WORDS.search(_words_of(element.get("name") or "")))
+            or bool(CART_ATTRIBUTE_WORDS.search(words_of(element.get("name") or "")))
             or says_add_to_cart(text)
             or posts_to_cart(element)
         )
