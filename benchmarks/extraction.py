@@ -9,7 +9,12 @@ positive, a wrong or unwanted value a false positive, a missing value a false ne
 Availability: the annotators counted a product as in stock unless the page clearly said
 otherwise, so by default an `unknown` reading is scored as the prediction `in_stock`
 (the extractor itself never guesses; this is how the labels were made). With
-`strict_availability`, `unknown` counts as a missing value instead.
+`strict_availability`, `unknown` counts as a missing value instead. A page whose truth
+gives no availability (`null`: nothing reliable says it) is not scored for stock.
+
+Besides the scores, a report counts in-stock pages read as out of stock (the worst
+mistake: it raises a red badge and lets a pointless restock watch through), and
+`hostile_times` times the generated worst cases of benchmarks/hostile_pages.py.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ import lxml.html
 from cloudtrack_app.tracking.extract import Extraction, extract
 
 FIELDS = ("price", "currency", "availability")
+SHARED_CORPORA = tuple(
+    Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / name
+    for name in ("product-pages", "product-pages-2")
+)
 
 
 @dataclass
@@ -71,10 +80,22 @@ class BenchReport:
     extract_ms: list[float] = field(default_factory=list)
     parse_ms: list[float] = field(default_factory=list)
     outcomes: list[PageOutcome] = field(default_factory=list)
+    name: str = ""
+
+    @property
+    def in_stock_read_out_of_stock(self) -> int:
+        return sum(
+            1
+            for o in self.outcomes
+            if o.expected.get("availability") == "in_stock"
+            and o.predicted.get("availability") == "out_of_stock"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "name": self.name,
             "pages": self.pages,
+            "in_stock_read_out_of_stock": self.in_stock_read_out_of_stock,
             "fields": {
                 name: {
                     "tp": s.tp,
@@ -117,6 +138,8 @@ def _truth_values(truth: dict[str, Any], name: str) -> list[Any]:
 
 
 def score_field(predicted: Any, truth: dict[str, Any], name: str) -> str:
+    if name == "availability" and truth.get("availability") is None:
+        return "unscored"
     expected = _truth_values(truth, name)
     if predicted is None:
         return "fn" if expected else "tn"
@@ -164,7 +187,7 @@ def run(corpus: Path, *, repeat: int = 3, strict_availability: bool = False) -> 
     """Extract every page of `corpus`, score it against truth.jsonl and time it."""
     lines = (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines()
     truths = [json.loads(line) for line in lines if line.strip()]
-    report = BenchReport(pages=len(truths), scores={name: FieldScore() for name in FIELDS})
+    report = BenchReport(pages=len(truths), scores={name: FieldScore() for name in FIELDS}, name=corpus.name)
     for truth in truths:
         raw = read_page(corpus, truth["id"])
         extraction, parse_ms, extract_ms = _time_pair(raw, truth["url"], repeat)
@@ -191,15 +214,67 @@ def run(corpus: Path, *, repeat: int = 3, strict_availability: bool = False) -> 
     return report
 
 
+def combine(reports: list[BenchReport], name: str = "together") -> BenchReport:
+    """One report over the pages of several."""
+    together = BenchReport(pages=0, scores={n: FieldScore() for n in FIELDS}, name=name)
+    for report in reports:
+        together.pages += report.pages
+        for n, s in report.scores.items():
+            total = together.scores[n]
+            total.tp, total.fp, total.fn = total.tp + s.tp, total.fp + s.fp, total.fn + s.fn
+        together.extract_ms += report.extract_ms
+        together.parse_ms += report.parse_ms
+        together.outcomes += report.outcomes
+    return together
+
+
+@dataclass
+class HostileTime:
+    name: str
+    chars: int
+    cpu_s: float
+    price: str | None
+
+
+def hostile_times(repeat: int = 3) -> list[HostileTime]:
+    """CPU seconds (best of `repeat`) to read each generated worst-case page."""
+    from benchmarks.hostile_pages import URL, hostile_pages
+
+    times = []
+    for name, html in hostile_pages().items():
+        best = float("inf")
+        found = None
+        for _ in range(max(1, repeat)):
+            start = time.process_time()
+            found = extract(html, URL)
+            best = min(best, time.process_time() - start)
+        assert found is not None
+        times.append(HostileTime(name, len(html), round(best, 3), str(found.price) if found.price else None))
+    return times
+
+
+def format_hostile(times: list[HostileTime], limit_s: float = 1.0) -> str:
+    lines = [f"hostile pages (CPU s, limit {limit_s:g} s each)"]
+    for t in times:
+        verdict = "ok" if t.cpu_s <= limit_s else "OVER"
+        lines.append(f"  {t.name:<50}{t.chars / 1e6:>6.2f} MB{t.cpu_s:>8.3f} s  {verdict}")
+    return "\n".join(lines)
+
+
 def format_report(report: BenchReport, *, show_failures: bool = False) -> str:
     data = report.as_dict()
-    lines = [f"{report.pages} pages", f"{'field':<14}{'P':>8}{'R':>8}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}"]
+    title = f"{report.name}: " if report.name else ""
+    lines = [
+        f"{title}{report.pages} pages",
+        f"{'field':<14}{'P':>8}{'R':>8}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}",
+    ]
     for name, s in report.scores.items():
         lines.append(f"{name:<14}{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{s.tp:>6}{s.fp:>6}{s.fn:>6}")
     ex, lx = data["extract_ms"], data["lxml_parse_ms"]
     lines.append(f"extract ms/page: mean {ex['mean']:.2f}  median {ex['median']:.2f}")
     lines.append(f"lxml parse ms/page: mean {lx['mean']:.2f}  median {lx['median']:.2f}")
     lines.append(f"extract / parse (means): {data['speed_ratio']}")
+    lines.append(f"in-stock pages read as out of stock: {report.in_stock_read_out_of_stock}")
     if show_failures:
         for failure in data["failures"]:
             wrong = [n for n, v in failure["ok"].items() if v in ("fp", "fn")]

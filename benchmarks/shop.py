@@ -9,7 +9,7 @@
 The server runs an asyncio loop in a background thread, so it works the same from sync
 tests and from async code (`async with LocalShop() as shop:`). Price and availability
 rewrites touch the page's structured data (JSON-LD, microdata `itemprop`, OpenGraph /
-product meta tags), not its visible text. Each page has an ETag (a hash of its current
+product meta tags), not its visible text; a sold-out page also has its buttons disabled. Each page has an ETag (a hash of its current
 bytes) and conditional requests get 304 while the page is unchanged.
 """
 
@@ -56,6 +56,10 @@ _AVAILABILITY_META = re.compile(r"""property\s*=\s*["'](?:og|product):availabili
 
 _DECIMAL_PART = re.compile(r"([.,])(\d{1,2})$")
 _VISIBLE_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,\u00a0 ]\d{3})*(?:[.,]\d{1,2})?(?![\w]|[.,]\d)")
+
+_BUTTON = re.compile(r"<button\b", re.IGNORECASE)
+_SOLD_OUT_BUTTON = '<button disabled data-sold-out=""'
+_SOLD_OUT_STATES = frozenset({"OutOfStock", "SoldOut", "Discontinued", "BackOrder"})
 
 AVAILABILITY_ALIASES = {
     "in_stock": "InStock",
@@ -151,6 +155,11 @@ def rewrite_availability(html: str, availability: str) -> str:
 
     html = _LD_JSON_BLOCK.sub(ld_block, html)
     html = _SCHEMA_URL.sub(lambda m: f"{m[1]}{name}", html)
+    # A shop that sells out turns its buy button off too, as the extractor checks the
+    # structured data against it; selling again turns it back on.
+    html = html.replace(_SOLD_OUT_BUTTON, "<button")
+    if name in _SOLD_OUT_STATES:
+        html = _BUTTON.sub(_SOLD_OUT_BUTTON, html)
     return _TAG.sub(tag, html)
 
 

@@ -1,5 +1,6 @@
-"""Real product pages from 21 shops (the shared development corpus): every page is read,
-and the quality figures may not fall below what the extractor reaches today."""
+"""Real product pages from 21 shops (the shared development corpus) and 82 more (the second
+one): every page is read, and the quality figures may not fall below what the extractor
+reaches today."""
 
 from __future__ import annotations
 
@@ -56,6 +57,28 @@ def test_quality_floors(report: BenchReport, field: str, floor: float) -> None:
 def test_no_wrong_prices_on_the_corpus(report: BenchReport) -> None:
     """A missing price is a nuisance; a wrong one would alert people for nothing."""
     assert report.scores["price"].fp == 0
+
+
+SECOND_CORPUS_DIR = CORPUS_DIR.parent / "product-pages-2"
+
+
+@pytest.fixture(scope="module")
+def second_report() -> BenchReport:
+    if not (SECOND_CORPUS_DIR / "truth.jsonl").exists():
+        pytest.skip(f"second corpus not found at {SECOND_CORPUS_DIR}")
+    return run(SECOND_CORPUS_DIR, repeat=1)
+
+
+@pytest.mark.parametrize(("field", "floor"), [("price", 0.95), ("currency", 0.97), ("availability", 0.98)])
+def test_quality_floors_on_the_second_corpus(second_report: BenchReport, field: str, floor: float) -> None:
+    score = second_report.scores[field]
+    assert score.f1 >= floor, f"{field}: P={score.precision:.3f} R={score.recall:.3f} F1={score.f1:.3f}"
+
+
+def test_no_in_stock_page_is_read_as_out_of_stock(report: BenchReport, second_report: BenchReport) -> None:
+    """The worst stock mistake: a red badge on an item people can buy."""
+    assert report.in_stock_read_out_of_stock == 0
+    assert second_report.in_stock_read_out_of_stock == 0
 
 
 def test_unknown_stock_is_never_counted_wrong(report: BenchReport) -> None:

@@ -1,4 +1,5 @@
-"""extruct reads what our own readers cannot, and only where they found no price."""
+"""extruct reads JSON-LD our own reader cannot, and only where no price was found; microdata
+`itemref` is our own reader's work."""
 
 from __future__ import annotations
 
@@ -28,12 +29,18 @@ def page(body: str = "", head: str = "") -> str:
     return f"<!doctype html><html lang='de'><head><title>Shop</title>{head}</head><body>{body}</body></html>"
 
 
-def test_microdata_offer_reached_through_itemref_is_read_by_the_fallback() -> None:
+def test_microdata_offer_reached_through_itemref_is_read_without_the_fallback() -> None:
     found = extract(page(ITEMREF_PRODUCT), URL)
     assert (found.price, found.currency, found.availability) == (Decimal("49.90"), "EUR", "out_of_stock")
     assert found.source == "microdata"
     assert found.title == "Kettle 42"
-    assert FALLBACK_NOTE in found.diagnostics
+    assert FALLBACK_NOTE not in found.diagnostics
+
+
+COMMENTED_PRODUCT = json.dumps(
+    {"@type": "Product", "name": "Kettle 42", "offers": {"price": "5.00", "priceCurrency": "EUR"}}
+)
+COMMENTED_JSON_LD = f'<script type="application/ld+json"><!-- product data --> {COMMENTED_PRODUCT}</script>'
 
 
 def test_page_whose_own_readers_find_a_price_is_not_read_again() -> None:
@@ -44,24 +51,21 @@ def test_page_whose_own_readers_find_a_price_is_not_read_again() -> None:
         "name": "Teapot 7",
         "offers": {"@type": "Offer", "price": "10.00", "priceCurrency": "EUR"},
     }
-    head = f'<script type="application/ld+json">{json.dumps(other)}</script>'
-    found = extract(page(ITEMREF_PRODUCT, head), URL)
+    head = f'<script type="application/ld+json">{json.dumps(other)}</script>' + COMMENTED_JSON_LD
+    found = extract(page("<h1>Kettle 42</h1>", head), URL)
     assert (found.price, found.source) == (Decimal("10.00"), "json-ld")
     assert FALLBACK_NOTE not in found.diagnostics
 
 
 def test_opengraph_price_also_keeps_the_fallback_away() -> None:
     head = '<meta property="product:price:amount" content="12.00"><meta property="product:price:currency" content="EUR">'
-    found = extract(page(ITEMREF_PRODUCT, head), URL)
+    found = extract(page("<h1>Kettle 42</h1>", head + COMMENTED_JSON_LD), URL)
     assert (found.price, found.source) == (Decimal("12.00"), "opengraph")
+    assert FALLBACK_NOTE not in found.diagnostics
 
 
 def test_json_ld_behind_an_html_comment_is_read_by_the_fallback() -> None:
-    block = json.dumps(
-        {"@type": "Product", "name": "Kettle 42", "offers": {"price": "5.00", "priceCurrency": "EUR"}}
-    )
-    head = f'<script type="application/ld+json"><!-- product data --> {block}</script>'
-    found = extract(page("<h1>Kettle 42</h1>", head), URL)
+    found = extract(page("<h1>Kettle 42</h1>", COMMENTED_JSON_LD), URL)
     assert (found.price, found.currency, found.source) == (Decimal("5.00"), "EUR", "json-ld")
     assert FALLBACK_NOTE in found.diagnostics
 
@@ -74,9 +78,9 @@ def test_a_failure_inside_extruct_is_contained() -> None:
     assert any(note.startswith("extruct fallback (json-ld) failed") for note in found.diagnostics)
 
 
-def test_fallback_without_a_price_changes_nothing() -> None:
+def test_itemref_facts_without_a_price_leave_the_price_to_the_page() -> None:
     body = """<div itemscope itemtype="https://schema.org/Product" itemref="facts"><h1 itemprop="name">Kettle 42</h1></div>
       <div id="facts"><span itemprop="sku">K42</span></div><span class="price">19,99 €</span>"""
     found = extract(page(body), URL)
-    assert (found.price, found.source, found.sku) == (Decimal("19.99"), "html", None)
+    assert (found.price, found.source, found.sku) == (Decimal("19.99"), "html", "K42")
     assert FALLBACK_NOTE not in found.diagnostics

@@ -455,6 +455,301 @@ def test_one_sold_out_size_does_not_make_the_product_sold_out() -> None:
     assert extract(page(head=head), URL).availability == "in_stock"
 
 
+# --- stock from the main product's buy box (shops never seen in development) --------------
+
+SIDE_WIDGETS = {
+    "other sellers": "<div class='other-sellers'><p class='stock'>Currently unavailable</p></div>",
+    "a sibling variant": "<ul class='sibling-products'><li><span class='stock'>Out of stock</span></li></ul>",
+    "an accessory": "<section class='accessories'><p class='availability'>Sold out</p></section>",
+    "recommendations": "<div class='recommendations'><span class='stock-label'>Nicht verfügbar</span></div>",
+    "a carousel": "<div class='carousel'><div class='item'><span class='stock'>Épuisé</span></div></div>",
+    "marketplace offers": "<div id='marketplace-offers'><b class='availability'>Agotado</b></div>",
+}
+
+
+@pytest.mark.parametrize("widget", SIDE_WIDGETS.values(), ids=SIDE_WIDGETS.keys())
+def test_a_side_widget_saying_unavailable_does_not_make_the_product_unavailable(widget: str) -> None:
+    body = f"""<main><div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <button class="btn">Add to cart</button></div>{widget}</main>"""
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+def test_a_stock_note_the_buy_button_contradicts_is_never_read_as_out_of_stock() -> None:
+    # The note is not in a widget we can name, but the product's own button works.
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <form action="/cart/add"><button>Add to cart</button></form>
+      <div class="box"><div><div><p class="stock">Out of stock</p></div></div></div></div>"""
+    assert extract(page(body), URL).availability in ("in_stock", "unknown")
+
+
+def test_stale_out_of_stock_data_loses_to_an_enabled_buy_button() -> None:
+    head = json_ld(product(offer("54.50", availability="https://schema.org/OutOfStock")))
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">54,50 €</span>
+      <p class="availability"><span>Online auf Lager</span></p>
+      <button class="mms-button"><span>In den Warenkorb</span></button></div>"""
+    found = extract(page(body, head=head, lang="de"), URL)
+    assert found.availability == "in_stock"
+    assert any("enabled buy button" in note for note in found.diagnostics)
+
+
+def test_out_of_stock_data_with_a_disabled_buy_button_stays_out_of_stock() -> None:
+    head = json_ld(product(offer("54.50", availability="https://schema.org/OutOfStock")))
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">54,50 €</span>
+      <button class="add-to-cart" disabled>Add to cart</button></div>"""
+    assert extract(page(body, head=head), URL).availability == "out_of_stock"
+
+
+HIDDEN_NOTICES = {
+    "hidden by class": "<div id='outOfStock' class='a-section a-hidden'><span class='stock'>Currently unavailable</span></div>",
+    "hidden by style": "<div style='display: none'><p class='availability'>Out of stock</p></div>",
+    "hidden attribute": "<p class='stock-note' hidden>Sold out</p>",
+}
+
+
+@pytest.mark.parametrize("notice", HIDDEN_NOTICES.values(), ids=HIDDEN_NOTICES.keys())
+def test_a_hidden_sold_out_notice_kept_for_later_is_not_read(notice: str) -> None:
+    body = f"""<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>{notice}
+      <button id="add-to-cart-button">Add to cart</button></div>"""
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+def test_a_hidden_buy_button_kept_for_later_is_not_evidence_of_stock() -> None:
+    head = json_ld(product(offer("45.00", availability="https://schema.org/OutOfStock")))
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <div class="buy-box hidden"><button class="add-to-cart">Add to cart</button></div></div>"""
+    assert extract(page(body, head=head), URL).availability == "out_of_stock"
+
+
+def test_a_button_hidden_on_phones_only_still_counts() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <button class="add-to-cart hidden-xs">Add to cart</button></div>"""
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+BUY_CONTROLS = {
+    "English text": "<button>Add to bag</button>",
+    "German text": "<button type='submit'><span>In den Warenkorb</span></button>",
+    "Turkish text": "<button>Sepete Ekle</button>",
+    "Japanese text": "<button>カートに入れる</button>",
+    "name attribute": "<button name='add-to-cart' value='42'><i class='icon'></i></button>",
+    "id token": "<button id='buy-now'><img src='cart.svg' alt=''></button>",
+    "class token": "<button class='btn-cart'>→</button>",
+    "image input": "<input type='image' class='addtocart' src='buy.png'>",
+    "form posting to the cart": "<form action='/checkout/cart/add/42' method='post'><button>OK</button></form>",
+}
+
+
+@pytest.mark.parametrize("control", BUY_CONTROLS.values(), ids=BUY_CONTROLS.keys())
+def test_a_plain_buy_control_means_in_stock_not_unknown(control: str) -> None:
+    body = f"<div class='product'><h1>Kettle 42</h1><span class='price'>€ 45,00</span>{control}</div>"
+    assert extract(page(body), URL).availability == "in_stock"
+
+
+def test_a_buy_link_counts_even_where_the_page_has_other_buttons() -> None:
+    body = """<header><form action="/search"><button>Search</button></form></header>
+      <div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
+      <a href="/checkout/cart/add?product=42" class="btn btn-primary">In den Warenkorb</a></div>"""
+    assert extract(page(body, lang="de"), URL).availability == "in_stock"
+
+
+DISABLED_CONTROLS = {
+    "disabled attribute": "<button class='add-to-cart' disabled>Add to cart</button>",
+    "aria-disabled": "<button class='add-to-cart' aria-disabled='true'>Add to cart</button>",
+}
+
+
+@pytest.mark.parametrize("control", DISABLED_CONTROLS.values(), ids=DISABLED_CONTROLS.keys())
+def test_a_disabled_buy_control_is_not_evidence_of_stock(control: str) -> None:
+    body = f"<div class='product'><h1>Kettle 42</h1><span class='price'>€ 45,00</span>{control}</div>"
+    assert extract(page(body), URL).availability != "in_stock"
+
+
+# --- the price to pay, not another amount ---------------------------------------------------
+
+OTHER_AMOUNTS = {
+    "per kilo": ("<span class='price'>€ 3,20/kg</span>", "16.00"),
+    "per 100 g": ("<span class='price'>(€ 1,60 / 100 g)</span>", "16.00"),
+    "per litre": ("<span class='price'>€ 12,50 per litre</span>", "16.00"),
+    "unit price label": ("<span class='price'>Grundpreis: 3,20 €</span>", "16.00"),
+    "instalments n x": ("<span class='price'>4 x <b>4,00 €</b></span>", "16.00"),
+    "instalments per month": ("<span class='price'>from 2 €/month</span>", "16.00"),
+    "instalments in words": ("<span class='price'>o 3 cuotas de <b>5,33 €</b></span>", "16.00"),
+    "a from price": ("<span class='price'>from € 9,00</span>", "16.00"),
+    "a list price": ("<span class='price list-price'>€ 19,00</span>", "16.00"),
+    "an original price": ("<span class='prc-org'>€ 19,00</span>", "16.00"),
+}
+
+
+@pytest.mark.parametrize(("other", "to_pay"), OTHER_AMOUNTS.values(), ids=OTHER_AMOUNTS.keys())
+def test_the_price_to_pay_wins_over_other_amounts(other: str, to_pay: str) -> None:
+    body = f"<div class='product'><h1>Kettle 42</h1>{other}<span class='price'>€ 16,00</span></div>"
+    assert extract(page(body), URL).price == Decimal(to_pay)
+
+
+def test_a_price_laid_out_in_blocks_beside_a_recommended_price() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1><div class="pricelabel">
+      <div class="pricelabel__top"><span>UVP.:</span> <span class="pricelabel__rrp">499.00</span></div>
+      <div class="pricelabel__middle">
+        <div class="pricelabel__integer">319</div>
+        <div class="pricelabel__separator">.</div>
+        <div class="pricelabel__decimal">00</div>
+        <div class="pricelabel__asterisk">*</div></div></div></div>"""
+    found = extract(page(body, lang="de"), "https://shop.example.de/p/1")
+    assert (found.price, found.currency) == (Decimal("319.00"), "EUR")
+
+
+def test_a_block_holding_only_a_was_price_is_a_was_price() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <div class="priceOther"><div class="old-price2"><span>€</span><span>109,</span><span>00</span></div></div>
+      <div class="actionprice"><span>€</span><span>89,</span><span>90</span></div></div>"""
+    assert extract(page(body), URL).price == Decimal("89.90")
+
+
+def test_a_price_in_a_lightbox_is_not_the_products() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <div class="LightboxContent"><h2>Repair service</h2><h2>29,00 €</h2></div>
+      <div class="box"><div><div class="low-price">249,00 €</div></div></div></div>"""
+    assert extract(page(body), URL).price == Decimal("249.00")
+
+
+def test_the_price_of_an_option_ticked_beside_it_is_not_the_products() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <fieldset><input type="checkbox" id="plan"><span>Koruma Sigortası <b>€ 19,99</b></span></fieldset>
+      <div class="buy"><div><div><b>€ 149,00</b></div></div></div></div>"""
+    assert extract(page(body), URL).price == Decimal("149.00")
+
+
+def test_a_from_price_is_read_when_it_is_the_only_price() -> None:
+    body = "<div class='product'><h1>Kettle 42</h1><span class='price'>from € 9,00</span></div>"
+    assert extract(page(body), URL).price == Decimal("9.00")
+
+
+def test_an_auction_reads_the_current_bid_not_the_estimate() -> None:
+    body = """<div class="lot"><h1>Art deco vase</h1>
+      <div class="price">Estimate: $200</div><div class="price">Current bid: $150</div></div>"""
+    assert extract(page(body), "https://auctions.example.com/lot/7").price == Decimal("150")
+
+
+def test_a_classified_ad_with_its_price_in_the_title_line() -> None:
+    body = "<div class='ad'><h1>Casio FX-991ES calculator - $15</h1><p>Barely used.</p></div>"
+    found = extract(page(body), "https://classifieds.example.ca/ad/1")
+    assert (found.price, found.currency) == (Decimal("15"), "CAD")
+
+
+def test_a_number_in_the_title_without_a_currency_is_not_a_price() -> None:
+    body = "<div class='ad'><h1>Casio FX-991ES - 2</h1><p>Barely used.</p></div>"
+    assert extract(page(body), "https://classifieds.example.ca/ad/1").price is None
+
+
+# --- separators, digits and superscript cents ---------------------------------------------
+
+SHOWN_AMOUNTS = {
+    "CLP dot groups": ("https://tienda.example.cl/p/1", "es-CL", "<span class='price'>$24.990</span>", "24990", "CLP"),
+    "ARS dot groups": ("https://tienda.example.com.ar/p/1", "es-AR", "<span class='price'>$24.990</span>", "24990", "ARS"),
+    "KRW comma groups": ("https://shop.example.kr/p/1", "ko", "<span class='price'>28,800원</span>", "28800", "KRW"),
+    "KRW won sign without price markup": ("https://shop.example.kr/p/1", "ko", "<b>28,800원</b>", "28800", "KRW"),
+    "euro with a footnote mark": ("https://shop.example.de/p/1", "de", "<div class='price'>1.333,00 €<sup>1</sup></div>", "1333.00", "EUR"),
+    "euro with a hidden note": (
+        "https://shop.example.de/p/1", "de",
+        "<div class='price'>€<span>1.333,</span><span>00</span><div style='display:none'>1</div></div>",
+        "1333.00", "EUR",
+    ),
+    "superscript cents": ("https://shop.example.com/p/1", "en", "<div class='price'>$99<sup>99</sup></div>", "99.99", "USD"),
+    "superscript cents after dot groups": (
+        "https://shop.example.de/p/1", "de", "<div class='price'>1.299<sup>99</sup> €</div>", "1299.99", "EUR"
+    ),
+    "superscript cents after a comma": ("https://shop.example.fr/p/1", "fr", "<div class='price'>49,<sup>95</sup> €</div>", "49.95", "EUR"),
+    "Turkish lira as TL": ("https://shop.example.com.tr/p/1", "tr", "<b>1.249,90 TL</b>", "1249.90", "TRY"),
+    "JSON-LD sign settles the dollar": ("https://shop.example.com/p/1", "en", "", "24990", "CLP"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "lang", "shown", "amount", "currency"), SHOWN_AMOUNTS.values(), ids=SHOWN_AMOUNTS.keys()
+)
+def test_amounts_read_as_the_shop_writes_them(
+    url: str, lang: str, shown: str, amount: str, currency: str
+) -> None:
+    head = json_ld(product(offer("24990", "CLP"))) if not shown else ""
+    shown = shown or "<span class='price'>$24.990</span>"
+    body = f"<div class='product'><h1>Kettle 42</h1>{shown}</div>"
+    found = extract(page(body, head=head, lang=lang), url)
+    assert (found.price, found.currency) == (Decimal(amount), currency)
+
+
+# --- microdata itemref ----------------------------------------------------------------------
+
+
+def test_microdata_itemref_brings_in_the_offer_written_elsewhere() -> None:
+    body = """
+    <div itemscope itemtype="https://schema.org/Product" itemref="buy-box maker">
+      <h1 itemprop="name">Kettle 42</h1></div>
+    <aside><div id="maker"><span itemprop="brand">Acme</span></div></aside>
+    <div id="buy-box" itemprop="offers" itemscope itemtype="https://schema.org/Offer">
+      <meta itemprop="price" content="12.50"><meta itemprop="priceCurrency" content="EUR">
+      <link itemprop="availability" href="https://schema.org/OutOfStock"></div>"""
+    found = extract(page(body), URL)
+    assert (found.price, found.currency, found.availability) == (Decimal("12.50"), "EUR", "out_of_stock")
+    assert (found.brand, found.source) == ("Acme", "microdata")
+    assert not any("extruct" in note for note in found.diagnostics)
+
+
+def test_itemref_does_not_reach_into_an_item_nested_in_the_referenced_block() -> None:
+    body = """
+    <div itemscope itemtype="https://schema.org/Product" itemref="more">
+      <h1 itemprop="name">Kettle 42</h1></div>
+    <div id="more"><div itemprop="offers" itemscope itemtype="https://schema.org/Offer">
+        <meta itemprop="price" content="12.50"><meta itemprop="priceCurrency" content="EUR"></div>
+      <div itemscope itemtype="https://schema.org/Product"><span itemprop="name">Mug</span>
+        <meta itemprop="sku" content="MUG-1"></div></div>"""
+    found = extract(page(body), URL)
+    assert (found.price, found.title) == (Decimal("12.50"), "Kettle 42")
+    assert found.sku is None
+
+
+def test_an_offer_without_a_product_around_it_is_read() -> None:
+    body = """<div class="product"><h1>Kettle 42</h1>
+      <div itemprop="offers" itemscope itemtype="http://schema.org/Offer">
+        <span class="price">64,50</span><meta itemprop="priceCurrency" content="EUR">
+        <span itemprop="price" class="d-none">64.5</span></div></div>"""
+    found = extract(page(body), "https://shop.example.nl/p/1")
+    assert (found.price, found.currency) == (Decimal("64.5"), "EUR")
+
+
+def test_data_vocabulary_offer_names_its_currency_currency() -> None:
+    body = """<h1>Kettle 42</h1><div itemscope itemtype="http://data-vocabulary.org/Offer">
+      <meta itemprop="price" content="1333.00"><meta itemprop="currency" content="EUR"></div>"""
+    found = extract(page(body), "https://shop.example.com/p/1")
+    assert (found.price, found.currency) == (Decimal("1333.00"), "EUR")
+
+
+# --- retired currency codes -----------------------------------------------------------------
+
+RETIRED = {"RUR": "RUB", "BYR": "BYN", "VEF": "VES", "MRO": "MRU", "STD": "STN", "TRL": "TRY"}
+
+
+@pytest.mark.parametrize(("old", "new"), RETIRED.items(), ids=RETIRED.keys())
+def test_a_retired_code_of_a_renamed_currency_is_read_as_todays_code(old: str, new: str) -> None:
+    assert extract(page(head=json_ld(product(offer("1500", old)))), URL).currency == new
+    shown = f"<div class='product'><h1>Kettle 42</h1><span class='price'>{old} 1 500</span></div>"
+    assert (extract(page(shown), URL).price, extract(page(shown), URL).currency) == (Decimal("1500"), new)
+
+
+def test_a_euro_adoption_is_not_a_rename() -> None:
+    # 100 litas were never 100 euros: the old code stays what it is.
+    assert extract(page(head=json_ld(product(offer("100", "LTL")))), URL).currency == "LTL"
+
+
+def test_the_page_title_element_is_found_without_an_h1() -> None:
+    head = '<meta property="og:title" content="Colossal Mascara 30114319 | Shop">'
+    body = """<nav class="breadcrumb"><span>Colossal Mascara 30114319</span></nav>
+      <div class="pr"><div class="pr-nm">Colossal Mascara 30114319</div>
+      <div class="pr-bx"><span class="prc-org">59,90 TL</span><span class="prc-slg">29,95 TL</span></div></div>
+      <div class="recommendations"><span>12,00 TL</span></div>"""
+    found = extract(page(body, head=head, lang="tr"), "https://shop.example.com.tr/p/1")
+    assert (found.price, found.currency) == (Decimal("29.95"), "TRY")
+
+
 # --- robustness --------------------------------------------------------------------------
 
 

@@ -274,3 +274,65 @@ def test_bench_extraction_scores_a_corpus_folder(tmp_path: Path) -> None:
         ],
     )
     assert json.loads(strict.stdout)["fields"]["availability"]["fn"] == 1
+
+
+def test_bench_extraction_scores_several_corpora_and_all_of_them_together(tmp_path: Path) -> None:
+    def corpus(name: str, pages: dict[str, str], truths: list[dict[str, object]]) -> Path:
+        folder = tmp_path / name
+        (folder / "pages").mkdir(parents=True)
+        for page_id, html in pages.items():
+            (folder / "pages" / f"{page_id}.html").write_text(html, encoding="utf-8")
+        (folder / "truth.jsonl").write_text("\n".join(json.dumps(t) for t in truths) + "\n")
+        return folder
+
+    sold_out = (
+        "<html><body><h1>Mug</h1><span class='price'>$ 9.99</span><p class='stock'>Sold out</p></body></html>"
+    )
+    first = corpus(
+        "first",
+        {"a": sold_out},
+        [
+            {
+                "id": "a",
+                "url": "https://shop.example.com/a",
+                "price": "9.99",
+                "currency": "USD",
+                "availability": "in_stock",
+            }
+        ],
+    )
+    second = corpus(
+        "second",
+        {"b": sold_out},
+        # Nothing reliable says the stock of this one: it is not scored for it.
+        [
+            {
+                "id": "b",
+                "url": "https://shop.example.com/b",
+                "price": "9.99",
+                "currency": "USD",
+                "availability": None,
+            }
+        ],
+    )
+    result = CliRunner().invoke(
+        main,
+        ["bench", "extraction", "--corpus", str(first), "--corpus", str(second), "--repeat", "1", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    reports = {r["name"]: r for r in json.loads(result.stdout)["corpora"]}
+    assert list(reports) == ["first", "second", "together"]
+    assert reports["first"]["in_stock_read_out_of_stock"] == 1
+    assert reports["first"]["fields"]["availability"]["fp"] == 1
+    assert reports["second"]["in_stock_read_out_of_stock"] == 0
+    assert reports["second"]["fields"]["availability"] == {
+        "tp": 0, "fp": 0, "fn": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0
+    }  # fmt: skip
+    assert reports["together"]["pages"] == 2
+    assert reports["together"]["fields"]["price"]["tp"] == 2
+    assert reports["together"]["in_stock_read_out_of_stock"] == 1
+    text = CliRunner().invoke(
+        main, ["bench", "extraction", "--corpus", str(first), "--corpus", str(second), "--repeat", "1"]
+    )
+    assert "in-stock pages read as out of stock: 1" in text.stdout
+    assert "together: 2 pages" in text.stdout

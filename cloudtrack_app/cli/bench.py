@@ -114,9 +114,11 @@ def fetch(requests: int, pages: int, concurrency: int | None, latency: float, co
 @bench.command("extraction")
 @click.option(
     "--corpus",
+    "corpora",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Folder with truth.jsonl and pages/<id>.html.gz (the format of shared/corpus/product-pages).",
+    multiple=True,
+    help="Folder with truth.jsonl and pages/<id>.html.gz (the format of shared/corpus/product-pages); "
+    "repeat for several, which are also scored together. Default: the shared corpora.",
 )
 @click.option(
     "--repeat",
@@ -131,20 +133,51 @@ def fetch(requests: int, pages: int, concurrency: int | None, latency: float, co
     help="Score an `unknown` stock reading as missing, not as the labels' default `in_stock`.",
 )
 @click.option("--failures", is_flag=True, help="List the pages with a wrong or missing field.")
+@click.option(
+    "--hostile", is_flag=True, help="Also time the generated worst-case pages (≤ 5 MB each, limit 1 s CPU)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def extraction(corpus: Path, repeat: int, strict_availability: bool, failures: bool, as_json: bool) -> None:
-    """Precision, recall and F1 of price, currency and stock on saved pages, and the CPU time
-    per page of extraction next to a plain lxml parse of the same page."""
+def extraction(
+    corpora: tuple[Path, ...],
+    repeat: int,
+    strict_availability: bool,
+    failures: bool,
+    hostile: bool,
+    as_json: bool,
+) -> None:
+    """Precision, recall and F1 of price, currency and stock on saved pages, in-stock pages
+    read as out of stock, and the CPU time per page of extraction next to a plain lxml parse."""
     import json
 
     with benchmarks_installed():
-        from benchmarks.extraction import format_report, run
+        from benchmarks.extraction import (
+            SHARED_CORPORA,
+            combine,
+            format_hostile,
+            format_report,
+            hostile_times,
+            run,
+        )
 
-    report = run(corpus, repeat=repeat, strict_availability=strict_availability)
+    folders = list(corpora) or [c for c in SHARED_CORPORA if (c / "truth.jsonl").exists()]
+    if not folders:
+        raise click.UsageError("No corpus found: pass --corpus FOLDER.")
+    reports = [run(folder, repeat=repeat, strict_availability=strict_availability) for folder in folders]
+    if len(reports) > 1:
+        reports.append(combine(reports))
+    times = hostile_times() if hostile else None
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        click.echo(format_report(report, show_failures=failures))
+        # One corpus keeps the shape scripts already read; several are listed, "together" last.
+        data = reports[0].as_dict() if len(reports) == 1 else {"corpora": [r.as_dict() for r in reports]}
+        if times is not None:
+            data["hostile"] = [vars(t) for t in times]
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for report in reports:
+        click.echo(format_report(report, show_failures=failures and report.name != "together"))
+        click.echo("")
+    if times is not None:
+        click.echo(format_hostile(times))
 
 
 @bench.command("ui")

@@ -153,3 +153,32 @@ TLD_COUNTRY = {"uk": "GB", "su": "RU"}
 
 # Zero-decimal in practice though ISO lists minor units (nobody pays 24,99 forint).
 PRACTICALLY_ZERO_DECIMAL = frozenset({"HUF", "TWD", "COP", "IDR", "PKR", "CLP", "ISK", "UGX"})
+
+# Retired ISO 4217 codes still written by shop software, read as the code that replaced them.
+# Only a currency renamed within its own country is mapped, because its old notes are no
+# longer legal tender: a live page cannot charge in them, so its amount is meant in today's
+# currency and only the label is stale (RUR is how Russian shop software still writes the
+# rouble). Euro adoptions (LTL, LVL, EEK, SKK, SIT, CYP, MTL, HRK → EUR) are left alone: those
+# were conversions at odd rates, and a page that still shows the old code is showing the old
+# amount beside the euro one.
+RETIRED_CODES: dict[str, str] = {
+    "RUR": "RUB",
+    "BYR": "BYN",
+    "BYB": "BYN",
+    "VEF": "VES",
+    "VEB": "VES",
+    "MRO": "MRU",
+    "STD": "STN",
+    "ZMK": "ZMW",
+    "GHC": "GHS",
+    "TRL": "TRY",
+    "ROL": "RON",
+    "MZM": "MZN",
+    "AZM": "AZN",
+    "SDD": "SDG",
+    "CSD": "RSD",
+    "TMM": "TMT",
+    "SRG": "SRD",
+    "MXP": "MXN",
+    "UAK": "UAH",
+}

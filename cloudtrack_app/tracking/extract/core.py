@@ -1,10 +1,12 @@
 """One page in, one reading out: price, currency, stock state and product facts.
 
 Order of trust: schema.org data about the page's main product (JSON-LD, microdata,
-RDFa; read again by extruct where neither they nor OpenGraph give a price), then
+RDFa; JSON-LD our reader could not parse read again by extruct where neither they nor
+OpenGraph give a price), then
 OpenGraph product tags, then the visible price near the title and buy button. Visible
 prices also check the structured ones: a structured price that the page shows only
-struck through loses to the price the page shows as current.
+struck through loses to the price the page shows as current. Stock comes from the main
+product's offers, checked against its own buy box (see `_decide_availability`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
 from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
+from cloudtrack_app.tracking.extract.money import local_currency
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
@@ -38,6 +41,7 @@ from cloudtrack_app.tracking.extract.visible import (
     find_title,
     html_lang,
     mark,
+    title_price,
     title_region,
 )
 from cloudtrack_app.tracking.extract.visible_stock import (
@@ -194,21 +198,17 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
         tree, result.diagnostics, may_have_microdata=page.may_have_microdata, may_have_rdfa=page.may_have_rdfa
     )
     og_offer = opengraph_offer(meta)
-    if og_offer is None and not has_price(products):
-        products.extend(
-            fallback_products(
-                tree,
-                url,
-                unread_json_ld,
-                result.diagnostics,
-                may_have_microdata=page.may_have_microdata,
-                start=len(products),
-            )
-        )
+    if og_offer is None and not has_price(products) and unread_json_ld:
+        products.extend(fallback_products(url, unread_json_ld, result.diagnostics, start=len(products)))
     first_name = next((p.name for p in products if p.name and p.offers), None) or next(
         (p.name for p in products if p.name), None
     )
-    heading_element = find_title(tree, first_name or meta.get("og:title"))
+    heading_element = find_title(
+        tree,
+        first_name or meta.get("og:title"),
+        # Only the page itself can tell the price: its title anchors the search.
+        search_by_name=not has_price(products) and og_offer is None,
+    )
     heading = text_of(heading_element) if heading_element is not None else None
     group = choose_products(products, heading, [u for u in (url, result.canonical_url) if u])
     main = group[0] if group else None
@@ -240,11 +240,15 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
         url=url,
         lang=lang,
     )
+    if not any(not c.was for c in visible):
+        in_title = title_price(heading_element, surroundings, currency_hint=hint, url=url, lang=lang)
+        visible.extend([in_title] if in_title else [])
     best_visible = best_visible_price(visible)
 
     _decide_price(result, offers, main, og_offer, visible, best_visible)
     if result.price is not None and result.currency is None:
-        result.currency = hint or _most_common_currency(visible)
+        # Last, the currency of the shop's country, when its domain or language names one.
+        result.currency = hint or _most_common_currency(visible) or local_currency(url, lang)
     if result.currency is None and hint:
         result.currency = hint
 
@@ -357,10 +361,18 @@ def _decide_availability(
     surroundings: Surroundings,
     button: BuyButton | None,
 ) -> None:
+    """Stock of the main product: its offers' data, checked against its own buy box.
+
+    A side widget (other sellers, a sibling variant, an accessory) may say "unavailable";
+    only the buy button nearest the title and notes close to it speak for the product. An
+    enabled buy button is evidence of stock, and where the evidence conflicts the reading is
+    in stock or unknown, never a guessed out of stock.
+    """
     states = [o.availability for o in offers if o.availability]
     if not states and og_offer and og_offer.availability:
         states = [og_offer.availability]
     button_says_no = button is not None and (button.says == OUT_OF_STOCK or not button.enabled)
+    button_says_yes = button is not None and button.enabled
     if states:
         in_stock = [s for s in states if s[1] == IN_STOCK]
         chosen = in_stock[0] if in_stock else states[0]
@@ -372,6 +384,14 @@ def _decide_availability(
                     "structured data says in stock; the page says not and the buy button is off"
                 )
                 return
+        if chosen[1] == OUT_OF_STOCK and button_says_yes:
+            seen = visible_availability(marked, anchors, surroundings)
+            if not (seen and seen[1] == OUT_OF_STOCK and seen[2] <= NEAR):
+                result.availability, result.availability_raw = IN_STOCK, "add to cart button"
+                result.diagnostics.append(
+                    "structured data says out of stock; the page offers an enabled buy button"
+                )
+                return
         result.availability, result.availability_raw = chosen[1], chosen[0]
         return
     if button is not None and button.says == OUT_OF_STOCK:
@@ -379,7 +399,15 @@ def _decide_availability(
         return
     seen = visible_availability(marked, anchors, surroundings)
     if seen and seen[2] <= NEAR * 2:
+        if seen[1] == OUT_OF_STOCK and button_says_yes and button is not None:
+            # A note says no while the product's own buy button works: the note is about
+            # something else unless it sits closer to the title than the button does.
+            if anchors.distance(button.element) <= seen[2]:
+                result.availability, result.availability_raw = IN_STOCK, "add to cart button"
+            else:
+                result.diagnostics.append("a stock note says unavailable but the buy button is enabled")
+            return
         result.availability, result.availability_raw = seen[1], seen[0]
         return
-    if button is not None and button.enabled:
+    if button_says_yes:
         result.availability, result.availability_raw = IN_STOCK, "add to cart button"

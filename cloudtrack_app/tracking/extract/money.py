@@ -20,6 +20,7 @@ from cloudtrack_app.tracking.extract._currencies import (
     GENERIC_CCTLDS,
     LANGUAGE_CURRENCY,
     PRACTICALLY_ZERO_DECIMAL,
+    RETIRED_CODES,
     TLD_COUNTRY,
     UNAMBIGUOUS_SIGNS,
 )
@@ -95,6 +96,8 @@ def normalise_currency(sign: str | None, *, url: str | None = None, lang: str | 
     if not text or len(text) > 20:
         return None
     upper = text.upper()
+    if upper in RETIRED_CODES:
+        return RETIRED_CODES[upper]
     if is_iso_currency(upper):
         return upper
     key = text.lower()
@@ -133,6 +136,19 @@ def sign_in_text(text: str) -> str | None:
         word_sign = found.group(0)[:1].isalpha() or found.group(0)[-1:].isalpha()
         if not word_sign or (not before.isalpha() and not after.isalpha()):
             return found.group(0)
+    return None
+
+
+CODE_BESIDE_AMOUNT = re.compile(r"(?<![A-Za-z])([A-Z]{3})\s?\d|\d\s?([A-Z]{3})(?![A-Za-z])")
+
+
+def code_beside_amount(text: str) -> str | None:
+    """An ISO code written right before or after the number (`RUR 100`, `100 RUR`), which
+    price-parser does not know when the code is retired."""
+    for found in CODE_BESIDE_AMOUNT.finditer(text):
+        code = found.group(1) or found.group(2)
+        if code in RETIRED_CODES or is_iso_currency(code):
+            return code
     return None
 
 
@@ -186,11 +202,17 @@ def _parse_money(
     if not any(ch.isdigit() for ch in text):
         # price-parser reads "free" as 0; on a product page that word is about shipping.
         return None, normalise_currency(price.currency or currency_hint, url=url, lang=lang)
-    currency = (
-        normalise_currency(price.currency, url=url, lang=lang)
-        or normalise_currency(sign_in_text(text), url=url, lang=lang)
-        or normalise_currency(currency_hint, url=url, lang=lang)
-    )
+    hinted = normalise_currency(currency_hint, url=url, lang=lang)
+    currency = None
+    # An ISO code beside the number is the plainest; price-parser's guess comes next.
+    for sign in (code_beside_amount(text), price.currency, sign_in_text(text)):
+        family = AMBIGUOUS_SIGNS.get(" ".join((sign or "").split()).lower())
+        # The page's own data settles a shared sign better than its domain does.
+        shared_sign_settled = bool(family and hinted in family[0])
+        currency = hinted if shared_sign_settled else normalise_currency(sign, url=url, lang=lang)
+        if currency:
+            break
+    currency = currency or hinted
     amount = price.amount
     amount_text = (price.amount_text or "").strip()
     if amount is not None and currency and amount_text:

@@ -68,6 +68,12 @@ MAX_NODES = 5000
 # thousand; nested properties on a hostile page would read millions).
 MAX_TEXT_ELEMENTS = 200_000
 SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
+# itemref: ids named per item, and elements below referenced ones looked at per page.
+MAX_REFERENCES_PER_ITEM = 20
+MAX_REFERENCED_ELEMENTS = 50_000
+BY_ID = lxml.etree.XPath("id($name)")
+PROPERTIES_BELOW = lxml.etree.XPath("(descendant::*[@itemprop])[position() <= $limit]")
+ITEMS_BELOW = lxml.etree.XPath("(descendant::*[@itemscope])[position() <= $limit]")
 # Characters of malformed JSON-LD per page given to the lenient parser, which reads
 # in Python (about 0.2 s per million); real pages have a few kilobytes at most.
 MAX_LENIENT_JSON_CHARS = 500_000
@@ -212,8 +218,10 @@ def read_items(
     type_attribute: str,
     property_attribute: str,
     content_attributes: tuple[str, ...],
+    reference_attribute: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Items of microdata (itemscope/itemtype/itemprop) or RDFa (typeof/property), as dicts."""
+    """Items of microdata (itemscope/itemtype/itemprop, with itemref) or RDFa
+    (typeof/property), as dicts."""
     # Through the attribute axis: libxml2 is much faster at this than at testing every
     # element for the attributes. Each attribute's element is taken in Python: a parent
     # step (`//@a/..`) or a union de-duplicates the node set pairwise, quadratic in items.
@@ -236,16 +244,70 @@ def read_items(
         items[scope] = item
     owned: set[Any] = set()
     texts = SubtreeTexts()
-    for element, owner in zip(properties, nearest_items(properties, items), strict=True):
-        if owner is None:
-            continue
+    owners = list(nearest_items(properties, items))
+
+    def add(owner: Any, element: Any) -> None:
         value: Any = items[element] if element in items else element_value(element, content_attributes, texts)
         if element in items:
+            if element is owner:
+                return  # an item that refers to itself is not its own property
             owned.add(element)
         for name in element.get(property_attribute, "").split():
             key = SCHEMA_PREFIX.sub("", name).rsplit("/", 1)[-1]
             items[owner].setdefault(key, []).append(value)
+
+    for element, owner in zip(properties, owners, strict=True):
+        if owner is not None:
+            add(owner, element)
+    referring = [scope for scope in scopes if scope.get(reference_attribute)] if reference_attribute else []
+    if referring:
+        references = ItemReferences(
+            tree, items, property_attribute, dict(zip(properties, owners, strict=True))
+        )
+        for scope in referring:
+            for name in (scope.get(reference_attribute) or "").split()[:MAX_REFERENCES_PER_ITEM]:
+                for element in references.properties(name):
+                    add(scope, element)
     return [item for scope, item in items.items() if scope not in owned]
+
+
+class ItemReferences:
+    """The properties an `itemref` brings into an item, as the W3C microdata algorithm
+    crawls them: the referenced element and everything below it, not descending into
+    nested items. Each referenced id is crawled once however many items name it, and all
+    crawls of a page together look at a bounded number of elements."""
+
+    def __init__(
+        self, tree: Any, items: Container[Any], property_attribute: str, owner_of: dict[Any, Any | None]
+    ) -> None:
+        self.tree = tree
+        self.items = items
+        self.property_attribute = property_attribute
+        self.owner_of = owner_of
+        self.found: dict[str, list[Any]] = {}
+        self.elements_left = MAX_REFERENCED_ELEMENTS
+
+    def properties(self, name: str) -> list[Any]:
+        found = self.found.get(name)
+        if found is None:
+            found = self.found[name] = self._crawl(name)
+        return found
+
+    def _crawl(self, name: str) -> list[Any]:
+        target = next(iter(BY_ID(self.tree, name=name)), None)
+        if target is None or self.elements_left <= 0:
+            return []
+        found = [target] if target.get(self.property_attribute) is not None else []
+        if target in self.items:
+            return found  # a nested item is one property; its own properties are its own
+        below = PROPERTIES_BELOW(target, limit=self.elements_left)
+        inner = set(ITEMS_BELOW(target, limit=self.elements_left))
+        self.elements_left -= len(below) + len(inner) + 1
+        for element in below:
+            # Its nearest item is the target's own (or none): no item stands between them.
+            if self.owner_of.get(element) not in inner:
+                found.append(element)
+        return found
 
 
 def nearest_items(elements: list[Any], items: Container[Any]) -> Iterator[Any | None]:
@@ -304,20 +366,26 @@ def opengraph_offer(meta: dict[str, str]) -> Offer | None:
 
 def walk_products(document: Any, source: str, start: int = 0) -> Iterator[StructuredProduct]:
     """Every product node, depth first in document order, skipping related-product links.
-    Variants inside a ProductGroup share the group's `family`."""
-    stack: list[tuple[Any, int | None]] = [(document, None)]
+    Variants inside a ProductGroup share the group's `family`. An offer that stands on its
+    own at the top of the data (no product around it, as some shops and the old
+    data-vocabulary.org markup write it) counts as a nameless product."""
+    stack: list[tuple[Any, int | None, bool]] = [(document, None, True)]
     order = start
     seen = 0
     while stack and seen < MAX_NODES:
-        node, family = stack.pop()
+        node, family, top = stack.pop()
         seen += 1
         if isinstance(node, list):
-            stack.extend((item, family) for item in reversed(node))
+            stack.extend((item, family, top) for item in reversed(node))
             continue
         if not isinstance(node, dict):
             continue
         types = type_names(node)
         is_product = bool(types & PRODUCT_TYPES) or ("offers" in node and not types & OFFER_TYPES)
+        if not is_product and top and types & OFFER_TYPES:
+            order += 1
+            yield StructuredProduct(source, order, node, list(read_offer(node, None, 0)), order)
+            continue
         if is_product:
             order += 1
             if family is None and "productgroup" in types:
@@ -331,7 +399,8 @@ def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Struct
                 continue
             if is_product and key in ("offers", "priceSpecification"):
                 continue
-            children.append((value, family))
+            # A JSON-LD @graph lists top-level nodes; anything else is below this one.
+            children.append((value, family, top and key == "@graph"))
         stack.extend(reversed(children))
 
 
@@ -353,7 +422,9 @@ def _amount(value: object, currency: str | None) -> Decimal | None:
 def read_offer(offer: dict[str, Any], inherited_currency: str | None, depth: int) -> Iterator[Offer]:
     if depth > 4:
         return
-    currency = normalise_currency(first_text(offer.get("priceCurrency"))) or inherited_currency
+    # `currency` is data-vocabulary.org's name for it, still on some shops' pages.
+    written = first_text(offer.get("priceCurrency")) or first_text(offer.get("currency"))
+    currency = normalise_currency(written) or inherited_currency
     availability = schema_availability(first_text(offer.get("availability")))
     current: list[tuple[Decimal, str | None]] = []
     listed: list[tuple[Decimal, str | None]] = []
@@ -411,6 +482,7 @@ def collect_products(
             type_attribute="itemtype",
             property_attribute="itemprop",
             content_attributes=("content",),
+            reference_attribute="itemref",
         )
         products.extend(walk_products(microdata, "microdata", len(products)))
     if may_have_rdfa and not has_price(products):

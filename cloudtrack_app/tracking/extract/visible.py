@@ -2,9 +2,11 @@
 
 Candidates are elements marked up as prices (class*=price, itemprop=price) and, when no
 structured data names a price, short texts shaped like a price in any markup. Struck-
-through "was" prices, prices inside carousels of other products, and amounts that are
-shipping thresholds, savings or instalments are set aside; the rest are ranked by their
-distance in the tree to the page's h1 and buy button.
+through "was" prices, prices inside carousels, dialogs and lists of other products, and
+amounts that are shipping thresholds, savings, instalments, unit prices or estimates are
+set aside, "from" prices kept only as a last resort; the rest are ranked by their distance
+in the tree to the page's title and buy button. Texts are read as shown: hidden parts left
+out, superscript cents kept (`99<sup>99</sup>` is 99.99), superscript note marks dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from typing import Any
 import lxml.etree
 from price_parser import Price
 
-from cloudtrack_app.tracking.extract.money import is_iso_currency, parse_money
+from cloudtrack_app.tracking.extract.money import (
+    is_iso_currency,
+    normalise_currency,
+    parse_money,
+    sign_in_text,
+)
 from cloudtrack_app.tracking.extract.page import text_of
 
 MAX_CANDIDATES = 120
@@ -30,17 +37,19 @@ FAR = 1000
 REGION_LEVELS = 4
 
 CURRENCY_SIGN = re.compile(
-    r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|ر\.س|د\.إ)(?!\w)",
+    r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円원]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|tl|ر\.س|د\.إ)(?!\w)",
     re.IGNORECASE,
 )
 CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
 DIGIT = re.compile(r"\d")
-AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*")
+# A space groups thousands only before three digits and before any decimal mark: "1 299,00"
+# is one amount, "1.333,00 1" (a footnote mark after the price) and "499.00 319.00" are two.
+AMOUNT = re.compile(r"\d+(?:[\s\u00a0\u202f]\d{3}(?!\d))*(?:[.,'’]\d+)*")
 STRUCK_TAGS = frozenset({"del", "s", "strike"})
 # Class and id names are matched as words: attribute_words() splits "wasPrice" and
 # "price--old" into words, so "bold" is not "old" and "record" is not "reco".
 WAS_WORDS = re.compile(
-    r"\b(?:old|was|regular|strike\w*|compare\w*|original|before|list|listprice|oldprice|wasprice"
+    r"\b(?:old|was|regular|strike\w*|compare\w*|original|orig|org|before|list|listprice|oldprice|wasprice"
     r"|regularprice|strikeprice|rrp|uvp|msrp|crossed|previous|retail|reference|recommended|line through"
     r"|saving\w*|discount\w*|percent\w*)\b"
 )
@@ -58,20 +67,44 @@ ELSEWHERE_WORDS = re.compile(
     r"\b(?:related\w*|recommend\w*|carousel\w*|slider\w*|swiper\w*|upsell\w*|up sell|cross ?sell\w*"
     r"|similar\w*|also|recent\w*|viewed|accessor\w*|bundle\w*|suggest\w*|complementary|product ?list\w*"
     r"|products ?list\w*|mini ?cart\w*|header|footer|navigation|nav|menu\w*|cookie\w*|newsletter\w*"
-    r"|teaser\w*|tiles?|thumbnails?|reco)\b"
+    r"|teaser\w*|tiles?|thumbnails?|reco|other ?sellers?|more ?sellers?|sellers? ?list\w*|offers? ?list\w*"
+    r"|marketplace\w*|sponsored|bought ?together|frequently ?bought|siblings?|lightbox\w*|modal\w*|popup\w*"
+    r"|dialog\w*)\b"
 )
 # Words before an amount that make it a threshold, a saving or a credit offer …
 NOT_THE_PRICE_WORDS = re.compile(
     r"shipping|delivery|deliver|versand|livraison|envío|envio|spedizione|frete|verzend|porto|frakt"
     r"|doprava|dostawa|shipment|postage|instal+ment|monthly|financ|kredit|credit|klarna|afterpay|points"
     r"|punkte|\bsave\b|you save|spare|sparen|économ|ahorr|risparm|\boff\b|voucher|coupon|gutschein"
-    r"|deposit|pfand|\bover\b|above|unit price|grundpreis|prix unitaire",
+    r"|deposit|pfand|\bover\b|above|unit price|grundpreis|prix unitaire|kilopreis|literpreis|price per"
+    r"|preis pro|prix au|prix par|precio por|prezzo al|prijs per|cena za|estimat\w*|schätz\w*|stima"
+    r"|valoraci[oó]n|taxatie|cuotas|parcelas|mensualit\w*|\braten\b|\brate da\b"
+    r"|(?<![\d.,])\d{1,2}\s*[x×]\s*$",
+    re.IGNORECASE,
+)
+# A "from" price starts a range: the price to pay only when the page shows no other.
+FROM_LABELS = re.compile(
+    r"(?<!\w)(?:from|starting at|starts at|as low as|ab|à partir de|dès|desde|a partir de"
+    r"|a partire da|vanaf|från|fra|od|от|starting bid|opening bid|startpreis|mise à prix)"
+    r"\W{0,3}$",
+    re.IGNORECASE,
+)
+# Labels of the amount to pay where a page shows several (an auction's bid beside its estimate).
+PAY_LABELS = re.compile(
+    r"(?<!\w)(?:current bid|winning bid|price to pay|buy it now|sofort-kaufen|aktuelles gebot"
+    r"|enchère actuelle|offre actuelle|puja actual|offerta attuale|huidig bod|hoogste bod)(?!\w)",
     re.IGNORECASE,
 )
 # … and words after it that make it a rate per month or per unit.
+UNITS = (
+    r"(?:\d+(?:[.,]\d+)?\s*)?(?:kg|kilo\w*|g|gr|grams?|l|ltr|lit(?:er|re|ro)s?|cl|ml|m|m2|m²|meters?|metres?"
+    r"|lb|lbs|pounds?|oz|ounces?|ft|sq\.?\s*ft|st(?:ück|k)?|pcs?|pieces?|pièces?|unidad(?:es)?|unità"
+    r"|units?|items?)"
+)
 PER_SOMETHING_WORDS = re.compile(
-    r"\bmonths?\b|/\s*mo\b|monthly|mtl\.|monat|\bmois\b|\bmes\b|al mese|mēnes|měsíc|mesiac|miesi"
-    r"|/\s*(?:kg|l|m|100\s*g|100\s*ml|st(?:ück|k)?)\b|per (?:unit|kg|item)|\boff\b",
+    r"\bmonths?\b|/\s*mo\b|monthly|mtl\.|monat|\bmois\b|mensuel|\bmes\b|al mese|mēnes|měsíc|mesiac"
+    r"|miesi|/\s*mese\b|\bp\.\s?m\."
+    rf"|/\s*{UNITS}(?!\w)|(?<!\w)(?:per|pro|je|par|por|al|le|la|för|za)\s+{UNITS}(?!\w)|\boff\b",
     re.IGNORECASE,
 )
 NOT_THE_PRICE_ATTRIBUTES = re.compile(
@@ -94,6 +127,10 @@ class Marked:
     money_texts: list[Any]  # short texts with a currency and a number, whatever their markup
 
 
+# Links that may be a buy button: styled as one, or leading to the cart.
+CART_LINK_HINTS = ("cart", "basket", "buy", "checkout", "warenkorb", "panier", "carrito", "carrello")
+
+
 def mark(region: Any, *, money_texts: bool) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
     markup (costlier, needed when no structured price tells what to look for)."""
@@ -106,7 +143,7 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
             marked.buttons.append(element)
             continue
         if tag == "input":
-            if element.get("type") in ("submit", "button"):
+            if element.get("type") in ("submit", "button", "image"):
                 marked.buttons.append(element)
             continue
         if tag in ("script", "style", "option", "select", "meta", "link", "noscript", "svg", "path"):
@@ -118,10 +155,12 @@ def mark(region: Any, *, money_texts: bool) -> Marked:
                 marked.prices.append(element)
             if "tock" in names or "vailab" in names:
                 marked.stock_notes.append(element)
-            if tag == "a" and ("cart" in names or "basket" in names or "buy" in names):
-                marked.cart_links.append(element)
         elif element.get("itemprop") == "price":
             marked.prices.append(element)
+        if tag == "a":
+            link = f"{names or ''} {element.get('id') or ''} {element.get('href') or ''}".lower()
+            if any(hint in link for hint in CART_LINK_HINTS):
+                marked.cart_links.append(element)
         if money_texts:
             text = element.text
             if text and len(text) < MAX_PRICE_TEXT and looks_like_money(text):
@@ -157,20 +196,59 @@ def looks_like_money(text: str) -> bool:
 
 def attribute_words(element: Any) -> str:
     """Class and id as lower-case words: "wasPrice price--old" → " was price price old "."""
-    return _words_of(f"{element.get('class', '')} {element.get('id', '')}")
+    return words_of(f"{element.get('class', '')} {element.get('id', '')}")
 
 
 @lru_cache(maxsize=8192)
-def _words_of(raw: str) -> str:
+def words_of(raw: str) -> str:
     # Ancestors are asked again for every price below them, and a shop's templates repeat
     # the same class names on every page.
     words = NON_LETTERS.sub(" ", CAMEL_CASE.sub(r"\1 \2", raw).lower())
     return f" {words} "
 
 
+# A price laid out in blocks ("319", ".", "00") reads "319 . 00" once its text is joined.
+SPLIT_DECIMALS = re.compile(r"(\d)(?:\s+([.,])\s*|([.,])\s+)(\d{2})(?!\d)")
+
+
+def joined_decimals(text: str) -> str:
+    return SPLIT_DECIMALS.sub(lambda m: f"{m.group(1)}{m.group(2) or m.group(3)}{m.group(4)}", text)
+
+
+# Class names that hide an element everywhere (not "hidden-xs": that hides it on phones only).
+HIDDEN_WORDS = re.compile(
+    r"\b(?:hidden|hide|invisible|d none|display none|is hidden)\b"
+    r"(?! (?:xs|sm|md|lg|xl|mobile|phone|desktop|tablet|print|small|medium|large)\b)"
+)
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+TRAILING_AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*[.,]?$")
+
+
+def is_hidden(element: Any) -> bool:
+    return element.get("hidden") is not None or bool(HIDDEN_STYLE.search(element.get("style") or ""))
+
+
+CARE_TAGS = (*STRUCK_TAGS, "sup")
+# Descendants looked at for hidden parts: price blocks are small, deep pages are not.
+HIDDEN_LOOKS = 40
+
+
+def needs_care(element: Any) -> bool:
+    """Whether the element holds struck, superscript or hidden parts."""
+    # A tag-filtered walk runs in C, however deep the subtree.
+    if any(True for _ in element.iterdescendants(*CARE_TAGS)):
+        return True
+    return any(
+        is_hidden(child)
+        for child, _ in zip(element.iterdescendants(lxml.etree.Element), range(HIDDEN_LOOKS), strict=False)
+    )
+
+
 def visible_text(element: Any) -> str:
-    """Text of a small element without struck-through parts."""
-    if not any(True for _ in element.iterdescendants(*STRUCK_TAGS)):
+    """Text of a small element as a shopper reads it: without struck-through or hidden
+    parts, and with superscript cents as cents (`99<sup>99</sup>` is 99.99) but not
+    superscript footnote marks (`1.333,00 €<sup>1</sup>`)."""
+    if not needs_care(element):
         return text_of(element)
     parts: list[str] = []
 
@@ -178,13 +256,33 @@ def visible_text(element: Any) -> str:
         if node.text:
             parts.append(node.text)
         for child in node:
-            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS:
-                collect(child)
+            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS and not is_hidden(child):
+                if child.tag == "sup":
+                    parts.append(superscript(text_of(child), "".join(parts)))
+                else:
+                    collect(child)
             if child.tail:
                 parts.append(child.tail)
 
     collect(element)
-    return " ".join(" ".join(parts).split())
+    return " ".join("".join(parts).split())
+
+
+def superscript(raised: str, before: str) -> str:
+    """What a superscript adds to the text before it: cents, a sign, or nothing (a note)."""
+    if not DIGIT.search(raised):
+        return raised
+    amount = TRAILING_AMOUNT.search(before.rstrip())
+    if amount is None or not re.fullmatch(r"\d{2}", raised.strip()):
+        return ""
+    whole = amount.group(0)
+    if whole[-1] in ".,":
+        return raised.strip()
+    if re.search(r"[.,]\d{1,2}$", whole):
+        return ""  # the amount has its cents already: this is a note
+    # A dot between groups of three is a thousands mark, so the cents take a comma.
+    mark = "," if re.search(r"\.\d{3}$", whole) else "."
+    return mark + raised.strip()
 
 
 class Anchors:
@@ -224,6 +322,8 @@ class Surroundings:
         if heading is not None:
             self.marks.update((ancestor, False) for ancestor in heading.iterancestors())
         self.struck_marks: dict[Any, int] = {}
+        self.hidden_marks: dict[Any, bool] = {}
+        self.choice_marks: dict[Any, bool] = {}
         self.text_verdicts: dict[str, tuple[Decimal | None, str | None]] = {}
         self.parent_texts: dict[Any, str] = {}
 
@@ -253,6 +353,7 @@ class Surroundings:
         if verdict is None:
             key = text
             verdict = (None, None)
+            text = joined_decimals(text)
             amounts = [m for m in AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")]
             if len({m.group(0) for m in amounts}) == 1:
                 # One amount, perhaps repeated (a screen-reader copy next to the visible one).
@@ -261,7 +362,10 @@ class Surroundings:
                 label = (before + after).strip(" :.-*")
                 rest = CURRENCY_SIGN.sub("", label).strip(" :.-*")
                 shaped_like_a_price = label_width(rest) <= 16 and (
-                    not rest or rest != label or Price.fromstring(text).currency is not None
+                    not rest
+                    or rest != label
+                    or Price.fromstring(text).currency is not None
+                    or normalise_currency(rest) is not None
                 )
                 if shaped_like_a_price and not is_other_amount(before, after):
                     verdict = parse_money(text, currency_hint=hint, url=url, lang=lang)
@@ -277,10 +381,25 @@ class Surroundings:
 
     def is_fragment(self, parent: Any, text: str) -> bool:
         """Bare digits that are only part of the parent's price (`<b>19.</b><sup>99</sup>`)."""
-        if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text):
+        if CURRENCY_SIGN.search(text) or CURRENCY_CODE.search(text) or sign_in_text(text):
             return False
+        context = joined_decimals(self.parent_text(parent))
+        return (
+            0 < len(context) < MAX_PRICE_TEXT
+            and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+            # A parent that shows several amounts is not one price in pieces.
+            and len({m.group(0) for m in AMOUNT.finditer(context)}) == 1
+        )
+
+    def label_before(self, parent: Any | None, text: str) -> str:
+        """The words before the amount: in its own text, else just before it in the parent's."""
+        first_digit = DIGIT.search(text)
+        own = CURRENCY_SIGN.sub("", text[: first_digit.start()] if first_digit else "").strip()
+        if own or parent is None:
+            return own
         context = self.parent_text(parent)
-        return 0 < len(context) < MAX_PRICE_TEXT and len(DIGIT.findall(context)) > len(DIGIT.findall(text))
+        where = context.find(text) if 0 < len(context) <= 150 else -1
+        return CURRENCY_SIGN.sub("", context[max(0, where - 30) : where]).strip() if where > 0 else ""
 
     def in_other_context(self, parent: Any, text: str) -> bool:
         """The parent's short text shows the amount is a threshold or a rate
@@ -309,6 +428,35 @@ class Surroundings:
             self.marks[element] = mark
         return mark
 
+    def beside_a_choice(self, element: Any, depth: int = 2) -> bool:
+        """The price of an option ticked beside it (a warranty, insurance, gift wrap): a
+        checkbox right beside it or its parents. (Not a radio button: shops offer one-off
+        purchase and subscription as radio buttons, each with the price to pay.)"""
+        for level, node in enumerate([element, *element.iterancestors()]):
+            if level > depth or node.tag in ("body", "html", "form"):
+                return False
+            verdict = self.choice_marks.get(node)
+            if verdict is None:
+                verdict = any(box.get("type") == "checkbox" for box in node.iterchildren("input"))
+                self.choice_marks[node] = verdict
+            if verdict:
+                return True
+        return False
+
+    def hidden(self, element: Any, depth: int = 5) -> bool:
+        """Hidden by markup, on the element or its nearest ancestors: a sold-out notice or a
+        buy button a shop keeps in the page for when the stock changes."""
+        for level, node in enumerate([element, *element.iterancestors()]):
+            if level > depth or node.tag in ("body", "html"):
+                return False
+            verdict = self.hidden_marks.get(node)
+            if verdict is None:
+                verdict = is_hidden(node) or bool(HIDDEN_WORDS.search(attribute_words(node)))
+                self.hidden_marks[node] = verdict
+            if verdict:
+                return True
+        return False
+
     def elsewhere(self, element: Any, depth: int = 10) -> bool:
         """Inside a carousel, header, footer or list of other products."""
         for level, ancestor in enumerate(element.iterancestors()):
@@ -329,6 +477,17 @@ def was_price_mark(element: Any, surroundings: Surroundings) -> int:
     return strongest
 
 
+def was_price_inside(element: Any, text: str, surroundings: Surroundings) -> int:
+    """The was-price mark of a block whose amount all comes from one marked element inside
+    it (`<div class="price-other"><div class="old-price">€ 109,00</div></div>`)."""
+    digits = DIGIT.findall(text)
+    for descendant, _ in zip(element.iterdescendants(lxml.etree.Element), range(30), strict=False):
+        mark = surroundings.struck(descendant)
+        if mark and DIGIT.findall(text_of(descendant)) == digits:
+            return mark
+    return 0
+
+
 @dataclass
 class PriceCandidate:
     price: Decimal
@@ -345,10 +504,33 @@ class PriceCandidate:
         return (self.distance - (2 if self.hinted else 0), self.order)
 
 
-def find_title(tree: Any, product_name: str | None) -> Any | None:
+# An element whose own text begins the product's name: the title of a page without an h1.
+NAME_TEXTS = lxml.etree.XPath(
+    "(//body//*[not(self::script or self::style or self::title or self::option or self::a"
+    " or self::li or self::meta)][text()[1][string-length(normalize-space(.)) >= 12"
+    " and starts-with($name, normalize-space(.))]])[position() <= 20]"
+)
+NAME_SUFFIX = re.compile(r"\s+[|–—]\s+.*$|\s+-\s+[^-]*$")
+TRAIL_WORDS = re.compile(r"\b(?:breadcrumbs?|crumbs?|nav|menu\w*|header)\b")
+
+
+def title_by_name(tree: Any, product_name: str) -> Any | None:
+    """The first element outside breadcrumbs and menus that shows the product's name."""
+    name = " ".join(product_name.split())
+    for candidate in (name, NAME_SUFFIX.sub("", name)):
+        for element in NAME_TEXTS(tree, name=candidate):
+            trail = [element, *(a for a, _ in zip(element.iterancestors(), range(4), strict=False))]
+            if not any(TRAIL_WORDS.search(attribute_words(e)) or e.tag == "nav" for e in trail):
+                return element
+    return None
+
+
+def find_title(tree: Any, product_name: str | None, *, search_by_name: bool = True) -> Any | None:
+    """The product's title: an h1, else (when asked: it costs a search of the whole page)
+    the element that shows the product's name."""
     headings = [h for h, _ in zip(tree.iter("h1"), range(10), strict=False) if text_of(h)]
     if not headings:
-        return None
+        return title_by_name(tree, product_name) if product_name and search_by_name else None
     if product_name:
         wanted = product_name.lower()[:40]
         for heading in headings:
@@ -389,7 +571,15 @@ def price_candidates(
             element
         ):
             continue
-        was_mark = max(was_price_mark(element, surroundings), 1 if WAS_LABELS.search(text) else 0)
+        if surroundings.beside_a_choice(element):
+            continue
+        label = surroundings.label_before(parent, text)
+        starts_a_range = bool(label and FROM_LABELS.search(label))
+        was_mark = max(
+            was_price_mark(element, surroundings),
+            1 if WAS_LABELS.search(text) or starts_a_range else 0,
+            was_price_inside(element, text, surroundings),
+        )
         candidates.append(
             PriceCandidate(
                 price=amount,
@@ -398,7 +588,9 @@ def price_candidates(
                 order=order,
                 was=was_mark > 0,
                 struck=was_mark == 2,
-                hinted=element.get("itemprop") == "price" or bool(NOW_WORDS.search(attribute_words(element))),
+                hinted=element.get("itemprop") == "price"
+                or bool(NOW_WORDS.search(attribute_words(element)))
+                or bool(label and PAY_LABELS.search(label)),
                 text=text,
             )
         )
@@ -443,6 +635,28 @@ def find_prices(
         body = tree.find("body")
         candidates = read(mark(body if body is not None else tree, money_texts=True))
     return candidates
+
+
+TITLE_PARTS = re.compile(r"\s[-–—|/:]\s|[()\[\]]")
+
+
+def title_price(
+    heading: Any | None, surroundings: Surroundings, *, currency_hint: str | None, url: str, lang: str | None
+) -> PriceCandidate | None:
+    """A price written into the title line, as classified ads do ("Casio FX-991 - $15"):
+    the first or last part of the title, with a currency written beside it."""
+    if heading is None:
+        return None
+    text = text_of(heading)
+    parts = [p.strip() for p in TITLE_PARTS.split(text) if p and p.strip()]
+    if len(parts) < 2 or len(text) > 300:
+        return None
+    for part in (parts[-1], parts[0]):
+        if len(part) < MAX_PRICE_TEXT and looks_like_money(part):
+            amount, currency = surroundings.money(part, currency_hint, url, lang)
+            if amount and currency:
+                return PriceCandidate(amount, currency, 0, 0, was=False, hinted=False, text=part)
+    return None
 
 
 def best_visible_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:

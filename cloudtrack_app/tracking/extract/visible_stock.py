@@ -1,7 +1,10 @@
 """What the page shows about stock: the buy button nearest the title, and availability notes.
 
 A sold-out or disabled buy button and a short "out of stock" note near the product are
-evidence of stock when structured data says nothing, or says "in stock" out of date.
+evidence of stock when structured data says nothing, or says "in stock" out of date; an
+enabled buy button (by its words in many languages, its name, id or class, or a form that
+posts to the cart) is evidence of stock. Notes and buttons hidden by markup, or inside
+widgets about other products, are not evidence at all.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ from cloudtrack_app.tracking.extract.availability import (
     text_availability,
 )
 from cloudtrack_app.tracking.extract.page import text_of
-from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, attribute_words
+from cloudtrack_app.tracking.extract.visible import Anchors, Marked, Surroundings, attribute_words, words_of
 
 MAX_BUTTONS = 80
 # How far up from the title the buy button is looked for (it often sits in a column of its own).
 BUTTON_REGION_LEVELS = 7
 
 CART_ATTRIBUTE_WORDS = re.compile(
-    r"\b(?:add ?to ?(?:cart|basket|bag)|addtocart|addtobasket|buy\w*|cart|basket|warenkorb|panier|carrito"
-    r"|carrello|winkelwagen|kosik|koszyk|korzina|checkout|purchase)\b"
+    r"\b(?:add ?to ?(?:cart|basket|bag|trolley)|addtocart|addtobasket|addtobag|buy\w*|cart|basket|bag|trolley"
+    r"|warenkorb|panier|carrito|cesta|carrello|winkelwagen|winkelmand|kosik|koszyk|korzina|sepet|checkout"
+    r"|purchase|order ?now)\b"
 )
+# A form that posts to the cart makes its submit button a buy button, whatever it says.
+CART_FORM_ACTION = re.compile(r"cart|basket|bag|warenkorb|panier|carrito|carrello|checkout", re.IGNORECASE)
 DISABLED_CLASS = re.compile(
     r"\b(?:disabled|inactive|unavailable|sold ?out|out ?of ?stock|soldout|outofstock)\b"
 )
@@ -36,7 +42,7 @@ def buttons_in(region: Any) -> list[Any]:
     return [
         element
         for element in region.iter("button", "input")
-        if element.tag == "button" or element.get("type") in ("submit", "button")
+        if element.tag == "button" or element.get("type") in ("submit", "button", "image")
     ]
 
 
@@ -47,10 +53,20 @@ class BuyButton:
     says: str | None  # out_of_stock when the button itself says sold out
 
 
+def posts_to_cart(element: Any) -> bool:
+    """A submit control of a form whose action is the cart (`<form action="/cart/add">`)."""
+    if element.tag == "input" and element.get("type") not in ("submit", "image"):
+        return False
+    if element.tag == "button" and (element.get("type") or "submit").lower() != "submit":
+        return False
+    form = next(element.iterancestors("form"), None)
+    return form is not None and bool(CART_FORM_ACTION.search(form.get("action") or ""))
+
+
 def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings) -> BuyButton | None:
     """The buy button nearest the title: its state is evidence of stock."""
     best: tuple[int, int, BuyButton] | None = None
-    for order, element in enumerate(marked.buttons or marked.cart_links):
+    for order, element in enumerate([*marked.buttons, *marked.cart_links]):
         if order > MAX_BUTTONS:
             break
         text = (
@@ -64,8 +80,15 @@ def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings
             continue
         states = text_availability(text)
         says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
-        buyish = bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element))) or says_add_to_cart(text)
+        buyish = (
+            bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element)))
+            or bool(CART_ATTRIBUTE_WORDS.search(words_of(element.get("name") or "")))
+            or says_add_to_cart(text)
+            or posts_to_cart(element)
+        )
         if not (buyish or says_sold_out) or surroundings.elsewhere(element, depth=6):
+            continue
+        if surroundings.hidden(element):
             continue
         disabled = (
             element.get("disabled") is not None
@@ -98,7 +121,7 @@ def visible_availability(
         if len(text) > 200:
             continue
         found = text_availability(text)
-        if not found or surroundings.elsewhere(element, depth=8):
+        if not found or surroundings.elsewhere(element, depth=8) or surroundings.hidden(element):
             continue
         distance = anchors.distance(element)
         if best is None or distance < best[2]:
