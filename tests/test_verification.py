@@ -410,14 +410,14 @@ async def test_test_alerts_are_limited_per_person(stubs: Stubs) -> None:
 
     for _ in range(limit):
         await _run(state, "send_test")
-        assert state.test_results[0].startswith("email: sent")
+        assert state.test_results[0].startswith("E-mail: sent")
     await _run(state, "send_test")
 
     assert "Try again in 10 minutes" in state.test_results[0]
     assert len(stubs.resend.emails) == limit
     other_state = _state(NotificationsState, accounts.start_session(other.id))
     await _run(other_state, "send_test")
-    assert other_state.test_results[0].startswith("email: sent")
+    assert other_state.test_results[0].startswith("E-mail: sent")
 
 
 # --- changing the address --------------------------------------------------------------
