@@ -76,5 +76,6 @@ def hostile_pages() -> dict[str, str]:
         "elements nested 10k deep": page("<div class=price>" * 10_000 + "€ 5 – € 9"),
         "100k scripts 2k deep": page("<div>" * 2000 + "<script>1</script>" * 100_000),
         "100k price-shaped texts": page("<span>€ 1,00 - € 2,00</span>" * 100_000),
+        "100k marked-up price ranges": page('<span class="price">€ 1,00 - € 2,00</span>' * 100_000),
         "50k buy buttons": page("<button class=add-to-cart>Add to cart</button>" * 50_000),
     }

@@ -626,7 +626,8 @@ def find_prices(
     def read(found: Marked) -> list[PriceCandidate]:
         options = dict(currency_hint=currency_hint, url=url, lang=lang)
         marked_up = price_candidates(found.prices, anchors, surroundings, **options)
-        unmarked = [e for e in found.money_texts if e not in set(found.prices)]
+        marked_prices = set(found.prices)
+        unmarked = [e for e in found.money_texts if e not in marked_prices]
         plain = price_candidates(unmarked, anchors, surroundings, **options)
         return marked_up + [c for c in plain if c.distance <= UNMARKED_NEAR]
 
