@@ -4,6 +4,7 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from cloudtrack_app import models  # noqa: F401  (registers the tables for migrations)
+from cloudtrack_app.api.app import api_routes
 from cloudtrack_app.background import background_services
 from cloudtrack_app.image_routes import routes as image_routes
 from cloudtrack_app.notify.routes import routes as notify_routes
@@ -23,7 +24,7 @@ from cloudtrack_app.tracking.extractor_pool import request_pool_lifespan
 
 app = rx.App(
     # The routes first, then the headers around everything, frontend build included.
-    api_transformer=[Starlette(routes=[*notify_routes, *image_routes]), SecurityHeaders],
+    api_transformer=[Starlette(routes=[*notify_routes, *image_routes, *api_routes()]), SecurityHeaders],
     head_components=[
         rx.el.meta(name="description", content="CloudTrack: self-hosted price and stock tracker")
     ],
