@@ -380,7 +380,9 @@ def create_api() -> FastAPI:
         for problem in problems[:5]:
             where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
             described.append(f"{where or 'body'}: {problem.get('msg', 'not valid')}")
-        return error_response(422, "invalid_request", "The request is not right. " + "; ".join(described) + ".")
+        return error_response(
+            422, "invalid_request", "The request is not right. " + "; ".join(described) + "."
+        )
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -528,4 +530,3 @@ def _replay(messages: list[Message], then: Receive) -> Receive:
 def api_routes() -> list[BaseRoute]:
     """The routes to add to the app's Starlette router: the API under /api/v1."""
     return [Mount(API_PREFIX, app=BodyLimit(create_api()))]
-

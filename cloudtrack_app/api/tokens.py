@@ -137,9 +137,7 @@ def authenticate(secret: str, *, now: datetime | None = None) -> TokenHolder:
             .where(ApiToken.token_hash == hash_token(secret))
         ).first()
         if row is None:
-            raise TokenRefused(
-                "invalid_token", "This token is not valid: it was revoked, or never existed."
-            )
+            raise TokenRefused("invalid_token", "This token is not valid: it was revoked, or never existed.")
         token, user = row
         if token.expires_at is not None and token.expires_at <= now:
             raise TokenRefused(
