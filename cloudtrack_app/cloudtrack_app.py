@@ -16,6 +16,7 @@ from cloudtrack_app.pages.settings import settings_page
 from cloudtrack_app.security_headers import SecurityHeaders
 from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.add_product import AddProductState
+from cloudtrack_app.states.api_tokens import ApiTokensState
 from cloudtrack_app.states.dashboard import DashboardState
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
@@ -46,7 +47,7 @@ app.add_page(
     settings_page,
     route="/settings",
     title="Settings · CloudTrack",
-    on_load=[ProfileState.load_profile, NotificationsState.load_notifications],
+    on_load=[ProfileState.load_profile, NotificationsState.load_notifications, ApiTokensState.load_tokens],
 )
 app.add_page(
     add_product_page, route="/add", title="Add a product · CloudTrack", on_load=AddProductState.open_page

@@ -384,3 +384,49 @@ def test_the_tokens_command_creates_lists_and_revokes(sqlite_url: str) -> None:
     assert revoked.exit_code == 0 and "Revoked" in revoked.output
     nobody = runner.invoke(main, ["tokens", "list", "--user", "nobody@example.com"])
     assert nobody.exit_code != 0 and "No account" in nobody.output
+
+
+async def test_the_settings_page_shows_a_new_token_once_and_revokes_only_ones_own(sqlite_url: str) -> None:
+    import reflex as rx
+
+    import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers every state)
+    from cloudtrack_app.auth import accounts
+    from cloudtrack_app.states.api_tokens import NEW_TOKEN_FIELD, ApiTokensState
+
+    owner = accounts.create_user("owner@example.com", "owner password", "Owner")
+    stranger = accounts.create_user("stranger@example.com", "stranger password", "Stranger")
+    _, strangers_secret = create_token(stranger.id, "theirs")
+    root = rx.State(_reflex_internal_init=True)
+    state = root.get_substate(ApiTokensState.get_full_name().split(".")[1:])
+    state.session_token = accounts.start_session(owner.id)
+    handlers = ApiTokensState.event_handlers
+
+    await handlers["load_tokens"].fn(state)
+    handlers["set_token_scope"].fn(state, "read")
+    shown = await handlers["make_token"].fn(state, {"token_name": "phone"})
+    [row] = state.api_tokens
+    assert (row.name, row.scope, row.last_used, row.expires) == ("phone", "read only", "never", "never")
+    secret = authenticate_secret_in(shown, NEW_TOKEN_FIELD)
+    assert authenticate(secret).read_only
+    assert secret not in str(state.dict())  # handed to the page, never kept in the state
+
+    empty = await handlers["make_token"].fn(state, {"token_name": "   "})
+    assert empty is None and "name" in state.token_error and len(state.api_tokens) == 1
+
+    [theirs] = list_tokens(stranger.id)
+    await handlers["revoke"].fn(state, theirs.id)
+    assert "does not exist" in state.token_error
+    assert authenticate(strangers_secret).user_id == stranger.id
+    await handlers["revoke"].fn(state, row.id)
+    assert state.api_tokens == [] and "Revoked" in state.token_message
+
+
+def authenticate_secret_in(event: object, field: str) -> str:
+    """The token a `rx.set_value(field, …)` event carries to the page."""
+    import re
+
+    text = str(event)
+    assert "ref_" + field.replace("-", "_") in text
+    match = re.search(r"ct_[A-Za-z0-9_-]{20,}", text)
+    assert match, text
+    return match[0]
