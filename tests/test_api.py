@@ -168,6 +168,9 @@ def test_pausing_resuming_rearming_and_changing_a_watch(ada: Person, shop: Local
     above = ada.client.patch(f"/watches/{watch_id}", json={"target_price": "150"})
     assert above.status_code == 422
     assert (error_of(above)["code"], error_of(above)["offer"]) == ("target_above_price", "any_drop")
+    stock_with_target = ada.client.patch(f"/watches/{watch_id}", json={"mode": "stock", "target_price": "50"})
+    assert stock_with_target.status_code == 422
+    assert error_of(stock_with_target)["code"] == "invalid_target"
     to_stock = ada.client.patch(f"/watches/{watch_id}", json={"mode": "stock"})
     assert to_stock.json()["watch"]["target_price"] is None
     back_to_price = ada.client.patch(f"/watches/{watch_id}", json={"mode": "price"})
@@ -256,6 +259,15 @@ def test_bad_requests_are_refused_in_words_and_save_nothing(ada: Person, shop: L
 
     oversized = ada.client.post("/watches", json={"url": shop.url("/shelf"), "pad": "x" * 70_000})
     assert oversized.status_code == 413 and error_of(oversized)["code"] == "body_too_large"
+
+    stock_with_target = ada.client.post(
+        "/watches", json={"url": shop.url("/shelf"), "mode": "stock", "target_price": "50"}
+    )
+    assert stock_with_target.status_code == 422
+    assert (error_of(stock_with_target)["code"], error_of(stock_with_target)["offer"]) == (
+        "invalid_target",
+        "price_watch",
+    )
 
     no_target = ada.client.post("/watches", json={"url": shop.url("/shelf")})
     assert no_target.status_code == 422

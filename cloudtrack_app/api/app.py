@@ -317,7 +317,8 @@ def _changed_request(current: WatchView, change: WatchChange) -> tuple[str, str 
     else:
         any_drop = current.any_drop and "target_price" not in sent
     if mode == "stock":
-        return mode, None, False
+        # A stock watch has no price rule: only one asked for in this very request is refused.
+        return mode, change.target_price, bool(change.any_drop)
     return mode, None if any_drop else target, any_drop
 
 
@@ -406,13 +407,7 @@ def create_api() -> FastAPI:
     async def create_watch(body: NewWatch, holder: Writer) -> dict[str, Any]:
         result = await _reading(
             holder.user_id,
-            lambda: add_watch(
-                holder.user_id,
-                body.url,
-                body.mode,
-                None if body.any_drop or body.mode == "stock" else body.target_price,
-                any_drop=body.any_drop and body.mode != "stock",
-            ),
+            lambda: add_watch(holder.user_id, body.url, body.mode, body.target_price, any_drop=body.any_drop),
         )
         view = await asyncio.to_thread(watches.get_watch, holder.user_id, result.watch_id)
         return {"watch": watch_json(view), "target_met": result.target_met, "message": result.message}
