@@ -281,6 +281,9 @@ def test_bad_requests_are_refused_in_words_and_save_nothing(ada: Person, shop: L
     assert (error_of(again)["code"], error_of(again)["offer"]) == ("duplicate", "edit_watch")
     assert watch_count() == 1
 
+    huge_id = ada.client.get(f"/watches/{2**70}")
+    assert huge_id.status_code == 422 and error_of(huge_id)["code"] == "invalid_request"
+
     nowhere = ada.client.get("/nowhere")
     assert nowhere.status_code == 404 and error_of(nowhere)["code"] == "not_found"
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -125,6 +125,8 @@ async def writer(holder: Annotated[TokenHolder, Depends(token_holder)]) -> Token
 
 Reader = Annotated[TokenHolder, Depends(token_holder)]
 Writer = Annotated[TokenHolder, Depends(writer)]
+# Ids are database integers: a larger number in the path is refused before any query.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 # --- what goes in ---------------------------------------------------------------------------
@@ -334,7 +336,7 @@ async def _reading(user_id: int, read: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def _acting(action: Callable[[int, int], WatchView]) -> Callable[..., Awaitable[dict[str, Any]]]:
-    async def act(watch_id: int, holder: Writer) -> dict[str, Any]:
+    async def act(watch_id: Id, holder: Writer) -> dict[str, Any]:
         return {"watch": watch_json(await asyncio.to_thread(action, holder.user_id, watch_id))}
 
     return act
@@ -385,6 +387,11 @@ def create_api() -> FastAPI:
             422, "invalid_request", "The request is not right. " + "; ".join(described) + "."
         )
 
+    @api.exception_handler(Exception)
+    async def unexpected(_request: Request, _error: Exception) -> JSONResponse:
+        # Logged by the server with its traceback; the client gets the API's error shape.
+        return error_response(500, "internal_error", "Something went wrong in CloudTrack. Try again later.")
+
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
@@ -413,11 +420,11 @@ def create_api() -> FastAPI:
         return {"watch": watch_json(view), "target_met": result.target_met, "message": result.message}
 
     @api.get("/watches/{watch_id}", summary="One of your watches")
-    async def read_watch(watch_id: int, holder: Reader) -> dict[str, Any]:
+    async def read_watch(watch_id: Id, holder: Reader) -> dict[str, Any]:
         return {"watch": watch_json(await asyncio.to_thread(watches.get_watch, holder.user_id, watch_id))}
 
     @api.patch("/watches/{watch_id}", summary="Change the mode, target or any-drop of a watch")
-    async def change_watch(watch_id: int, body: WatchChange, holder: Writer) -> dict[str, Any]:
+    async def change_watch(watch_id: Id, body: WatchChange, holder: Writer) -> dict[str, Any]:
         current = await asyncio.to_thread(watches.get_watch, holder.user_id, watch_id)
         mode, target, any_drop = _changed_request(current, body)
         result = await asyncio.to_thread(
@@ -428,7 +435,7 @@ def create_api() -> FastAPI:
         return {"watch": watch_json(result.watch), "target_met": result.target_met}
 
     @api.delete("/watches/{watch_id}", status_code=204, summary="Stop watching (the history stays)")
-    async def remove_watch(watch_id: int, holder: Writer) -> Response:
+    async def remove_watch(watch_id: Id, holder: Writer) -> Response:
         await asyncio.to_thread(watches.delete_watch, holder.user_id, watch_id)
         return Response(status_code=204)
 
@@ -441,7 +448,7 @@ def create_api() -> FastAPI:
         api.post(f"/watches/{{watch_id}}/{name}", summary=summary, name=f"{name}_watch")(_acting(action))
 
     @api.post("/watches/{watch_id}/check", summary="Check the product page now")
-    async def check_watch(watch_id: int, holder: Writer) -> dict[str, Any]:
+    async def check_watch(watch_id: Id, holder: Writer) -> dict[str, Any]:
         view = await asyncio.to_thread(watches.get_watch, holder.user_id, watch_id)
         outcome = await _reading(
             holder.user_id, lambda: check_product_now(view.product_id, user_id=holder.user_id)
@@ -455,7 +462,7 @@ def create_api() -> FastAPI:
 
     @api.get("/products/{product_id}", summary="A product you watch, with its history and statistics")
     async def read_product(
-        product_id: int,
+        product_id: Id,
         holder: Reader,
         range_: Annotated[Literal["30d", "90d", "1y", "all"], Query(alias="range")] = "90d",
     ) -> dict[str, Any]:
