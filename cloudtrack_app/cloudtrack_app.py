@@ -4,6 +4,7 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from cloudtrack_app import models  # noqa: F401  (registers the tables for migrations)
+from cloudtrack_app.api.app import api_routes
 from cloudtrack_app.background import background_services
 from cloudtrack_app.image_routes import routes as image_routes
 from cloudtrack_app.notify.routes import routes as notify_routes
@@ -15,6 +16,7 @@ from cloudtrack_app.pages.settings import settings_page
 from cloudtrack_app.security_headers import SecurityHeaders
 from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.add_product import AddProductState
+from cloudtrack_app.states.api_tokens import ApiTokensState
 from cloudtrack_app.states.dashboard import DashboardState
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
@@ -23,7 +25,7 @@ from cloudtrack_app.tracking.extractor_pool import request_pool_lifespan
 
 app = rx.App(
     # The routes first, then the headers around everything, frontend build included.
-    api_transformer=[Starlette(routes=[*notify_routes, *image_routes]), SecurityHeaders],
+    api_transformer=[Starlette(routes=[*notify_routes, *image_routes, *api_routes()]), SecurityHeaders],
     head_components=[
         rx.el.meta(name="description", content="CloudTrack: self-hosted price and stock tracker")
     ],
@@ -45,7 +47,7 @@ app.add_page(
     settings_page,
     route="/settings",
     title="Settings · CloudTrack",
-    on_load=[ProfileState.load_profile, NotificationsState.load_notifications],
+    on_load=[ProfileState.load_profile, NotificationsState.load_notifications, ApiTokensState.load_tokens],
 )
 app.add_page(
     add_product_page, route="/add", title="Add a product · CloudTrack", on_load=AddProductState.open_page

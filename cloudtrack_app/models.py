@@ -179,6 +179,24 @@ class RateLimit(SQLModel, table=True):
     count: int = Field(default=0)
 
 
+class ApiToken(SQLModel, table=True):
+    """A personal access token for the REST API; only the hash of its secret is kept.
+
+    Revoking deletes the row, so a revoked token is indistinguishable from one never issued.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    read_only: bool = Field(default=False)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    last_used_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts()
+
+
 class Product(SQLModel, table=True):
     __tablename__ = "products"
 

@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     # Per person, per web worker process: pages read at once, and pages read per minute.
     user_reads_at_once: int = Field(default=2, ge=1, validation_alias="USER_READS_AT_ONCE")
     user_reads_per_minute: int = Field(default=10, ge=1, validation_alias="USER_READS_PER_MINUTE")
+    # REST API requests per token and minute (each web worker shares the count: it is in the database).
+    api_requests_per_minute: int = Field(default=120, ge=1, validation_alias="API_REQUESTS_PER_MINUTE")
 
     # --- notifications -------------------------------------------------------------
     resend_api_key: str = Field(default="", validation_alias="RESEND_API_KEY")

@@ -48,6 +48,8 @@ FORM_FIELD_SETTERS = {
     "set_telegram_alerts",
     "set_ai_text",
     "set_ai_tone",
+    "set_token_scope",
+    "set_token_expiry",
 }
 
 
@@ -135,6 +137,9 @@ def test_the_guarded_handlers_are_found() -> None:
         "change_email",
         "send_verification_link",
         "send_alert_link",
+        "load_tokens",
+        "make_token",
+        "revoke",
     } <= names
 
 

@@ -14,6 +14,7 @@ from cloudtrack_app.cli.bench import bench
 from cloudtrack_app.cli.check import check
 from cloudtrack_app.cli.notify import notify
 from cloudtrack_app.cli.probe import probe
+from cloudtrack_app.cli.tokens import tokens
 from cloudtrack_app.cli.users import users
 from cloudtrack_app.cli.watch import watch
 
@@ -29,3 +30,4 @@ main.add_command(watch)
 main.add_command(check)
 main.add_command(notify)
 main.add_command(probe)
+main.add_command(tokens)

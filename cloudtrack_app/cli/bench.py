@@ -226,3 +226,23 @@ def cli(runs: int, page: Path | None) -> None:
 
     for line in run(runs, page):
         click.echo(line)
+
+
+@bench.command("api")
+@click.option("--watches", type=int, default=500, show_default=True, help="Watches of the benchmark user.")
+@click.option("--days", type=int, default=365, show_default=True, help="Days of daily history per product.")
+@click.option(
+    "--seconds", type=float, default=5.0, show_default=True, help="Time spent on each request kind."
+)
+@click.option(
+    "--database-url", default=None, help="PostgreSQL server to use (a fresh database is made on it)."
+)
+def api(watches: int, days: int, seconds: float, database_url: str | None) -> None:
+    """Requests per second of the REST API: GET /watches and GET /products/{id} with a year of history."""
+    if watches < 1 or days < 1 or seconds <= 0:
+        raise click.UsageError("Use --watches and --days ≥ 1 and --seconds > 0.")
+    with benchmarks_installed():
+        from benchmarks.api import run
+
+    for line in run(watches, days, seconds, database_url):
+        click.echo(line)
