@@ -11,6 +11,7 @@ was: mode, target, any drop, pause, and the rule state that depends on the past.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from sqlmodel import select
 
@@ -75,6 +77,26 @@ def shared_link(url: str | None = None, text: str | None = None, title: str | No
         if links:
             return links[0]
     return None
+
+
+BOOKMARKLET_TEXT = "Track in CloudTrack"
+
+
+def bookmarklet_href(public_url: str) -> str:
+    """A `javascript:` link that opens CloudTrack's add page for the tab it is clicked in.
+
+    The code is percent-encoded: a browser decodes a `javascript:` URL before running it."""
+    add_page = json.dumps(public_url.rstrip("/") + "/add?url=")
+    code = f"location.href={add_page}+encodeURIComponent(location.href)"
+    return "javascript:" + quote(code, safe="=+().:/?")
+
+
+def bookmarklet_html(public_url: str) -> str:
+    """The bookmarklet as an HTML link to drag to the bookmarks bar.
+
+    As raw HTML because React replaces any `javascript:` href it renders with one that throws."""
+    href = html.escape(bookmarklet_href(public_url), quote=True)
+    return f'<a href="{href}" class="cloudtrack-bookmarklet">{html.escape(BOOKMARKLET_TEXT)}</a>'
 
 
 @dataclass(frozen=True)
