@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -117,7 +118,7 @@ def test_an_import_that_cannot_be_read_is_refused_as_a_whole(data: str | bytes, 
 
 
 @pytest.fixture
-def shop(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):
+def shop(db_url: str, monkeypatch: pytest.MonkeyPatch):
     local_shop_settings(monkeypatch)
     with LocalShop() as running:
         running.add_corpus_page("/shelf", EDUSCHO_SHELF)  # 99.95 EUR, in stock
@@ -166,7 +167,6 @@ async def test_an_import_carries_on_in_the_backend_and_is_only_one_at_a_time(sho
     await runner.poll_once()
     await runner.poll_once()  # the job is leased: not started twice
     assert len(runner._tasks) == 1
-    import asyncio
 
     await asyncio.gather(*runner._tasks)
     report = import_report(ada, job_id)
@@ -222,7 +222,6 @@ async def test_the_json_export_re_imports_losslessly(
 
 
 def test_the_csv_export_lists_every_watch_and_its_url_column_re_imports(shop: LocalShop) -> None:
-    import asyncio
 
     ada = make_user("ada@example.com")
     asyncio.run(add_watch(ada, shop.url("/shelf"), "price", "79.99"))
@@ -248,7 +247,6 @@ def test_the_csv_export_lists_every_watch_and_its_url_column_re_imports(shop: Lo
 
 
 def test_a_title_from_a_shop_cannot_become_a_spreadsheet_formula(shop: LocalShop) -> None:
-    import asyncio
 
     shop.add_page(
         "/evil",
@@ -283,3 +281,30 @@ def test_cli_imports_a_file_and_exports_csv_and_json(shop: LocalShop, tmp_path) 
     empty.write_text("")
     result = CliRunner().invoke(main, ["watch", "import", "--user", "ada@example.com", str(empty)])
     assert result.exit_code == 1 and "There is nothing to import" in result.output
+
+
+async def test_an_import_whose_worker_stopped_is_taken_up_again_where_it_was(shop: LocalShop) -> None:
+    from datetime import timedelta
+
+    from cloudtrack_app.models import ImportJob, utcnow
+
+    ada = make_user("ada@example.com")
+    job_id = start_import(ada, parse_import(f"{shop.url('/shelf')}\n{shop.url('/glass')}"))
+    await add_watch(ada, shop.url("/shelf"), "price", None, any_drop=True)
+    with session_scope() as session:  # a worker claimed it and died: its lease is still running
+        job = session.get(ImportJob, job_id)
+        job.lease_owner, job.lease_until = "a-stopped-worker", utcnow() + timedelta(minutes=1)
+        session.add(job)
+    runner = ImportRunner()
+    await runner.poll_once()
+    assert not runner._tasks  # not while the lease runs
+
+    with session_scope() as session:
+        job = session.get(ImportJob, job_id)
+        job.lease_until = utcnow() - timedelta(seconds=1)
+        session.add(job)
+    await runner.poll_once()
+    await asyncio.gather(*runner._tasks)
+    report = import_report(ada, job_id)
+    assert report is not None and not report.running
+    assert [line.outcome for line in report.lines] == [ImportOutcome.WATCHED, ImportOutcome.ADDED]
