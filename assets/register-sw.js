@@ -1,6 +1,5 @@
 // Registers CloudTrack's service worker (assets/sw.js), which makes the app installable.
+// This script is added after the page has loaded, so it registers at once.
 if ("serviceWorker" in navigator) {
-  window.addEventListener("load", () => {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-  });
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 }

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -292,9 +291,11 @@ async def run_import(
     *,
     settings: Settings | None = None,
     owner: str | None = None,
-    on_line: Callable[[], None] | None = None,
+    gate: ShopGate | None = None,
 ) -> None:
-    """Work through the job's pending lines (claiming it unless `owner` already holds it)."""
+    """Work through the job's pending lines (claiming it unless `owner` already holds it).
+
+    `gate` spaces the reads per shop; imports running side by side share one."""
     settings = settings or get_settings()
     if owner is None:
         owner = f"import-{uuid.uuid4().hex[:12]}"
@@ -302,16 +303,14 @@ async def run_import(
             return
     try:
         user_id, lines = await asyncio.to_thread(_pending_lines, job_id)
-        gate = ShopGate(1, settings.per_shop_delay)
+        shops = gate or ShopGate(1, settings.per_shop_delay)
         at_once = asyncio.Semaphore(settings.user_reads_at_once)
 
         async def one(line: ImportLine) -> None:
             for _attempt in range(MAX_ATTEMPTS):
-                async with gate.slot(_shop_of(line.url)), at_once:
+                async with shops.slot(_shop_of(line.url)), at_once:
                     done = await _import_line(user_id, line, settings)
                 await asyncio.to_thread(_renew, job_id, owner)
-                if on_line is not None:
-                    on_line()
                 if done:
                     return
                 await asyncio.sleep(RETRY_DELAY_SECONDS)
@@ -328,6 +327,7 @@ class ImportRunner:
         self.settings = settings or get_settings()
         self.poll_seconds = poll_seconds
         self.owner = f"imports-{uuid.uuid4().hex[:12]}"
+        self.gate = ShopGate(1, self.settings.per_shop_delay)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def poll_once(self) -> None:
@@ -338,7 +338,7 @@ class ImportRunner:
 
     async def _run(self, job_id: int) -> None:
         try:
-            await run_import(job_id, settings=self.settings, owner=self.owner)
+            await run_import(job_id, settings=self.settings, owner=self.owner, gate=self.gate)
         except Exception:
             log.exception("import %s stopped; it is claimed again when its lease runs out", job_id)
 
