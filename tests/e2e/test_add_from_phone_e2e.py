@@ -99,4 +99,11 @@ def test_an_import_reports_each_line_and_carries_on_after_the_tab_closes(
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
-    assert good in download.value.path().read_text()
+    exported = download.value.path().read_text()
+    assert exported.startswith("url,title,mode,target") and good in exported
+
+    # The CSV file imports again: the one watch is already there.
+    page.locator("#import-file input[type=file]").set_input_files(
+        files=[{"name": "watches.csv", "mimeType": "text/csv", "buffer": exported.encode()}]
+    )
+    expect(summary).to_have_text("1 of 1 lines done: 0 added, 1 already watched, 0 refused.", timeout=TIMEOUT)
