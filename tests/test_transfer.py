@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from sqlmodel import select
 
 from benchmarks.shop import LocalShop
 from cloudtrack_app.cli import main
@@ -308,3 +309,24 @@ async def test_an_import_whose_worker_stopped_is_taken_up_again_where_it_was(sho
     report = import_report(ada, job_id)
     assert report is not None and not report.running
     assert [line.outcome for line in report.lines] == [ImportOutcome.WATCHED, ImportOutcome.ADDED]
+
+
+async def test_a_shop_that_does_not_answer_is_tried_again_then_reported(
+    shop: LocalShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloudtrack_app.models import ImportLine
+    from cloudtrack_app.tracking import imports
+    from tests.fetch_servers import closed_port
+
+    monkeypatch.setattr(imports, "RETRY_DELAY_SECONDS", 0.01)
+    ada = make_user("ada@example.com")
+    down = f"http://127.0.0.1:{closed_port()}/item"
+    job_id = start_import(ada, parse_import(f"{down}\n{shop.url('/shelf')}"))
+    await run_import(job_id)
+    report = import_report(ada, job_id)
+    assert report is not None and not report.running
+    assert [line.outcome for line in report.lines] == [ImportOutcome.REFUSED, ImportOutcome.ADDED]
+    assert "could not open that page" in (report.lines[0].message or "")
+    with session_scope() as session:
+        attempts = {line.url: line.attempts for line in session.exec(select(ImportLine)).all()}
+    assert attempts[down] == imports.MAX_ATTEMPTS

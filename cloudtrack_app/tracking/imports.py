@@ -205,7 +205,6 @@ def _record(line_id: int, outcome: str, message: str | None, watch_id: int | Non
         line = session.get(ImportLine, line_id)
         assert line is not None
         line.outcome, line.message, line.watch_id = outcome, (message or "")[:500] or None, watch_id
-        line.attempts += 1
         session.add(line)
 
 
@@ -246,6 +245,7 @@ def _shop_of(url: str) -> str:
 async def _import_line(user_id: int, line: ImportLine, settings: Settings) -> bool:
     """Add one line's watch and record the outcome; False when it should be tried again later."""
     assert line.id is not None
+    attempts = await asyncio.to_thread(_count_attempt, line.id)
     try:
         result = await add_watch(
             user_id,
@@ -260,10 +260,7 @@ async def _import_line(user_id: int, line: ImportLine, settings: Settings) -> bo
         if error.code == "duplicate":
             await asyncio.to_thread(_record, line.id, ImportOutcome.WATCHED, error.message)
             return True
-        if (
-            error.code in RETRY_LATER_CODES
-            and await asyncio.to_thread(_count_attempt, line.id) < MAX_ATTEMPTS
-        ):
+        if error.code in RETRY_LATER_CODES and attempts < MAX_ATTEMPTS:
             return False
         await asyncio.to_thread(_record, line.id, ImportOutcome.REFUSED, error.message)
         return True
