@@ -1,5 +1,6 @@
 """The backend's background work, for the Reflex lifespan: the check scheduler, the alert
-dispatcher (a job on the same scheduler) and Telegram updates (long polling or webhook set-up).
+dispatcher (a job on the same scheduler), Telegram updates (long polling or webhook set-up)
+and imports of lists of links (people start those, so they run even without the scheduler).
 
 Everything is created inside the running event loop, once per worker process: Reflex forks
 workers, and the database leases keep them from doing the same work twice.
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from cloudtrack_app.notify.dispatch import dispatch_pending
 from cloudtrack_app.notify.telegram import run_telegram
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking.imports import ImportRunner
 from cloudtrack_app.tracking.scheduler import scheduler_lifespan
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ async def _dispatch() -> None:
 async def background_services() -> AsyncIterator[None]:
     settings = get_settings()
     stop = asyncio.Event()
+    imports_task = asyncio.create_task(ImportRunner(settings).run(stop), name="cloudtrack-imports")
     async with scheduler_lifespan(settings) as scheduler:
         telegram_task: asyncio.Task[None] | None = None
         if scheduler is not None:
@@ -46,6 +49,8 @@ async def background_services() -> AsyncIterator[None]:
             yield
         finally:
             stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(imports_task, timeout=10)
             if telegram_task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(telegram_task, timeout=10)

@@ -306,3 +306,48 @@ class AlertDelivery(SQLModel, table=True):
     body: str | None = Field(default=None, sa_type=sa.Text)
     error: str | None = Field(default=None, max_length=1000)
     sent_at: datetime | None = _ts()
+
+
+class ImportOutcome(StrEnum):
+    PENDING = "pending"
+    ADDED = "added"
+    WATCHED = "watched"  # already watched by this user
+    REFUSED = "refused"
+
+
+class ImportJob(SQLModel, table=True):
+    """One import of a list of links, run in the backend so closing the tab loses nothing."""
+
+    __tablename__ = "import_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    finished_at: datetime | None = _ts(index=True)
+    total: int = Field(default=0)
+    lease_until: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+
+
+class ImportLine(SQLModel, table=True):
+    """One link of an import: what was asked for, and what became of it."""
+
+    __tablename__ = "import_lines"
+    __table_args__ = (sa.UniqueConstraint("job_id", "position", name="uq_import_line_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="import_jobs.id", index=True, ondelete="CASCADE")
+    position: int  # the line number in what the user pasted or uploaded
+    url: str = Field(max_length=2048)
+    mode: str = Field(default=WatchMode.PRICE, max_length=10)
+    target_price: Decimal | None = _money()
+    any_drop: bool = Field(default=True)
+    paused: bool = Field(default=False)
+    # Restored from an export: the rule state the watch had.
+    initial_price: Decimal | None = _money()
+    stock_fulfilled: bool = Field(default=False)
+    restoring: bool = Field(default=False)
+    attempts: int = Field(default=0)
+    outcome: str = Field(default=ImportOutcome.PENDING, max_length=10)
+    message: str | None = Field(default=None, max_length=500)
+    watch_id: int | None = Field(default=None)

@@ -96,9 +96,13 @@ class AuthState(rx.State):
         return user
 
     def _login_redirect(self) -> rx.event.EventSpec:
-        path = urlsplit(str(self.router.url)).path or HOME_ROUTE
-        target = LOGIN_ROUTE if path in (HOME_ROUTE, LOGIN_ROUTE) else f"{LOGIN_ROUTE}?next={quote(path)}"
-        return rx.redirect(target)
+        # The query comes along: a shared link in `/add?url=…` is still there after log-in.
+        here = urlsplit(str(self.router.url))
+        path = here.path or HOME_ROUTE
+        if path in (HOME_ROUTE, LOGIN_ROUTE):
+            return rx.redirect(LOGIN_ROUTE)
+        back = f"{path}?{here.query}" if here.query else path
+        return rx.redirect(f"{LOGIN_ROUTE}?next={quote(back, safe='/')}")
 
     @rx.event
     async def check_session(self) -> None:
@@ -144,8 +148,13 @@ def login_required(handler: Handler) -> Handler:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after log-in (no open redirect)."""
+    """Only same-site paths are followed after log-in (no open redirect).
+
+    Browsers drop tabs and line breaks inside a URL, so "/<tab>/evil.example" would become
+    "//evil.example": any whitespace or control character refuses the target too."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return HOME_ROUTE
+    if any(character.isspace() or not character.isprintable() for character in target):
         return HOME_ROUTE
     return target
 

@@ -1,4 +1,4 @@
-"""`watch …`: add and list a user's watches from the shell (the same code path as the UI)."""
+"""`watch …`: add, list, import and export a user's watches from the shell (the same code path as the UI)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def user_id_for(email: str) -> int:
 
 @click.group()
 def watch() -> None:
-    """Add, list, pause, resume and delete watches."""
+    """Add, list, pause, resume, delete, import and export watches."""
 
 
 @watch.command("add")
@@ -148,3 +148,50 @@ def rearm(email: str, watch_id: int) -> None:
 def delete(email: str, watch_id: int) -> None:
     """Delete WATCH_ID (the product's history stays for other watchers)."""
     _manage("delete", email, watch_id)
+
+
+@watch.command("import")
+@click.option("--user", "email", required=True, help="Email of the account that gets the watches.")
+@click.argument("file", type=click.File("rb"))
+def import_(email: str, file: click.utils.LazyFile) -> None:
+    """Watch every link in FILE: one link per line, a CSV file with a url column (and
+    optional mode and target columns), or a JSON export. Prints what became of each line."""
+    import asyncio
+
+    from cloudtrack_app.tracking.imports import ImportBusy, import_report, run_import, start_import
+    from cloudtrack_app.tracking.transfer import ImportRefused, parse_import
+
+    user_id = user_id_for(email)
+    try:
+        job_id = start_import(user_id, parse_import(file.read()))
+    except (ImportRefused, ImportBusy) as error:
+        raise click.ClickException(str(error)) from error
+
+    async def finish() -> None:
+        await run_import(job_id)
+        # A server's import runner may have claimed the job first: wait for its report.
+        while (report := import_report(user_id, job_id)) is not None and report.running:
+            await asyncio.sleep(1)
+
+    asyncio.run(finish())
+    report = import_report(user_id, job_id)
+    assert report is not None
+    for line in report.lines:
+        click.echo(f"line {line.position:>4}  {line.outcome:<8} {line.url}")
+        if line.message:
+            click.echo(f"           {line.message}")
+    click.echo(f"{report.added} added, {report.watched} already watched, {report.refused} refused.")
+
+
+@watch.command("export")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.option(
+    "--format", "format_", type=click.Choice(["csv", "json"]), default="json", show_default=True,
+    help="JSON re-imports every setting; CSV is for spreadsheets.",
+)  # fmt: skip
+def export(email: str, format_: str) -> None:
+    """Print all the account's watches (to save with > FILE)."""
+    from cloudtrack_app.tracking.transfer import export_csv, export_json
+
+    user_id = user_id_for(email)
+    click.echo(export_json(user_id) if format_ == "json" else export_csv(user_id), nl=False)

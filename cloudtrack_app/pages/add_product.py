@@ -29,6 +29,8 @@ def url_form() -> rx.Component:
                     size="3",
                     width="100%",
                     default_value=AddProductState.url,
+                    # A new key when a shared link arrives: the uncontrolled input shows it.
+                    key=AddProductState.url,
                     disabled=AddProductState.reading,
                 ),
                 rx.button(

@@ -6,6 +6,7 @@ import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, labelled_input, protected
 from cloudtrack_app.notify.compose import TONES
+from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.api_tokens import NEW_TOKEN_FIELD, ApiTokensState, TokenRow
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.profile import ProfileState
@@ -531,12 +532,36 @@ def danger_section() -> rx.Component:
     )
 
 
+def add_from_anywhere_section() -> rx.Component:
+    return section(
+        "Add from your phone or browser",
+        'On a phone, install CloudTrack from the browser\'s menu ("Add to Home screen" or '
+        '"Install app"); then share a product page to CloudTrack and the add page opens with its '
+        "link. On a computer, drag this link to your bookmarks bar and click it on any product page:",
+        rx.box(
+            rx.html(AddProductState.bookmarklet),
+            data_testid="bookmarklet",
+            padding="0.5rem 0.75rem",
+            border=f"1px dashed {rx.color('accent', 8)}",
+            border_radius="var(--radius-3)",
+            width="fit-content",
+        ),
+        rx.text(
+            "Moving from another tracker, or keeping a copy? ",
+            rx.link("Import and export your watches", href="/import"),
+            ".",
+            size="2",
+        ),
+    )
+
+
 def settings_page() -> rx.Component:
     return protected(
         rx.vstack(
             rx.heading("Settings", size="8", as_="h1"),
             profile_section(),
             notifications_section(),
+            add_from_anywhere_section(),
             password_section(),
             api_tokens_section(),
             danger_section(),

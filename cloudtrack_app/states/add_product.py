@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required
+from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
+from cloudtrack_app.tracking.transfer import bookmarklet_html, shared_link
 from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal
 from cloudtrack_app.views.viewer import viewer
+
+NO_SHARED_LINK = "What was shared holds no link to a web page. Paste the product's link below."
 
 
 class AddProductState(AuthState):
@@ -29,14 +34,32 @@ class AddProductState(AuthState):
     offer_link: str = ""  # the existing watch's page, when the product is already watched
     _preview: Preview | None = None
 
+    @rx.var(cache=True)
+    def bookmarklet(self) -> str:
+        """The "Track in CloudTrack" link for the bookmarks bar, to this server's PUBLIC_URL."""
+        return bookmarklet_html(get_settings().public_url)
+
     @rx.event
     async def open_page(self) -> rx.event.EventSpec | None:
+        """on_load: an empty form, or one filled in from `?url=` (a bookmarklet, a link) or
+        from what a phone's share sheet sent (`title`, `text`, `url`).
+
+        The shared link is only filled in, never read at once: a link on another site must
+        not make CloudTrack fetch pages for whoever is logged in without them asking."""
         self.url, self.mode, self.target, self.any_drop = "", "price", "", False
         self.found, self._preview, self.error, self.offer = None, None, "", ""
         self.offer_link = ""
         self.reading = self.saving = False
         if await self._user() is None:
             return self._login_redirect()
+        query = parse_qs(urlsplit(str(self.router.url)).query)
+        shared = {name: (query.get(name) or [""])[0] for name in ("url", "text", "title")}
+        if any(shared.values()):
+            link = shared_link(shared["url"], shared["text"], shared["title"])
+            if link is None:
+                self.error = NO_SHARED_LINK
+            else:
+                self.url = link
         return None
 
     @rx.event

@@ -240,7 +240,9 @@ def validate_request(
     return mode, target_price
 
 
-def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, locale: str) -> None:
+def _refuse_if_unwatchable(
+    preview: Preview, mode: str, target: Decimal | None, locale: str, *, restoring: bool = False
+) -> None:
     name = short_title(preview.title) if preview.title else "This item"
     no_price = preview.price is None and (
         mode == WatchMode.PRICE
@@ -248,7 +250,7 @@ def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, 
     )
     if no_price:
         raise IngestError("no_price", "No price was found on that page, so there is no price to watch.")
-    if mode == WatchMode.STOCK:
+    if mode == WatchMode.STOCK and not restoring:
         if preview.availability == Availability.IN_STOCK:
             raise IngestError(
                 "in_stock_now",
@@ -263,7 +265,7 @@ def _refuse_if_unwatchable(preview: Preview, mode: str, target: Decimal | None, 
                 "Watch its price instead.",
                 OFFER_PRICE_WATCH,
             )
-    if target is not None and preview.price is not None and target > preview.price:
+    if target is not None and preview.price is not None and target > preview.price and not restoring:
         raise IngestError(
             "target_above_price",
             f"Your target {format_money(target, preview.currency, locale)} is above the current price "
@@ -400,12 +402,14 @@ async def add_watch(
     *,
     preview: Preview | None = None,
     any_drop: bool = False,
+    restoring: bool = False,
     settings: Settings | None = None,
 ) -> AddWatchResult:
     """Start watching a product for `user_id`; raises `IngestError` and then saves nothing.
 
     A `preview` from `preview_url` for the same address, less than ten minutes old, is
-    used instead of fetching the page again.
+    used instead of fetching the page again. `restoring` re-creates an exported watch: an
+    in-stock item or a target above today's price is kept as it was, not refused.
     """
     settings = settings or get_settings()
     mode, target = validate_request(mode, target_price, any_drop)
@@ -416,7 +420,7 @@ async def add_watch(
     fresh = preview is not None and utcnow() - preview.fetched_at <= PREVIEW_MAX_AGE
     if preview is None or not fresh or requested not in (preview.url, preview.requested_url):
         preview = await preview_url(url, settings=settings)
-    _refuse_if_unwatchable(preview, mode, target, requester.locale)
+    _refuse_if_unwatchable(preview, mode, target, requester.locale, restoring=restoring)
     try:
         watch_id, product_id, target_met = await asyncio.to_thread(
             _save_watch, user_id, preview, mode, target, settings
