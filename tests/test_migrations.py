@@ -46,10 +46,17 @@ def _schema(url: str) -> dict[str, set[str]]:
     return schema
 
 
-def _empty_pg_database(name: str) -> str:
+def _drop_pg_database(name: str) -> None:
     admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_pg_database(name: str) -> str:
+    _drop_pg_database(name)
+    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return PG_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -67,11 +74,15 @@ def test_reflex_db_migrate_builds_the_same_schema_on_sqlite_and_postgresql(tmp_p
     if not PG_AVAILABLE:
         pytest.skip("PostgreSQL is not reachable")
     sqlite_url = f"sqlite:///{tmp_path / 'empty.db'}"
-    pg_url = _empty_pg_database("cloudtrack_migration_test")
-    _reflex_db_migrate(sqlite_url, tmp_path)
-    _reflex_db_migrate(pg_url, tmp_path)
-
-    sqlite_schema, pg_schema = _schema(sqlite_url), _schema(pg_url)
+    # One name per test process: runs of the suite side by side must not share a database.
+    pg_name = f"cloudtrack_migration_test_{os.getpid()}"
+    pg_url = _empty_pg_database(pg_name)
+    try:
+        _reflex_db_migrate(sqlite_url, tmp_path)
+        _reflex_db_migrate(pg_url, tmp_path)
+        sqlite_schema, pg_schema = _schema(sqlite_url), _schema(pg_url)
+    finally:
+        _drop_pg_database(pg_name)
     assert sqlite_schema == pg_schema
     assert set(sqlite_schema) == {t.name for t in SQLModel.metadata.sorted_tables} | {"alembic_version"}
 
