@@ -7,9 +7,10 @@ stubs once; and a replica killed with SIGKILL in the middle of a check cycle los
 the other one checks its products once their leases run out, and no e-mail is sent twice.
 
 Both replicas start from this worktree, one after the other, each with its own port and data
-folder. The frontend build names its backend's port, so B builds its own in a copy of A's web
-folder whose npm packages are hard links: no second npm install, and B's build never touches
-the files A serves. Runs whenever PostgreSQL and Redis are reachable.
+folder. A frontend build names its backend's port, so each builds its own in a copy of the
+worktree's web folder whose npm packages are hard links: no second npm install, and neither
+build touches the files another app of the session serves. Runs whenever PostgreSQL and
+Redis are reachable.
 """
 
 from __future__ import annotations
@@ -139,9 +140,8 @@ def owned_by(replica: RunningApp, lease_owner: str | None) -> bool:
         return False
 
 
-def frontend_copy(destination: Path) -> Path:
-    """A copy of this worktree's built web folder, its node_modules hard-linked."""
-    web = PROJECT_ROOT / ".web"
+def frontend_copy(web: Path, destination: Path) -> Path:
+    """A copy of the web folder `web`, its node_modules hard-linked."""
     shutil.copytree(web, destination, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
     subprocess.run(["cp", "-al", str(web / "node_modules"), str(destination / "node_modules")], check=True)
     return destination
@@ -176,11 +176,13 @@ def replicas(
             "PER_SHOP_CONCURRENCY": "8",
         }
         work_a, work_b = tmp_path_factory.mktemp("replica-a"), tmp_path_factory.mktemp("replica-b")
-        with running_app(shared_database, work_a, env) as a:
-            # The frontend build names its backend's port, so B builds its own, in a copy of
-            # A's web folder: the npm packages are A's (hard links), and no build of B's
-            # rewrites the files A serves.
-            b_web = frontend_copy(work_b / "web")
+        # A frontend build names its backend's port, so each replica builds its own, in a copy
+        # of the worktree's web folder with its npm packages hard-linked: no second npm install,
+        # and no build here rewrites the files another app of the test session serves.
+        web = PROJECT_ROOT / ".web"
+        a_web = frontend_copy(web, work_a / "web") if (web / "node_modules").is_dir() else web
+        with running_app(shared_database, work_a, {**env, "REFLEX_WEB_WORKDIR": str(a_web)}) as a:
+            b_web = frontend_copy(a_web, work_b / "web")
             with running_app(shared_database, work_b, {**env, "REFLEX_WEB_WORKDIR": str(b_web)}) as b:
                 yield Replicas(a, b, resend, telegram)
 
