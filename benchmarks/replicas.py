@@ -53,6 +53,7 @@ class ScaleRun:
     checked_in_database: int
     still_leased: int
     cycle_seconds: float  # first check written to last: the cycle without the processes' start
+    transactions: int  # committed and rolled back in the database during the cycle
 
     @property
     def checks(self) -> int:
@@ -89,6 +90,9 @@ class ScaleRun:
             f"(with its page readers), peak RSS {r.peak_rss_mb:.0f} MB (process and page readers)"
             for n, r in enumerate(self.replicas)
         ]
+        per_replica.append(
+            f"  database: {self.transactions} transactions = {self.transactions / max(1, self.checks):.3f} per check"
+        )
         verdict = "every product fetched exactly once" if self.each_fetched_once else "MISMATCH"
         tail = (
             f"  shop requests {self.shop_requests} for {self.products} products, "
@@ -244,9 +248,12 @@ def _scale_run(
             _seed(url, prices, urls, changed)
             dbmod.dispose_engines()
             seeded_at = utcnow()
+            transactions_before = _transactions(url)
             started = time.perf_counter()
             replicas = _run_replicas(count, url, fetch_concurrency, per_shop_concurrency)
             seconds = time.perf_counter() - started
+            time.sleep(1)  # the statistics of the replicas' last transactions reach pg_stat_database
+            transactions = _transactions(url) - transactions_before - 1
             parent.send("done")
             requests, shop_cpu = parent.recv()
             with dbmod.get_engine(url).connect() as connection:
@@ -267,7 +274,18 @@ def _scale_run(
         if server.is_alive():
             server.terminate()
     span = (last - first).total_seconds() if first and last else 0.0
-    return ScaleRun(replicas, seconds, requests, shop_cpu, products, checked, leased, span)
+    return ScaleRun(replicas, seconds, requests, shop_cpu, products, checked, leased, span, transactions)
+
+
+def _transactions(url: str) -> int:
+    """Transactions this database has seen (PostgreSQL's statistics; each read counts one)."""
+    with dbmod.get_engine(url).connect() as connection:
+        connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        return connection.execute(
+            sa.text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            )
+        ).scalar_one()
 
 
 def _seed_million(url: str, rows: int) -> None:
