@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import history
+from benchmarks import history, replicas
 from benchmarks.checks import run_bench
 from cloudtrack_app import db as dbmod
 from cloudtrack_app.settings import get_settings
@@ -60,3 +60,23 @@ def test_the_history_bench_times_the_real_chart_query_on_its_index(
     assert plan.startswith("plan of a chart query:")
     if kind == "sqlite":
         assert "ix_price_points_product_checked" in plan
+
+
+def test_the_replicas_bench_splits_one_cycle_between_two_checkers_and_explains_the_real_claim(
+    bench_database_url: str,
+) -> None:
+    if not PG_AVAILABLE:
+        pytest.skip("PostgreSQL is not reachable (set CLOUDTRACK_TEST_PG_URL)")
+    result = replicas.run_bench(
+        60, latency_ms=20, shops=2, database_url=PG_URL, plan_rows=2000, fetch_concurrency=4,
+        per_shop_concurrency=2,
+    )  # fmt: skip
+    one, two = result.runs
+    assert [len(one.replicas), len(two.replicas)] == [1, 2]
+    for run in result.runs:
+        assert run.shop_requests == run.checks == run.checked_in_database == 60
+        assert run.each_fetched_once
+        assert all(replica.cpu_seconds > 0 and replica.peak_rss_mb > 0 for replica in run.replicas)
+    plan = "\n".join(result.plan)
+    assert plan.startswith("Update on products") and "LockRows" in plan
+    assert "ix_products_next_check_at" in plan or "Seq Scan on products" in plan

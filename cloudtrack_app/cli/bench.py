@@ -95,6 +95,58 @@ def checks(
         click.echo(line)
 
 
+@bench.command("replicas")
+@click.option("--products", type=int, default=10_000, show_default=True, help="Products in the cycle.")
+@click.option("--latency-ms", type=float, default=50.0, show_default=True, help="Shop answer latency.")
+@click.option("--shops", type=int, default=8, show_default=True, help="Shop domains (127.0.0.1 … 127.0.0.N).")
+@click.option(
+    "--database-url",
+    required=True,
+    help="PostgreSQL server to use (fresh databases are made on it and dropped afterwards).",
+)
+@click.option(
+    "--plan-rows",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="Products in the table the claim query is explained on (0: skip the plan).",
+)
+@click.option(
+    "--fetch-concurrency", type=int, default=16, show_default=True, help="FETCH_CONCURRENCY per replica."
+)
+@click.option("--per-shop-concurrency", type=int, default=4, show_default=True, help="PER_SHOP_CONCURRENCY.")
+def replicas(
+    products: int,
+    latency_ms: float,
+    shops: int,
+    database_url: str,
+    plan_rows: int,
+    fetch_concurrency: int,
+    per_shop_concurrency: int,
+) -> None:
+    """One check cycle on PostgreSQL by one checker replica, then by two: checks/s, CPU per
+    check, peak RSS per replica, each product fetched once; then the claim query's plan."""
+    if products < 1 or not 1 <= shops <= 250 or plan_rows < 0:
+        raise click.UsageError("Use --products ≥ 1, --shops 1…250 and --plan-rows ≥ 0.")
+    with benchmarks_installed():
+        from benchmarks.replicas import run_bench
+
+    try:
+        result = run_bench(
+            products,
+            latency_ms=latency_ms,
+            shops=shops,
+            database_url=database_url,
+            plan_rows=plan_rows,
+            fetch_concurrency=fetch_concurrency,
+            per_shop_concurrency=per_shop_concurrency,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    for line in result.lines():
+        click.echo(line)
+
+
 @bench.command("fetch")
 @click.option("--requests", "requests", type=int, default=2000, show_default=True, help="Fetches to make.")
 @click.option("--pages", type=int, default=50, show_default=True, help="Distinct corpus pages served.")
