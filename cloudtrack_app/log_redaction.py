@@ -62,6 +62,7 @@ def _configured_secrets() -> tuple[str, ...]:
         settings.telegram_bot_token,
         settings.openai_api_key,
         settings.resend_api_key,
+        settings.smtp_password,
         settings.scraper_api_key,
         settings.secret_key,
     ]

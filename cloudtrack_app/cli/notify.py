@@ -36,7 +36,7 @@ def _echo_outcome(outcome: ChannelOutcome) -> None:
 
 @click.group()
 def notify() -> None:
-    """Alert channels: e-mail (Resend), Telegram, AI text."""
+    """Alert channels: e-mail (Resend or SMTP), Telegram, AI text."""
 
 
 @notify.command("test")

@@ -4,13 +4,15 @@ One run claims due events with a lease (the database steps are in `outbox`), com
 each event once (stored on the event), then sends one `AlertDelivery` per channel and
 writes down what happened. Transient failures wait in the database (`next_attempt_at`,
 exponential backoff or the provider's retry-after); a crash leaves the lease to expire
-and the next run sends again with the same idempotency key, which Resend honours.
+and the next run sends again with the same idempotency key, which Resend honours (over
+SMTP it becomes the Message-ID, so the second copy is recognisably the same message).
 
 A delivery is written down as "sending" before it is sent and marked sent by a single
 write right after (`outbox.record_sent`). Only a kill between the provider accepting the
-message and that write sends it again: e-mail still arrives once (same idempotency key),
-a Telegram message twice, since the Bot API has no idempotency key. Telegram is therefore
-at-least-once in that window, e-mail exactly-once.
+message and that write sends it again: e-mail through Resend still arrives once (same
+idempotency key); over SMTP and on Telegram it arrives twice, since neither has an
+idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in that
+window, Resend exactly-once.
 
 Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
 least one channel delivered), `failed` (every channel gave up), `skipped` (composed and

@@ -157,7 +157,7 @@ class NotificationsState(AuthState):
 
     @rx.event(background=True)
     async def send_test(self) -> AsyncIterator[rx.event.EventSpec | None]:
-        # A background event: sending waits on Resend and Telegram, outside the state lock.
+        # A background event: sending waits on the mail server and Telegram, outside the state lock.
         async with self:
             if self.testing:
                 return
