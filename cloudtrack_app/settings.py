@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     notify_lease_seconds: int = Field(default=120, ge=10, validation_alias="NOTIFY_LEASE_SECONDS")
     notify_concurrency: int = Field(default=8, ge=1, validation_alias="NOTIFY_CONCURRENCY")
     notify_send_timeout: float = Field(default=15.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT")
+    # Hosts and networks (comma-separated, e.g. "ntfy.lan, 192.168.1.0/24") Apprise targets may
+    # reach although they are private; every other private address is refused.
+    notify_allow_private_hosts: str = Field(default="", validation_alias="NOTIFY_ALLOW_PRIVATE_HOSTS")
     unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
     telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 

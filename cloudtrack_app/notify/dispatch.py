@@ -28,14 +28,18 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, utcnow
+from cloudtrack_app.notify.apprise_channel import TargetView
 from cloudtrack_app.notify.channels import (
     Channel,
     PermanentSendError,
     RenderedMessage,
+    SendResult,
     TransientSendError,
+    base_channel_name,
     channel_error_column,
     channel_types,
     open_channels,
@@ -94,6 +98,31 @@ def backoff_seconds(attempts: int, settings: Settings) -> float:
 # --- one event ------------------------------------------------------------------------
 
 
+@runtime_checkable
+class MultiTargetChannel(Protocol):
+    """A channel with several targets per person (Apprise URLs), one delivery each (`name:<id>`)."""
+
+    def targets_for(self, user_id: int) -> list[TargetView]: ...
+
+    def recipient_for_delivery(self, delivery_name: str, user: User) -> str | None: ...
+
+    async def send_to(self, rendered: RenderedMessage, delivery_name: str, user_id: int) -> SendResult: ...
+
+    def record_outcome(self, delivery_name: str, status: str, detail: str | None) -> None: ...
+
+
+def _delivery_names(channels: dict[str, Channel], user: User) -> list[str]:
+    """One delivery per channel this person has on, and one per target of a multi-target channel."""
+    names = []
+    for name, channel in channels.items():
+        if isinstance(channel, MultiTargetChannel):
+            assert user.id is not None
+            names += [target.delivery_name for target in channel.targets_for(user.id)]
+        elif channel.recipient_for(user):
+            names.append(name)
+    return names
+
+
 def facts_for(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
     link = None
     if event.watch_id is not None and event.kind != AlertKind.TEST:
@@ -119,11 +148,15 @@ async def _attempt(
     delivery: AlertDelivery,
     now: datetime,
     settings: Settings,
+    user_id: int,
 ) -> AttemptResult:
     attempts = delivery.attempts + 1
     try:
         async with asyncio.timeout(settings.notify_send_timeout * 2):
-            result = await channel.send(rendered, recipient, delivery.idempotency_key)
+            if isinstance(channel, MultiTargetChannel):
+                result = await channel.send_to(rendered, delivery.channel, user_id)
+            else:
+                result = await channel.send(rendered, recipient, delivery.idempotency_key)
     except PermanentSendError as error:
         return AttemptResult(DeliveryStatus.FAILED, error=str(error), channel_error=str(error))
     except TransientSendError as error:
@@ -165,13 +198,16 @@ async def _deliver(
     settings: Settings,
 ) -> ChannelOutcome:
     delivery_id = delivery.id
-    assert delivery_id is not None
-    recipient = channel.recipient_for(user) if channel is not None else None
+    assert delivery_id is not None and user.id is not None
+    if isinstance(channel, MultiTargetChannel):
+        recipient = await asyncio.to_thread(channel.recipient_for_delivery, delivery.channel, user)
+    else:
+        recipient = channel.recipient_for(user) if channel is not None else None
     if channel is None or recipient is None:
         reason = (
             "This channel is no longer configured on the server."
             if channel is None
-            else "This channel was turned off before the alert went out."
+            else "This channel was turned off or removed before the alert went out."
         )
         skipped = AttemptResult(DeliveryStatus.SKIPPED, error=reason)
         await asyncio.to_thread(finish_attempt, delivery_id, skipped, None)
@@ -184,15 +220,17 @@ async def _deliver(
     rendered = channel.render(message)
     if not await asyncio.to_thread(start_attempt, delivery_id, owner, rendered.subject, rendered.body):
         return ChannelOutcome(delivery.channel, "retrying", "Another worker took over this alert.")
-    result = await _attempt(channel, rendered, recipient, delivery, now, settings)
+    result = await _attempt(channel, rendered, recipient, delivery, now, settings, user.id)
     if result.status == DeliveryStatus.SENT:
         # Right after the send, one write and nothing else (see `record_sent`).
         await asyncio.to_thread(record_sent, delivery_id, result.provider_id)
-        if user.id is not None:
-            await asyncio.to_thread(clear_channel_error, user.id, delivery.channel)
+        await asyncio.to_thread(clear_channel_error, user.id, delivery.channel)
     else:
         await asyncio.to_thread(finish_attempt, delivery_id, result, user.id)
-    return _outcome(delivery.channel, recipient, result)
+    outcome = _outcome(delivery.channel, recipient, result)
+    if isinstance(channel, MultiTargetChannel):
+        await asyncio.to_thread(channel.record_outcome, delivery.channel, outcome.status, outcome.detail)
+    return outcome
 
 
 async def process_event(
@@ -215,14 +253,16 @@ async def process_event(
     facts = facts_for(event, user, settings)
     if event.subject is None:
         reachable = not user.disabled
-        targets = [name for name, ch in channels.items() if ch.recipient_for(user)] if reachable else []
+        targets = await asyncio.to_thread(_delivery_names, channels, user) if reachable else []
         if not reachable:
             message = template_message(facts, "The account is disabled, so nothing was sent.")
         elif not claimed.watch_active:
             targets = []
             message = template_message(facts, "The watch was turned off before the alert went out.")
         else:
-            max_chars = min((channels[name].max_length for name in targets), default=DEFAULT_BODY_CHARS)
+            max_chars = min(
+                (channels[base_channel_name(name)].max_length for name in targets), default=DEFAULT_BODY_CHARS
+            )
             message = await compose(
                 facts, ai_enabled=user.ai_text, tone=user.ai_tone, max_body_chars=max_chars, settings=settings
             )
@@ -244,7 +284,7 @@ async def process_event(
         if delivery.status not in WAITING or delivery.next_attempt_at > now:
             continue
         outcome = await _deliver(
-            delivery, channels.get(delivery.channel), user, message, owner, now, settings
+            delivery, channels.get(base_channel_name(delivery.channel)), user, message, owner, now, settings
         )
         outcomes.append(outcome)
     status = await asyncio.to_thread(finish_event, event_id, owner)
@@ -371,12 +411,23 @@ async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> 
 
 @dataclass(frozen=True)
 class ChannelStatus:
-    name: str  # "email" | "telegram"
+    name: str  # "email" | "telegram" | "apprise:<target id>"
     label: str
     configured: bool  # the server has credentials for it
     enabled: bool  # the person turned it on
     recipient: str | None  # address or chat id the alerts go to
     error: str | None  # the last lasting failure, until a send succeeds
+
+
+def _target_status(target: TargetView) -> ChannelStatus:
+    return ChannelStatus(
+        name=target.delivery_name,
+        label=target.name,
+        configured=True,
+        enabled=True,
+        recipient=target.shown_url,
+        error=target.last_detail if target.last_status == "failed" else None,
+    )
 
 
 def channel_status(user_id: int, *, settings: Settings | None = None) -> list[ChannelStatus]:
@@ -387,6 +438,9 @@ def channel_status(user_id: int, *, settings: Settings | None = None) -> list[Ch
             raise LookupError(f"No user with id {user_id}.")
         statuses = []
         for name, cls in channel_types().items():
+            if issubclass(cls, MultiTargetChannel):
+                statuses += [_target_status(target) for target in cls.targets_for(user_id)]
+                continue
             recipient = cls.recipient_for(user)
             statuses.append(
                 ChannelStatus(
