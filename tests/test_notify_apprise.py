@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
+from cloudtrack_app.auth import accounts
 from cloudtrack_app.cli import main
 from cloudtrack_app.log_redaction import redact
 from cloudtrack_app.models import utcnow
@@ -27,8 +28,12 @@ from cloudtrack_app.notify.apprise_channel import (
 )
 from cloudtrack_app.notify.dispatch import channel_status, dispatch_pending, send_test_alert
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.states.notifications import NotificationsState
+from cloudtrack_app.views.channels import ChannelState
 from tests.notify_fixtures import PUBLIC_URL, configure, load_event, make_event, make_user, make_watch
 from tests.stubs import WebhookStub
+from tests.test_reflex_layer import _run as run_handler
+from tests.test_reflex_layer import _state as reflex_state
 
 
 def allow_private(monkeypatch: pytest.MonkeyPatch, hosts: str) -> None:
@@ -238,3 +243,31 @@ def test_the_cli_adds_lists_and_removes_channels(webhook: WebhookStub) -> None:
         "no Apprise channels"
         in runner.invoke(main, ["notify", "channels", "list", "--user", "alex@example.com"]).output
     )
+
+
+async def test_the_settings_page_adds_tests_and_removes_an_apprise_channel(webhook: WebhookStub) -> None:
+    user = make_user(ai_text=False, email_alerts=False)
+    state = reflex_state(NotificationsState, accounts.start_session(user.id))  # type: ignore[arg-type]
+    await run_handler(state, "load_notifications")
+    assert state.apprise_channels == []
+
+    await run_handler(state, "add_apprise", {"apprise_name": "Phone", "apprise_url": "mailto://a@b.example"})
+    assert "does not send alerts to" in state.apprise_error and state.apprise_channels == []
+
+    url = f"ntfy://127.0.0.1:{port_of(webhook)}/secret-topic"
+    await run_handler(state, "add_apprise", {"apprise_name": "Phone", "apprise_url": url})
+    shown = f"ntfy://127.0.0.1:{port_of(webhook)}/•••"
+    assert state.apprise_error == "" and shown in state.apprise_message
+    [line] = state.apprise_channels
+    assert (line.label, line.state, line.detail) == ("Phone", ChannelState.ON, f"Alerts go to {shown}.")
+    assert line.last_outcome == "Nothing sent here yet."
+    assert "secret-topic" not in repr(state.apprise_channels)
+
+    async for _ in NotificationsState.event_handlers["test_apprise"].fn(state, line.name):
+        pass
+    assert state.test_results == [f"Phone: sent to {shown}."]
+    assert len(webhook.received) == 1
+    assert state.apprise_channels[0].last_outcome == "The last alert was delivered."
+
+    await run_handler(state, "remove_apprise", line.name)
+    assert state.apprise_channels == [] and state.apprise_message == "Apprise channel removed."

@@ -241,6 +241,7 @@ async def process_event(
     settings: Settings,
     *,
     lease_until: datetime,
+    only: str | None = None,
 ) -> list[ChannelOutcome]:
     claimed = await asyncio.to_thread(load_claimed, event_id, owner, lease_until)
     if claimed is None:
@@ -254,6 +255,8 @@ async def process_event(
     if event.subject is None:
         reachable = not user.disabled
         targets = await asyncio.to_thread(_delivery_names, channels, user) if reachable else []
+        if only is not None:  # a test of one channel
+            targets = [name for name in targets if name == only]
         if not reachable:
             message = template_message(facts, "The account is disabled, so nothing was sent.")
         elif not claimed.watch_active:
@@ -319,7 +322,13 @@ async def dispatch_pending(
 
 
 async def _dispatch_claimed(
-    ids: list[int], owner: str, now: datetime, started: datetime, settings: Settings
+    ids: list[int],
+    owner: str,
+    now: datetime,
+    started: datetime,
+    settings: Settings,
+    *,
+    only: str | None = None,
 ) -> DispatchReport:
     """Compose and send the events `owner` holds the lease of."""
     report = DispatchReport(claimed=len(ids))
@@ -333,7 +342,7 @@ async def _dispatch_claimed(
             lease_until = now + (utcnow() - started) + timedelta(seconds=settings.notify_lease_seconds)
             try:
                 outcomes = await process_event(
-                    one_id, owner, now, channels, settings, lease_until=lease_until
+                    one_id, owner, now, channels, settings, lease_until=lease_until, only=only
                 )
             except Exception:
                 # The lease expires and a later run tries again; nothing is lost.
@@ -394,15 +403,18 @@ def create_test_event(user_id: int, *, owner: str | None = None, lease_seconds: 
         return event.id
 
 
-async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> list[ChannelOutcome]:
-    """Send a sample alert through this person's channels now (settings page, CLI)."""
+async def send_test_alert(
+    user_id: int, *, settings: Settings | None = None, only: str | None = None
+) -> list[ChannelOutcome]:
+    """Send a sample alert through this person's channels now (settings page, CLI); `only`:
+    through that one channel (a delivery name such as `apprise:7`)."""
     settings = settings or get_settings()
     owner = _owner()
     event_id = await asyncio.to_thread(
         create_test_event, user_id, owner=owner, lease_seconds=settings.notify_lease_seconds
     )
     started = utcnow()
-    report = await _dispatch_claimed([event_id], owner, started, started, settings)
+    report = await _dispatch_claimed([event_id], owner, started, started, settings, only=only)
     return report.outcomes.get(event_id, [])
 
 
@@ -417,6 +429,7 @@ class ChannelStatus:
     enabled: bool  # the person turned it on
     recipient: str | None  # address or chat id the alerts go to
     error: str | None  # the last lasting failure, until a send succeeds
+    last_outcome: str | None = None  # the last delivery in words, for channels that keep it
 
 
 def _target_status(target: TargetView) -> ChannelStatus:
@@ -427,7 +440,17 @@ def _target_status(target: TargetView) -> ChannelStatus:
         enabled=True,
         recipient=target.shown_url,
         error=target.last_detail if target.last_status == "failed" else None,
+        last_outcome=_LAST_OUTCOME_WORDS.get(target.last_status or "", "Nothing sent here yet.")
+        + (f" {target.last_detail}" if target.last_status == "retrying" and target.last_detail else ""),
     )
+
+
+_LAST_OUTCOME_WORDS = {
+    "sent": "The last alert was delivered.",
+    "retrying": "The last alert was not delivered yet; CloudTrack tries again.",
+    "skipped": "The last alert was not sent.",
+    "failed": "The last alert failed.",
+}
 
 
 def channel_status(user_id: int, *, settings: Settings | None = None) -> list[ChannelStatus]:
