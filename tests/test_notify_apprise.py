@@ -271,3 +271,15 @@ async def test_the_settings_page_adds_tests_and_removes_an_apprise_channel(webho
 
     await run_handler(state, "remove_apprise", line.name)
     assert state.apprise_channels == [] and state.apprise_message == "Apprise channel removed."
+
+
+def test_the_preview_shows_each_apprise_channel_masked_and_sends_nothing(webhook: WebhookStub) -> None:
+    user = make_user(ai_text=False, email_alerts=False)
+    make_watch(user.id)  # type: ignore[arg-type]
+    add_target(user.id, f"ntfy://127.0.0.1:{port_of(webhook)}/secret-topic", "Phone")  # type: ignore[arg-type]
+
+    result = CliRunner().invoke(main, ["notify", "preview", "--user", "alex@example.com"])
+
+    assert result.exit_code == 0, result.output
+    assert f"== Phone to ntfy://127.0.0.1:{port_of(webhook)}/•••" in result.output
+    assert "secret-topic" not in result.output and webhook.received == []
