@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from cloudtrack_app.auth import verification
+from cloudtrack_app.auth import accounts, verification
 from cloudtrack_app.models import utcnow
 from cloudtrack_app.notify.dispatch import dispatch_pending
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.states.notifications import NotificationsState
 from tests.notify_fixtures import (
     PUBLIC_URL,
     configure,
@@ -32,6 +33,8 @@ from tests.notify_fixtures import (
     make_user,
     make_watch,
 )
+from tests.test_reflex_layer import _run as run_handler
+from tests.test_reflex_layer import _state as reflex_state
 
 SENDER = "CloudTrack <alerts@cloudtrack.example>"
 
@@ -242,4 +245,22 @@ def test_without_an_smtp_host_mail_is_not_configured(monkeypatch: pytest.MonkeyP
         monkeypatch, EMAIL_BACKEND="smtp", SMTP_HOST="mail.example.com", SMTP_SECURITY="tls", SMTP_PORT="0"
     )
     assert get_settings().mail_configured and get_settings().effective_smtp_port == 465
+    get_settings.cache_clear()
+
+
+async def test_a_new_alert_address_saved_in_settings_gets_its_link_over_smtp(
+    sqlite_url: str, mail_server: tuple[RecordingHandler, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler, port = mail_server
+    use_smtp(monkeypatch, port)
+    user = make_user("alex@example.com")
+    state = reflex_state(NotificationsState, accounts.start_session(user.id))  # type: ignore[arg-type]
+    await run_handler(state, "load_notifications")
+
+    await run_handler(state, "save_notifications", {"alert_email": "alerts@example.org"})
+
+    assert state.notify_error == ""
+    assert "E-mail alerts go there once you do." in state.notify_message
+    [got] = [r for r in handler.received if r.recipients == ["alerts@example.org"]]
+    assert got.message["Subject"] == "Confirm your e-mail address for CloudTrack"
     get_settings.cache_clear()

@@ -117,7 +117,11 @@ class NotificationsState(AuthState):
             return None
         await self._load(user.id)
         self.notify_error, self.notify_message = "", "Alert settings saved."
-        if self.alert_email != previous_address and not self.alert_email_verified and self.email_configured:
+        if (
+            self.alert_email != previous_address
+            and not self.alert_email_verified
+            and self.email_channel.switch_enabled
+        ):
             try:
                 sent = await verification.send_address_link(user.id, VerificationPurpose.ALERT)
             except AccountError as error:
