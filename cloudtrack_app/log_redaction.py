@@ -38,6 +38,13 @@ _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{REDACTED}",
     ),
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE), rf"\1{REDACTED}@"),
+    # Apprise URLs (notify/apprise_channel.py) carry tokens in the user part, path and query.
+    (
+        re.compile(
+            r"(?i)\b((?:jsons?|ntfys?|gotifys?|discord|slack|pover|matrixs?)://)(?:[^\s/@]*@)?([^\s/?#]*)\S*"
+        ),
+        rf"\1\2/{REDACTED}",
+    ),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), REDACTED),
     (re.compile(r"\bre_[A-Za-z0-9_]{8,}"), REDACTED),
 )
@@ -62,6 +69,7 @@ def _configured_secrets() -> tuple[str, ...]:
         settings.telegram_bot_token,
         settings.openai_api_key,
         settings.resend_api_key,
+        settings.smtp_password,
         settings.scraper_api_key,
         settings.secret_key,
     ]

@@ -169,6 +169,25 @@ class EmailVerification(SQLModel, table=True):
     used_at: datetime | None = _ts()
 
 
+class AppriseTarget(SQLModel, table=True):
+    """One Apprise URL a person gets alerts at (ntfy, Gotify, a JSON webhook, Discord, …).
+
+    The URL is kept whole because sending needs it; everything that shows it (settings
+    page, CLI, logs) shows `apprise_channel.masked_url` instead.
+    """
+
+    __tablename__ = "apprise_targets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=60)
+    url: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    last_status: str | None = Field(default=None, max_length=12)  # sent | failed | retrying
+    last_detail: str | None = Field(default=None, max_length=500)
+    last_at: datetime | None = _ts()
+
+
 class RateLimit(SQLModel, table=True):
     """Actions counted per key (`signup-client:<address>`, `test-alert:<user id>`, …) in a fixed window."""
 

@@ -138,9 +138,19 @@ class Settings(BaseSettings):
     api_requests_per_minute: int = Field(default=120, ge=1, validation_alias="API_REQUESTS_PER_MINUTE")
 
     # --- notifications -------------------------------------------------------------
+    # Which service carries e-mail: Resend (RESEND_API_KEY) or the administrator's SMTP server.
+    email_backend: Literal["resend", "smtp"] = Field(default="resend", validation_alias="EMAIL_BACKEND")
     resend_api_key: str = Field(default="", validation_alias="RESEND_API_KEY")
     resend_api_url: str = Field(default="", validation_alias="RESEND_API_URL")
     email_from: str = Field(default="CloudTrack <alerts@localhost>", validation_alias="EMAIL_FROM")
+    smtp_host: str = Field(default="", validation_alias="SMTP_HOST")
+    # 0: the usual port of SMTP_SECURITY (587 for starttls, 465 for tls, 25 for none).
+    smtp_port: int = Field(default=0, ge=0, le=65535, validation_alias="SMTP_PORT")
+    smtp_username: str = Field(default="", validation_alias="SMTP_USERNAME")
+    smtp_password: str = Field(default="", validation_alias="SMTP_PASSWORD")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", validation_alias="SMTP_SECURITY"
+    )
     telegram_bot_token: str = Field(default="", validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="", validation_alias="TELEGRAM_API_URL")
     telegram_mode: Literal["polling", "webhook"] = Field(default="polling", validation_alias="TELEGRAM_MODE")
@@ -156,6 +166,9 @@ class Settings(BaseSettings):
     notify_lease_seconds: int = Field(default=120, ge=10, validation_alias="NOTIFY_LEASE_SECONDS")
     notify_concurrency: int = Field(default=8, ge=1, validation_alias="NOTIFY_CONCURRENCY")
     notify_send_timeout: float = Field(default=15.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT")
+    # Hosts and networks (comma-separated, e.g. "ntfy.lan, 192.168.1.0/24") Apprise targets may
+    # reach although they are private; every other private address is refused.
+    notify_allow_private_hosts: str = Field(default="", validation_alias="NOTIFY_ALLOW_PRIVATE_HOSTS")
     unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
     telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 
@@ -165,6 +178,17 @@ class Settings(BaseSettings):
         if value < MIN_CHECK_INTERVAL_SECONDS:
             raise ValueError(f"CHECK_INTERVAL must be at least {MIN_CHECK_INTERVAL_SECONDS} seconds")
         return value
+
+    @property
+    def effective_smtp_port(self) -> int:
+        return self.smtp_port or {"starttls": 587, "tls": 465, "none": 25}[self.smtp_security]
+
+    @property
+    def mail_configured(self) -> bool:
+        """Whether the chosen e-mail backend has what it needs to send."""
+        if self.email_backend == "smtp":
+            return bool(self.smtp_host)
+        return bool(self.resend_api_key)
 
     @property
     def effective_database_url(self) -> str:

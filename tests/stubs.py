@@ -95,6 +95,33 @@ class StubServer(ABC):
         self.thread.join(timeout=5)
 
 
+class WebhookStub(StubServer):
+    """Any HTTP endpoint (a JSON webhook, an ntfy server): records each request, answers 200,
+    or the status or redirect it was told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.replies: deque[StubReply] = deque()
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self.lock:
+            self.replies.extend(StubReply(status, {"error": "stub failure"}) for _ in range(times))
+
+    def redirect_to(self, url: str) -> None:
+        with self.lock:
+            self.replies.append(StubReply(307, {}, {"Location": url}))
+
+    def json_bodies(self) -> list[Any]:
+        with self.lock:
+            return [json.loads(body) for _, _, _, body in self.received]
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> StubReply:
+        with self.lock:
+            self.received.append((method, path, headers, body))
+            return self.replies.popleft() if self.replies else StubReply(200, {"success": True})
+
+
 def _header(headers: dict[str, str], name: str) -> str | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     return lowered.get(name.lower())

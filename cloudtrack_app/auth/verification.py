@@ -93,7 +93,7 @@ class AddressStatus:
 
 
 def mail_configured(settings: Settings) -> bool:
-    return bool(settings.resend_api_key)
+    return settings.mail_configured
 
 
 def verify_url(token: str, settings: Settings) -> str:
@@ -344,7 +344,7 @@ async def send_address_link(
     settings = settings or get_settings()
     if not mail_configured(settings):
         raise AccountError(
-            "E-mail is not set up on this server (RESEND_API_KEY), so there is nothing to verify."
+            "E-mail is not set up on this server (EMAIL_BACKEND), so there is nothing to verify."
         )
     address, mail = await asyncio.to_thread(_prepare_address_link, user_id, purpose, settings)
     if not await send_account_mail(mail, address, settings):
@@ -413,7 +413,7 @@ async def request_email_change(
         raise AccountError("That is already your address.")
     if not mail_configured(settings):
         raise AccountError(
-            "This server cannot send e-mail (RESEND_API_KEY), so the new address cannot be confirmed. "
+            "This server cannot send e-mail (EMAIL_BACKEND), so the new address cannot be confirmed. "
             "Ask the administrator."
         )
     mail = await asyncio.to_thread(_prepare_change, user.id, new_email, settings)

@@ -36,7 +36,7 @@ def _echo_outcome(outcome: ChannelOutcome) -> None:
 
 @click.group()
 def notify() -> None:
-    """Alert channels: e-mail (Resend), Telegram, AI text."""
+    """Alert channels: e-mail (Resend or SMTP), Telegram, AI text."""
 
 
 @notify.command("test")
@@ -140,3 +140,53 @@ def preview(email: str, watch_id: int | None) -> None:
     except PreviewRefused as refused:
         raise click.ClickException(str(refused)) from refused
     _echo_preview(alert, email, get_settings().openai_model)
+
+
+@notify.group("channels")
+def channels() -> None:
+    """A person's Apprise channels (ntfy, Gotify, JSON webhooks, Discord, …)."""
+
+
+@channels.command("list")
+@click.option("--user", "email", required=True, help="The account (e-mail address).")
+@needs_database
+def channels_list(email: str) -> None:
+    """List the account's Apprise channels, their URLs masked, with the last delivery outcome."""
+    from cloudtrack_app.notify.apprise_channel import list_targets
+
+    targets = list_targets(_user_id(email))
+    if not targets:
+        click.echo(f"{email} has no Apprise channels.")
+    for target in targets:
+        last = f"; last: {target.last_status}" if target.last_status else "; nothing sent yet"
+        detail = f" ({target.last_detail})" if target.last_status == "failed" and target.last_detail else ""
+        click.echo(_printable(f"  {target.id:<5} {target.name}: {target.shown_url}{last}{detail}"))
+
+
+@channels.command("add")
+@click.option("--user", "email", required=True, help="The account (e-mail address).")
+@click.option("--name", required=True, help="A name to tell this channel from the others.")
+@click.argument("url")
+@needs_database
+def channels_add(email: str, name: str, url: str) -> None:
+    """Add an Apprise URL (e.g. ntfys://ntfy.example.com/prices) as an alert channel."""
+    from cloudtrack_app.notify.apprise_channel import AppriseTargetError, add_target
+
+    try:
+        target = add_target(_user_id(email), url, name)
+    except AppriseTargetError as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(_printable(f"Added {target.id}: {target.name} ({target.shown_url})."))
+
+
+@channels.command("remove")
+@click.option("--user", "email", required=True, help="The account (e-mail address).")
+@click.argument("target_id", type=int)
+@needs_database
+def channels_remove(email: str, target_id: int) -> None:
+    """Remove one of the account's Apprise channels, by the number `list` shows."""
+    from cloudtrack_app.notify.apprise_channel import remove_target
+
+    if not remove_target(_user_id(email), target_id):
+        raise click.ClickException(f"{email} has no Apprise channel {target_id}.")
+    click.echo(f"Removed Apprise channel {target_id}.")

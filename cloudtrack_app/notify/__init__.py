@@ -2,7 +2,7 @@
 
 - `facts`    typed, validated facts of one alert; money formatting (babel, Decimal).
 - `compose`  the text: a language model's words when they pass the checks, else the template.
-- `channels` the `Channel` interface, send errors and the registry; `email` (Resend) and
+- `channels` the `Channel` interface, send errors and the registry; `email` (Resend, or SMTP through `smtp`) and
              `telegram` (python-telegram-bot, chat linking, polling/webhook) implement it.
 - `dispatch` the outbox: claim, compose once, send per channel, retry, record;
              `send_test_alert` and `channel_status` for the settings page.

@@ -17,7 +17,11 @@ from cloudtrack_app.models import User
 from cloudtrack_app.notify.compose import ComposedMessage
 from cloudtrack_app.settings import Settings
 
-CHANNEL_MODULES = ("cloudtrack_app.notify.email", "cloudtrack_app.notify.telegram")
+CHANNEL_MODULES = (
+    "cloudtrack_app.notify.email",
+    "cloudtrack_app.notify.telegram",
+    "cloudtrack_app.notify.apprise_channel",
+)
 
 
 class TransientSendError(Exception):
@@ -97,6 +101,11 @@ def channel_types() -> dict[str, ChannelType]:
 
 def configured_channel_types(settings: Settings) -> dict[str, ChannelType]:
     return {name: cls for name, cls in channel_types().items() if cls.is_configured(settings)}
+
+
+def base_channel_name(delivery_name: str) -> str:
+    """The channel of a delivery: `apprise:7` (one of a person's Apprise targets) is `apprise`."""
+    return delivery_name.split(":", 1)[0]
 
 
 def channel_error_column(name: str) -> str:

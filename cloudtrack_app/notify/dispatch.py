@@ -4,13 +4,15 @@ One run claims due events with a lease (the database steps are in `outbox`), com
 each event once (stored on the event), then sends one `AlertDelivery` per channel and
 writes down what happened. Transient failures wait in the database (`next_attempt_at`,
 exponential backoff or the provider's retry-after); a crash leaves the lease to expire
-and the next run sends again with the same idempotency key, which Resend honours.
+and the next run sends again with the same idempotency key, which Resend honours (over
+SMTP it becomes the Message-ID, so the second copy is recognisably the same message).
 
 A delivery is written down as "sending" before it is sent and marked sent by a single
 write right after (`outbox.record_sent`). Only a kill between the provider accepting the
-message and that write sends it again: e-mail still arrives once (same idempotency key),
-a Telegram message twice, since the Bot API has no idempotency key. Telegram is therefore
-at-least-once in that window, e-mail exactly-once.
+message and that write sends it again: e-mail through Resend still arrives once (same
+idempotency key); over SMTP and on Telegram it arrives twice, since neither has an
+idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in that
+window, Resend exactly-once.
 
 Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
 least one channel delivered), `failed` (every channel gave up), `skipped` (composed and
@@ -26,14 +28,18 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, utcnow
+from cloudtrack_app.notify.apprise_channel import TargetView
 from cloudtrack_app.notify.channels import (
     Channel,
     PermanentSendError,
     RenderedMessage,
+    SendResult,
     TransientSendError,
+    base_channel_name,
     channel_error_column,
     channel_types,
     open_channels,
@@ -92,6 +98,31 @@ def backoff_seconds(attempts: int, settings: Settings) -> float:
 # --- one event ------------------------------------------------------------------------
 
 
+@runtime_checkable
+class MultiTargetChannel(Protocol):
+    """A channel with several targets per person (Apprise URLs), one delivery each (`name:<id>`)."""
+
+    def targets_for(self, user_id: int) -> list[TargetView]: ...
+
+    def recipient_for_delivery(self, delivery_name: str, user: User) -> str | None: ...
+
+    async def send_to(self, rendered: RenderedMessage, delivery_name: str, user_id: int) -> SendResult: ...
+
+    def record_outcome(self, delivery_name: str, status: str, detail: str | None) -> None: ...
+
+
+def _delivery_names(channels: dict[str, Channel], user: User) -> list[str]:
+    """One delivery per channel this person has on, and one per target of a multi-target channel."""
+    names = []
+    for name, channel in channels.items():
+        if isinstance(channel, MultiTargetChannel):
+            assert user.id is not None
+            names += [target.delivery_name for target in channel.targets_for(user.id)]
+        elif channel.recipient_for(user):
+            names.append(name)
+    return names
+
+
 def facts_for(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
     link = None
     if event.watch_id is not None and event.kind != AlertKind.TEST:
@@ -117,11 +148,15 @@ async def _attempt(
     delivery: AlertDelivery,
     now: datetime,
     settings: Settings,
+    user_id: int,
 ) -> AttemptResult:
     attempts = delivery.attempts + 1
     try:
         async with asyncio.timeout(settings.notify_send_timeout * 2):
-            result = await channel.send(rendered, recipient, delivery.idempotency_key)
+            if isinstance(channel, MultiTargetChannel):
+                result = await channel.send_to(rendered, delivery.channel, user_id)
+            else:
+                result = await channel.send(rendered, recipient, delivery.idempotency_key)
     except PermanentSendError as error:
         return AttemptResult(DeliveryStatus.FAILED, error=str(error), channel_error=str(error))
     except TransientSendError as error:
@@ -163,13 +198,16 @@ async def _deliver(
     settings: Settings,
 ) -> ChannelOutcome:
     delivery_id = delivery.id
-    assert delivery_id is not None
-    recipient = channel.recipient_for(user) if channel is not None else None
+    assert delivery_id is not None and user.id is not None
+    if isinstance(channel, MultiTargetChannel):
+        recipient = await asyncio.to_thread(channel.recipient_for_delivery, delivery.channel, user)
+    else:
+        recipient = channel.recipient_for(user) if channel is not None else None
     if channel is None or recipient is None:
         reason = (
             "This channel is no longer configured on the server."
             if channel is None
-            else "This channel was turned off before the alert went out."
+            else "This channel was turned off or removed before the alert went out."
         )
         skipped = AttemptResult(DeliveryStatus.SKIPPED, error=reason)
         await asyncio.to_thread(finish_attempt, delivery_id, skipped, None)
@@ -182,15 +220,17 @@ async def _deliver(
     rendered = channel.render(message)
     if not await asyncio.to_thread(start_attempt, delivery_id, owner, rendered.subject, rendered.body):
         return ChannelOutcome(delivery.channel, "retrying", "Another worker took over this alert.")
-    result = await _attempt(channel, rendered, recipient, delivery, now, settings)
+    result = await _attempt(channel, rendered, recipient, delivery, now, settings, user.id)
     if result.status == DeliveryStatus.SENT:
         # Right after the send, one write and nothing else (see `record_sent`).
         await asyncio.to_thread(record_sent, delivery_id, result.provider_id)
-        if user.id is not None:
-            await asyncio.to_thread(clear_channel_error, user.id, delivery.channel)
+        await asyncio.to_thread(clear_channel_error, user.id, delivery.channel)
     else:
         await asyncio.to_thread(finish_attempt, delivery_id, result, user.id)
-    return _outcome(delivery.channel, recipient, result)
+    outcome = _outcome(delivery.channel, recipient, result)
+    if isinstance(channel, MultiTargetChannel):
+        await asyncio.to_thread(channel.record_outcome, delivery.channel, outcome.status, outcome.detail)
+    return outcome
 
 
 async def process_event(
@@ -201,6 +241,7 @@ async def process_event(
     settings: Settings,
     *,
     lease_until: datetime,
+    only: str | None = None,
 ) -> list[ChannelOutcome]:
     claimed = await asyncio.to_thread(load_claimed, event_id, owner, lease_until)
     if claimed is None:
@@ -213,14 +254,18 @@ async def process_event(
     facts = facts_for(event, user, settings)
     if event.subject is None:
         reachable = not user.disabled
-        targets = [name for name, ch in channels.items() if ch.recipient_for(user)] if reachable else []
+        targets = await asyncio.to_thread(_delivery_names, channels, user) if reachable else []
+        if only is not None:  # a test of one channel
+            targets = [name for name in targets if name == only]
         if not reachable:
             message = template_message(facts, "The account is disabled, so nothing was sent.")
         elif not claimed.watch_active:
             targets = []
             message = template_message(facts, "The watch was turned off before the alert went out.")
         else:
-            max_chars = min((channels[name].max_length for name in targets), default=DEFAULT_BODY_CHARS)
+            max_chars = min(
+                (channels[base_channel_name(name)].max_length for name in targets), default=DEFAULT_BODY_CHARS
+            )
             message = await compose(
                 facts, ai_enabled=user.ai_text, tone=user.ai_tone, max_body_chars=max_chars, settings=settings
             )
@@ -242,7 +287,7 @@ async def process_event(
         if delivery.status not in WAITING or delivery.next_attempt_at > now:
             continue
         outcome = await _deliver(
-            delivery, channels.get(delivery.channel), user, message, owner, now, settings
+            delivery, channels.get(base_channel_name(delivery.channel)), user, message, owner, now, settings
         )
         outcomes.append(outcome)
     status = await asyncio.to_thread(finish_event, event_id, owner)
@@ -277,7 +322,13 @@ async def dispatch_pending(
 
 
 async def _dispatch_claimed(
-    ids: list[int], owner: str, now: datetime, started: datetime, settings: Settings
+    ids: list[int],
+    owner: str,
+    now: datetime,
+    started: datetime,
+    settings: Settings,
+    *,
+    only: str | None = None,
 ) -> DispatchReport:
     """Compose and send the events `owner` holds the lease of."""
     report = DispatchReport(claimed=len(ids))
@@ -291,7 +342,7 @@ async def _dispatch_claimed(
             lease_until = now + (utcnow() - started) + timedelta(seconds=settings.notify_lease_seconds)
             try:
                 outcomes = await process_event(
-                    one_id, owner, now, channels, settings, lease_until=lease_until
+                    one_id, owner, now, channels, settings, lease_until=lease_until, only=only
                 )
             except Exception:
                 # The lease expires and a later run tries again; nothing is lost.
@@ -352,15 +403,18 @@ def create_test_event(user_id: int, *, owner: str | None = None, lease_seconds: 
         return event.id
 
 
-async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> list[ChannelOutcome]:
-    """Send a sample alert through this person's channels now (settings page, CLI)."""
+async def send_test_alert(
+    user_id: int, *, settings: Settings | None = None, only: str | None = None
+) -> list[ChannelOutcome]:
+    """Send a sample alert through this person's channels now (settings page, CLI); `only`:
+    through that one channel (a delivery name such as `apprise:7`)."""
     settings = settings or get_settings()
     owner = _owner()
     event_id = await asyncio.to_thread(
         create_test_event, user_id, owner=owner, lease_seconds=settings.notify_lease_seconds
     )
     started = utcnow()
-    report = await _dispatch_claimed([event_id], owner, started, started, settings)
+    report = await _dispatch_claimed([event_id], owner, started, started, settings, only=only)
     return report.outcomes.get(event_id, [])
 
 
@@ -369,12 +423,34 @@ async def send_test_alert(user_id: int, *, settings: Settings | None = None) -> 
 
 @dataclass(frozen=True)
 class ChannelStatus:
-    name: str  # "email" | "telegram"
+    name: str  # "email" | "telegram" | "apprise:<target id>"
     label: str
     configured: bool  # the server has credentials for it
     enabled: bool  # the person turned it on
     recipient: str | None  # address or chat id the alerts go to
     error: str | None  # the last lasting failure, until a send succeeds
+    last_outcome: str | None = None  # the last delivery in words, for channels that keep it
+
+
+def _target_status(target: TargetView) -> ChannelStatus:
+    return ChannelStatus(
+        name=target.delivery_name,
+        label=target.name,
+        configured=True,
+        enabled=True,
+        recipient=target.shown_url,
+        error=target.last_detail if target.last_status == "failed" else None,
+        last_outcome=_LAST_OUTCOME_WORDS.get(target.last_status or "", "Nothing sent here yet.")
+        + (f" {target.last_detail}" if target.last_status == "retrying" and target.last_detail else ""),
+    )
+
+
+_LAST_OUTCOME_WORDS = {
+    "sent": "The last alert was delivered.",
+    "retrying": "The last alert was not delivered yet; CloudTrack tries again.",
+    "skipped": "The last alert was not sent.",
+    "failed": "The last alert failed.",
+}
 
 
 def channel_status(user_id: int, *, settings: Settings | None = None) -> list[ChannelStatus]:
@@ -385,6 +461,9 @@ def channel_status(user_id: int, *, settings: Settings | None = None) -> list[Ch
             raise LookupError(f"No user with id {user_id}.")
         statuses = []
         for name, cls in channel_types().items():
+            if issubclass(cls, MultiTargetChannel):
+                statuses += [_target_status(target) for target in cls.targets_for(user_id)]
+                continue
             recipient = cls.recipient_for(user)
             statuses.append(
                 ChannelStatus(

@@ -1,4 +1,4 @@
-"""E-mail through Resend: alerts, and the fixed-wording account mails (address links and notices).
+"""E-mail through Resend or SMTP (notify/smtp.py): alerts, and the fixed-wording account mails (address links and notices).
 
 Every value in an alert is escaped. Account mails carry nothing a person typed except the
 address they are sent to: a stranger's address must never receive text someone chose.
@@ -28,6 +28,7 @@ from cloudtrack_app.notify.channels import (
 )
 from cloudtrack_app.notify.compose import ComposedMessage
 from cloudtrack_app.notify.facts import fact_rows, message_links
+from cloudtrack_app.notify.smtp import SMTPSender
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking.images import product_image_url
 
@@ -83,6 +84,13 @@ class ResendSender:
 
     async def aclose(self) -> None:
         await self.http_client.aclose()
+
+
+def mail_sender(settings: Settings) -> ResendSender | SMTPSender:
+    """The sender of the backend EMAIL_BACKEND chose; both take the same params."""
+    if settings.email_backend == "smtp":
+        return SMTPSender(settings)
+    return ResendSender(settings.resend_api_key, settings.resend_api_url, settings.notify_send_timeout)
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -169,13 +177,11 @@ class EmailChannel:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.sender = ResendSender(
-            settings.resend_api_key, settings.resend_api_url, settings.notify_send_timeout
-        )
+        self.sender = mail_sender(settings)
 
     @classmethod
     def is_configured(cls, settings: Settings) -> bool:
-        return bool(settings.resend_api_key)
+        return settings.mail_configured
 
     @classmethod
     def recipient_for(cls, user: User) -> str | None:
@@ -297,8 +303,8 @@ def address_changed_mail(public_url: str) -> AccountMail:
 
 
 async def send_account_mail(mail: AccountMail, to: str, settings: Settings) -> bool:
-    """Send one account mail now; False (and a log line) when Resend did not take it."""
-    sender = ResendSender(settings.resend_api_key, settings.resend_api_url, settings.notify_send_timeout)
+    """Send one account mail now; False (and a log line) when the mail backend did not take it."""
+    sender = mail_sender(settings)
     params = {
         "from": settings.email_from,
         "to": [to],
@@ -308,7 +314,7 @@ async def send_account_mail(mail: AccountMail, to: str, settings: Settings) -> b
     }
     try:
         await sender.send(params, f"cloudtrack-account-{secrets.token_hex(12)}")
-    except (ResendError, httpx.HTTPError) as error:
+    except (ResendError, httpx.HTTPError, PermanentSendError, TransientSendError) as error:
         log.warning("An account e-mail was not sent: %s", type(error).__name__)
         return False
     finally:

@@ -149,7 +149,8 @@ def record_sent(delivery_id: int, provider_id: str | None) -> None:
 
     A kill before this write commits leaves the delivery "sending", and it is sent again
     once the lease expires: e-mail with the same idempotency key (Resend answers with the
-    first e-mail, nothing more is sent), Telegram without one (its Bot API has none).
+    first e-mail, nothing more is sent; SMTP carries it as the Message-ID of a second copy),
+    Telegram without one (its Bot API has none).
     Every other consequence of the send (the channel error shown in settings, the event's
     status) is written afterwards: losing those re-sends nothing.
     """

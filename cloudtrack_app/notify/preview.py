@@ -8,6 +8,7 @@ wording check, the template on refusal). Each channel renders it; none sends it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -26,7 +27,7 @@ from cloudtrack_app.models import (
 )
 from cloudtrack_app.notify.channels import RenderedMessage, channel_types, open_channels
 from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
-from cloudtrack_app.notify.dispatch import DEFAULT_BODY_CHARS, facts_for
+from cloudtrack_app.notify.dispatch import DEFAULT_BODY_CHARS, MultiTargetChannel, facts_for
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import stats_in_session
@@ -145,7 +146,15 @@ async def preview_alert(
             held = "The watch is paused, so nothing would be sent."
         else:
             held = None
-        targets = {} if held else {n: ch for n, ch in channels.items() if ch.recipient_for(user)}
+        assert user.id is not None
+        multi = {
+            name: await asyncio.to_thread(cls.targets_for, user.id)
+            for name, cls in channel_types().items()
+            if issubclass(cls, MultiTargetChannel)
+        }
+        targets = (
+            {} if held else {n: ch for n, ch in channels.items() if ch.recipient_for(user) or multi.get(n)}
+        )
         if held:
             message = template_message(facts, held)
         else:
@@ -154,6 +163,12 @@ async def preview_alert(
                 facts, ai_enabled=user.ai_text, tone=user.ai_tone, max_body_chars=max_chars, settings=settings
             )
         for name, channel_type in channel_types().items():
+            if name in multi:  # one preview per target (Apprise URLs), none when there is none
+                rendered = targets[name].render(message) if name in targets else None
+                previews += [
+                    ChannelPreview(t.delivery_name, t.name, t.shown_url, rendered, held) for t in multi[name]
+                ]
+                continue
             recipient = channel_type.recipient_for(user)
             if name not in channels:
                 note = "not configured on this server"

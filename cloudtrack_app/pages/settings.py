@@ -293,6 +293,72 @@ def telegram_block() -> rx.Component:
     )
 
 
+def apprise_target(channel: ChannelLine) -> rx.Component:
+    state = NotificationsState
+    return rx.vstack(
+        channel_header(channel),
+        rx.text(channel.last_outcome, size="1", color=rx.color("gray", 10)),
+        rx.hstack(
+            rx.button(
+                "Send test",
+                on_click=state.test_apprise(channel.name),
+                disabled=state.testing,
+                variant="soft",
+                size="1",
+                type="button",
+            ),
+            rx.button(
+                "Remove",
+                on_click=state.remove_apprise(channel.name),
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+                type="button",
+            ),
+            spacing="2",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def apprise_block() -> rx.Component:
+    """Apprise URLs (ntfy, Gotify, webhooks, Discord, …): a form of its own, outside the alert form."""
+    state = NotificationsState
+    return rx.vstack(
+        rx.heading("Apprise: ntfy, Gotify, webhooks, Discord, …", size="3", as_="h3"),
+        rx.text(
+            "Add an Apprise URL such as ntfys://ntfy.sh/your-topic or json://hooks.example.com/alerts. "
+            "Only its service and host are shown once it is saved.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        rx.foreach(state.apprise_channels, apprise_target),
+        form_error(state.apprise_error),
+        _notice(state.apprise_message),
+        rx.form(
+            rx.vstack(
+                labelled_input("Name", "apprise_name", placeholder="Phone", key=state.apprise_form_key),
+                labelled_input(
+                    "Apprise URL",
+                    "apprise_url",
+                    placeholder="ntfys://ntfy.sh/your-topic",
+                    key=state.apprise_form_key,
+                    autocomplete="off",
+                ),
+                rx.button("Add Apprise channel", type="submit", variant="soft"),
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=state.add_apprise,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+        data_testid="apprise-channels",
+    )
+
+
 def ai_block() -> rx.Component:
     state = NotificationsState
     return rx.vstack(
@@ -343,6 +409,8 @@ def notifications_section() -> rx.Component:
             on_submit=state.save_notifications,
             width="100%",
         ),
+        rx.divider(),
+        rx.box(apprise_block(), max_width="32rem", width="100%"),
         rx.divider(),
         rx.hstack(
             rx.button(

@@ -1,4 +1,4 @@
-"""Alert preferences on the settings page: channels, Telegram linking, AI text, test alert."""
+"""Alert preferences on the settings page: channels, Telegram linking, Apprise URLs, AI text, test alert."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from cloudtrack_app.auth import verification
 from cloudtrack_app.auth.state import AccountError, AuthState, login_required
 from cloudtrack_app.models import VerificationPurpose
 from cloudtrack_app.notify import telegram
+from cloudtrack_app.notify.apprise_channel import AppriseTargetError, add_target, remove_target, target_id_of
 from cloudtrack_app.notify.compose import TONES
 from cloudtrack_app.notify.dispatch import send_test_alert
 from cloudtrack_app.notify.preferences import load_preferences, save_preferences
-from cloudtrack_app.views.channels import NO_CHANNEL, ChannelLine, channel_lines, describe_test_alert
+from cloudtrack_app.views.channels import (
+    NO_CHANNEL,
+    ChannelLine,
+    apprise_lines,
+    channel_lines,
+    describe_test_alert,
+)
 
 
 class NotificationsState(AuthState):
@@ -37,6 +44,11 @@ class NotificationsState(AuthState):
     notify_error: str = ""
     test_results: list[str] = []
     testing: bool = False
+    apprise_channels: list[ChannelLine] = []
+    apprise_message: str = ""
+    apprise_error: str = ""
+    # Clears the add form's inputs after an Apprise URL was taken (their `key`).
+    apprise_form_key: int = 0
 
     @rx.var(cache=True)
     def tones(self) -> list[str]:
@@ -55,10 +67,12 @@ class NotificationsState(AuthState):
         self._channel_lines = await asyncio.to_thread(channel_lines, user_id, verified={"email": mail_ok})
         self.email_channel = self._channel_lines.get("email", NO_CHANNEL)
         self.telegram_channel = self._channel_lines.get("telegram", NO_CHANNEL)
+        self.apprise_channels = apprise_lines(self._channel_lines)
 
     @rx.event
     async def load_notifications(self) -> rx.event.EventSpec | None:
         self.link_url = self.link_qr = self.notify_message = self.notify_error = ""
+        self.apprise_message = self.apprise_error = ""
         self.test_results, self.testing = [], False
         user = await self._user()
         if user is None:
@@ -103,7 +117,11 @@ class NotificationsState(AuthState):
             return None
         await self._load(user.id)
         self.notify_error, self.notify_message = "", "Alert settings saved."
-        if self.alert_email != previous_address and not self.alert_email_verified and self.email_configured:
+        if (
+            self.alert_email != previous_address
+            and not self.alert_email_verified
+            and self.email_channel.switch_enabled
+        ):
             try:
                 sent = await verification.send_address_link(user.id, VerificationPurpose.ALERT)
             except AccountError as error:
@@ -155,9 +173,46 @@ class NotificationsState(AuthState):
         await self._load(user.id)
         return None
 
+    @rx.event
+    @login_required
+    async def add_apprise(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        name, url = str(form.get("apprise_name", "")), str(form.get("apprise_url", ""))
+        try:
+            # Looks the host up (the address check), so it runs outside the event loop.
+            added = await asyncio.to_thread(add_target, user.id, url, name)
+        except AppriseTargetError as error:
+            self.apprise_error, self.apprise_message = str(error), ""
+            return None
+        await self._load(user.id)
+        self.apprise_error = ""
+        self.apprise_message = f"Added {added.name} ({added.shown_url}). Send it a test to check it works."
+        self.apprise_form_key += 1
+        return None
+
+    @rx.event
+    @login_required
+    async def remove_apprise(self, delivery_name: str) -> rx.event.EventSpec | None:
+        user = await self._require_user()
+        target_id = target_id_of(str(delivery_name))
+        removed = target_id is not None and await asyncio.to_thread(remove_target, user.id, target_id)
+        await self._load(user.id)
+        self.apprise_error = "" if removed else "That Apprise channel is gone already."
+        self.apprise_message = "Apprise channel removed." if removed else ""
+        return None
+
     @rx.event(background=True)
     async def send_test(self) -> AsyncIterator[rx.event.EventSpec | None]:
-        # A background event: sending waits on Resend and Telegram, outside the state lock.
+        async for step in self._test_alert(None):
+            yield step
+
+    @rx.event(background=True)
+    async def test_apprise(self, delivery_name: str) -> AsyncIterator[rx.event.EventSpec | None]:
+        async for step in self._test_alert(str(delivery_name)):
+            yield step
+
+    async def _test_alert(self, only: str | None) -> AsyncIterator[rx.event.EventSpec | None]:
+        # Run from background events: sending waits on the providers, outside the state lock.
         async with self:
             if self.testing:
                 return
@@ -175,11 +230,14 @@ class NotificationsState(AuthState):
             except AccountError as error:
                 results = [str(error)]
                 return
-            outcomes = await send_test_alert(user.id)
+            outcomes = await send_test_alert(user.id, only=only)
         finally:
             async with self:
                 await self._load(user.id)
-                if outcomes is not None:
+                if outcomes is not None and only is not None:
+                    lines = {only: self._channel_lines[only]} if only in self._channel_lines else {}
+                    results = describe_test_alert(outcomes, lines) or ["That Apprise channel is gone."]
+                elif outcomes is not None:
                     results = describe_test_alert(outcomes, self._channel_lines) or [
                         "No channel is set up: the test alert is recorded and shown in the app only."
                     ]

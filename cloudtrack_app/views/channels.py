@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cloudtrack_app.notify.apprise_channel import DELIVERY_PREFIX
 from cloudtrack_app.notify.dispatch import ChannelOutcome, ChannelStatus, channel_status
 
 
@@ -40,6 +41,7 @@ class ChannelLine:
     detail: str  # one sentence: where alerts go, what to do, or why the last one failed
     switch_on: bool
     switch_enabled: bool
+    last_outcome: str = ""  # the last delivery in words, for channels that keep it (Apprise)
 
 
 NO_CHANNEL = ChannelLine("", "", ChannelState.NOT_SET_UP, "", "", False, False)
@@ -80,6 +82,7 @@ def channel_line(status: ChannelStatus, *, verified: bool = True) -> ChannelLine
         detail,
         switch_on=status.enabled,
         switch_enabled=True,
+        last_outcome=status.last_outcome or "",
     )
 
 
@@ -100,6 +103,11 @@ def channel_lines(user_id: int, *, verified: Mapping[str, bool] | None = None) -
         status.name: channel_line(status, verified=confirmed.get(status.name, True))
         for status in channel_status(user_id)
     }
+
+
+def apprise_lines(lines: Mapping[str, ChannelLine]) -> list[ChannelLine]:
+    """The person's Apprise targets among `lines`, in the order they were added."""
+    return [line for name, line in lines.items() if name.startswith(DELIVERY_PREFIX)]
 
 
 def describe_test_alert(outcomes: Sequence[ChannelOutcome], lines: Mapping[str, ChannelLine]) -> list[str]:

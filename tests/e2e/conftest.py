@@ -16,7 +16,7 @@ from benchmarks.apprunner import RunningApp, running_app
 from benchmarks.shop import LocalShop
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.fetch import BROWSER_ARGS
-from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ResendStub, TelegramStub
+from tests.stubs import RESEND_TEST_KEY, TELEGRAM_TEST_TOKEN, ResendStub, TelegramStub, WebhookStub
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -61,8 +61,18 @@ def telegram_stub() -> Iterator[TelegramStub]:
 
 
 @pytest.fixture(scope="session")
+def webhook_stub() -> Iterator[WebhookStub]:
+    """An Apprise target (JSON webhook or ntfy) on loopback, which the app is allowed to reach."""
+    with WebhookStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
 def app_server(
-    tmp_path_factory: pytest.TempPathFactory, resend_stub: ResendStub, telegram_stub: TelegramStub
+    tmp_path_factory: pytest.TempPathFactory,
+    resend_stub: ResendStub,
+    telegram_stub: TelegramStub,
+    webhook_stub: WebhookStub,
 ) -> Iterator[RunningApp]:
     work = tmp_path_factory.mktemp("app")
     url = f"sqlite:///{work / 'e2e.db'}"
@@ -75,6 +85,7 @@ def app_server(
         "EMAIL_FROM": "CloudTrack <alerts@cloudtrack.test>",
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TEST_TOKEN,
         "TELEGRAM_API_URL": telegram_stub.url,
+        "NOTIFY_ALLOW_PRIVATE_HOSTS": "127.0.0.1/32",
         # Every browser test signs up from 127.0.0.1.
         "SIGNUP_LIMIT_PER_HOUR": "1000",
     }
