@@ -1,7 +1,7 @@
 """apprise targets: each person's Apprise URLs (ntfy, Gotify, webhooks, …) as alert channels
 
 Revision ID: c5d8e2f1a7b4
-Revises: 450afaa8577c
+Revises: c5d8e2f4a1b6
 Create Date: 2026-12-03 15:45:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'c5d8e2f1a7b4'
-down_revision: Union[str, Sequence[str], None] = '450afaa8577c'
+down_revision: Union[str, Sequence[str], None] = 'c5d8e2f4a1b6'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
