@@ -40,7 +40,7 @@ READ_CPU_SECONDS = 0.2
 
 @functools.cache
 def too_slow_to_read_page() -> str:
-    """The page of benchmarks/hostile_pages.py that takes the extractor longest: some 0.8 s of
+    """The page of benchmarks/hostile_pages.py that takes the extractor longest: 0.8–1 s of
     CPU (4.7 MB), well over the `READ_CPU_SECONDS` these tests allow a page."""
     return hostile_pages()[SLOWEST_HOSTILE_PAGE]
 

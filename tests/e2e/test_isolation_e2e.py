@@ -28,7 +28,7 @@ from tests.test_page_readers import too_slow_to_read_page
 
 pytestmark = pytest.mark.own_app
 
-# The page takes some 0.8 s of CPU to read: refused at 0.5 s even on a faster CPU.
+# The page takes 0.8–1 s of CPU to read: refused at 0.5 s even on a faster CPU.
 READ_CPU_SECONDS = "0.5"
 HEALTH_BOUND_S = 5.0
 HEALTH_PROBES = 5
