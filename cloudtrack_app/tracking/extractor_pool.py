@@ -188,7 +188,8 @@ class ExtractorPool:
             self._holding -= 1
 
     async def _read_in_workers(self, body: bytes, url: str, charset: str | None) -> Extraction | None:
-        for _ in range(EXTRACT_ATTEMPTS):
+        deaths = 0
+        while deaths < EXTRACT_ATTEMPTS:
             workers = self._workers if len(self._workers) == self.processes else await self._start()
             worker = min(workers, key=lambda w: len(w.waiting))
             try:
@@ -199,6 +200,11 @@ class ExtractorPool:
                         "reading %s took over %s s of CPU; its worker was ended", url, self.cpu_seconds
                     )
                     raise PageTooSlow(url) from None
+                # A page waiting behind the one that ended its worker is not to blame: charged
+                # for that death, three hostile pages would make a good one behind them unread.
+                # Every death is still charged to the page that was being read, so this ends.
+                if death.was_reading:
+                    deaths += 1
         log.error("page extraction workers died %d times on %s", EXTRACT_ATTEMPTS, url)
         return None
 

@@ -30,6 +30,31 @@ def browser_type_launch_args() -> dict[str, Any]:
     }
 
 
+OWN_APP = "own_app"
+_own_app_started: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{OWN_APP}: the test starts an app of its own; run after every test of the shared app",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start their own app go last: starting one rebuilds `.web` in the project,
+    under the shared app (`app_server`), which then loses its websocket for good."""
+    items.sort(key=lambda item: item.get_closest_marker(OWN_APP) is not None)
+
+
+@pytest.fixture(autouse=True)
+def _shared_app_outlives_no_own_app(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker(OWN_APP) is not None:
+        _own_app_started.append(request.node.nodeid)
+    elif "app_server" in request.fixturenames and _own_app_started:
+        pytest.fail(f"the shared app's build was replaced by the app of {_own_app_started[0]}")
+
+
 _MAILBOX: list[ResendStub] = []
 
 
