@@ -78,7 +78,8 @@ def test_money_follows_the_persons_locale() -> None:
     ("kind", "subject"),
     [
         (AlertKind.RESTOCK, "Back in stock: Acme Coffee Grinder at €79.90"),
-        (AlertKind.CONFIRMATION, "Now watching Acme Coffee Grinder (€79.90)"),
+        (AlertKind.CONFIRMATION, "Now watching Acme Coffee Grinder at €79.90"),
+        (AlertKind.PRICE_INCREASE, "Price up: Acme Coffee Grinder now €79.90"),
         (AlertKind.TEST, "Test alert: Acme Coffee Grinder now €79.90"),
     ],
 )
@@ -90,9 +91,67 @@ def test_every_kind_has_a_subject_with_product_and_price(kind: str, subject: str
 
 def test_confirmation_says_what_is_watched() -> None:
     body = template_message(facts(AlertKind.CONFIRMATION), None).body
-    assert "You will hear from us when it drops to €80.00 or below." in body
+    assert "Now watching Acme Coffee Grinder (Example Shop) at €79.90." in body
+    assert "I'll tell you when it drops to €80.00 or below." in body
     stock = template_message(facts(AlertKind.CONFIRMATION, mode="stock"), None).body
-    assert "when it is back in stock" in stock
+    assert "I'll tell you when it is back in stock." in stock
+
+
+def test_confirmation_is_worded_as_a_start_not_as_good_news() -> None:
+    message = template_message(facts(AlertKind.CONFIRMATION), None)
+    assert "good" not in message.body.lower() and "lowest price" not in message.body.lower()
+    assert message.subject.startswith("Now watching")
+
+
+@pytest.mark.parametrize(
+    ("rule", "told"),
+    [
+        ({"drop_percent": "10", "target_price": None}, "I'll tell you when it drops by 10% or more."),
+        (
+            {"lowest_window_days": 90, "target_price": None},
+            "I'll tell you when it is the lowest price of the last 90 days.",
+        ),
+        (
+            {"notify_increase": True, "mode": "both"},
+            "I'll tell you when it drops to €80.00 or below, the price goes up or it is back in stock.",
+        ),
+    ],
+)
+def test_confirmation_names_the_rule_the_person_chose(rule: dict[str, Any], told: str) -> None:
+    assert told in template_message(facts(AlertKind.CONFIRMATION, **rule), None).body
+
+
+def test_confirmation_whose_first_reading_meets_the_rule_says_so() -> None:
+    body = template_message(facts(AlertKind.CONFIRMATION, target_met=True), None).body
+    assert "It already meets what you asked for" in body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"reason": "lowest_in_window", "lowest_window_days": 30},
+            "That is the lowest price in the last 30 days.",
+        ),
+        (
+            {"reason": "percent_drop", "drop_percent": "15", "target_price": None},
+            "That is at least 15% below the price when you started watching.",
+        ),
+        ({"reason": "target_reached"}, "That is at or below your target of €80.00."),
+    ],
+)
+def test_a_drop_alert_says_which_rule_it_met(overrides: dict[str, Any], line: str) -> None:
+    assert line in template_message(facts(**overrides), None).body
+
+
+def test_an_increase_alert_says_it_went_up() -> None:
+    body = template_message(facts(AlertKind.PRICE_INCREASE, price="99.00", previous_price="79.90"), None).body
+    assert "Acme Coffee Grinder at Example Shop went up to €99.00 (was €79.90)." in body
+
+
+def test_rule_facts_from_a_page_or_an_old_event_are_checked() -> None:
+    odd = facts(AlertKind.CONFIRMATION, drop_percent="250", lowest_window_days=7, notify_increase="yes")
+    assert odd.rule_drop_percent is None and odd.lowest_window_days is None and odd.notify_increase is False
 
 
 def test_missing_and_malformed_facts_still_give_a_readable_message() -> None:

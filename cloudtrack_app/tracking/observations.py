@@ -8,7 +8,8 @@ and an alert written the same way whoever read the page. Callers hold the produc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -93,7 +94,34 @@ def memory_of(watch: Watch) -> WatchMemory:
         seen_out_of_stock=watch.seen_out_of_stock,
         stock_fulfilled=watch.stock_fulfilled,
         restock_count=watch.restock_count,
+        increase_count=watch.increase_count,
     )
+
+
+def rule_of(watch: Watch) -> WatchRule:
+    return WatchRule(
+        watch.mode,
+        watch.target_price,
+        watch.initial_price,
+        drop_percent=watch.drop_percent,
+        lowest_window_days=watch.lowest_window_days,
+        notify_increase=watch.notify_increase,
+    )
+
+
+def window_lowest(
+    session: Session, product_id: int, currency: str | None, days: int | None, now: datetime
+) -> Decimal | None:
+    """The lowest price recorded for the product in the `days` before `now` (not at `now`)."""
+    if days is None or currency is None:
+        return None
+    query = select(sa.func.min(PricePoint.price)).where(
+        PricePoint.product_id == product_id,
+        PricePoint.currency == currency,
+        PricePoint.checked_at >= now - timedelta(days=days),
+        PricePoint.checked_at < now,
+    )
+    return session.exec(query).one()
 
 
 def set_memory(watch: Watch, memory: WatchMemory) -> None:
@@ -103,6 +131,7 @@ def set_memory(watch: Watch, memory: WatchMemory) -> None:
     watch.seen_out_of_stock = memory.seen_out_of_stock
     watch.stock_fulfilled = memory.stock_fulfilled
     watch.restock_count = memory.restock_count
+    watch.increase_count = memory.increase_count
 
 
 def record_observation(
@@ -152,12 +181,17 @@ def evaluate_watches(
 ) -> int:
     """Run the rules of `watches` on an observation; write their memory and alert events."""
     alerts: list[tuple[Watch, RuleAlert]] = []
+    lows: dict[int | None, Decimal | None] = {}
     for watch in watches:
-        rule = WatchRule(watch.mode, watch.target_price, watch.initial_price)
+        rule = rule_of(watch)
         memory = memory_of(watch)
         if is_fulfilled(watch.mode, memory):
             continue
-        decision = evaluate(rule, memory, previous, current)
+        days = watch.lowest_window_days
+        if days not in lows:
+            assert product.id is not None
+            lows[days] = window_lowest(session, product.id, current.currency, days, now)
+        decision = evaluate(rule, memory, previous, current, window_lowest=lows[days])
         if decision.memory != memory:
             set_memory(watch, decision.memory)
             session.add(watch)
