@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     notify_lease_seconds: int = Field(default=120, ge=10, validation_alias="NOTIFY_LEASE_SECONDS")
     notify_concurrency: int = Field(default=8, ge=1, validation_alias="NOTIFY_CONCURRENCY")
     notify_send_timeout: float = Field(default=15.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT")
+    # "Now watching" messages wait this long for more new watches of the same person, so
+    # adding many at once sends one summary.
+    confirmation_summary_seconds: int = Field(
+        default=10, ge=0, validation_alias="CONFIRMATION_SUMMARY_SECONDS"
+    )
     unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
     telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 

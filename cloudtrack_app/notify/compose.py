@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from openai import AsyncOpenAI, OpenAIError
@@ -199,6 +199,44 @@ def template_message(facts: AlertFacts, fallback_reason: str | None) -> Composed
         facts=facts,
         ai_used=False,
         fallback_reason=fallback_reason,
+    )
+
+
+def summary_facts(lead: AlertFacts, count: int, dashboard_url: str | None) -> AlertFacts:
+    """The facts a summary of `count` new watches is sent with: no one product's rows or links."""
+    return replace(
+        lead,
+        title=f"{count} new watches",
+        shop_url=None,
+        image_url=None,
+        product_id=None,
+        watch_id=None,
+        product_page_url=dashboard_url,
+        unsubscribe_url=None,
+        summary_of=count,
+    )
+
+
+def summary_message(facts: AlertFacts, watches: list[AlertFacts]) -> ComposedMessage:
+    """One "now watching" message for several new watches, each with what it will tell."""
+    lines = [f"Hello {facts.display_name},", "", f"Now watching {len(watches)} new products:"]
+    for watch in watches:
+        price = watch.money(watch.price)
+        line = f"- {watch.title} ({watch.shop})" + (f" at {price}" if price else "")
+        clauses = _what_you_hear(watch)
+        if watch.target_met and watch.mode != WatchMode.STOCK:
+            line += ": it already meets what you asked for"
+        elif clauses:
+            line += ": I'll tell you when " + (
+                clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " or " + clauses[-1]
+            )
+        lines.append(line + ".")
+    return ComposedMessage(
+        subject=f"Now watching {len(watches)} new products"[:SUBJECT_MAX_CHARS],
+        body="\n".join(lines),
+        facts=facts,
+        ai_used=False,
+        fallback_reason="A summary of several new watches is always templated.",
     )
 
 

@@ -79,6 +79,7 @@ class AlertFacts:
     lowest_window_days: int | None = None  # the watch's new-low window
     notify_increase: bool = False
     target_met: bool = False  # a confirmation whose first reading already met the rule
+    summary_of: int = 0  # a "now watching" summary of this many new watches (0: one product)
 
     def money(self, amount: Decimal | None) -> str | None:
         return None if amount is None else format_money(amount, self.currency, self.locale)
@@ -103,6 +104,8 @@ class AlertFacts:
 
 def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
     """The label/value lines every channel shows under the message."""
+    if facts.summary_of:
+        return []  # a summary lists its products in the body
     rows = [("Shop", facts.shop)]
     # A restock at an unchanged price has no previous price worth a line.
     previous = facts.previous_price if facts.previous_price != facts.price else None
@@ -183,4 +186,5 @@ def read_facts(
         lowest_window_days=facts.lowest_window_days if facts.lowest_window_days in LOWEST_WINDOWS else None,
         notify_increase=facts.notify_increase is True,
         target_met=facts.target_met is True,
+        summary_of=max(0, min(facts.summary_of or 0, 10_000)),
     )

@@ -117,6 +117,7 @@ class EventFacts:
     drop_percent: Decimal | None = None  # the watch's "drop of at least X %" rule
     lowest_window_days: int | None = None  # the watch's "lowest in the last N days" rule
     notify_increase: bool | None = None  # the watch also tells price increases
+    summary_of: int | None = None  # set by the dispatcher on a confirmation sent as a summary
 
     @classmethod
     def of_alert(
@@ -194,6 +195,7 @@ class EventFacts:
             "drop_percent": decimal_string(self.drop_percent),
             "lowest_window_days": self.lowest_window_days,
             "notify_increase": self.notify_increase,
+            "summary_of": self.summary_of,
         }
         data.update((key, value) for key, value in optional.items() if value is not None)
         return data
@@ -231,4 +233,5 @@ class EventFacts:
             drop_percent=parse_decimal(facts.get("drop_percent")),
             lowest_window_days=_int(facts.get("lowest_window_days")),
             notify_increase=_flag(facts.get("notify_increase")),
+            summary_of=_int(facts.get("summary_of")),
         )

@@ -439,7 +439,8 @@ def _save_watch(
         assert watch.id is not None
         # With the "now watching" message off, a first reading that meets the rule is still told.
         if user.confirmation_messages or target_met:
-            queue_confirmation(session, product, watch, target_met, now)
+            hold = timedelta(seconds=settings.confirmation_summary_seconds)
+            queue_confirmation(session, product, watch, target_met, now, hold=hold)
         return watch.id, product.id, target_met
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from cloudtrack_app.models import AlertEvent, AlertKind, PricePoint, Product, Watch
+from cloudtrack_app.models import AlertEvent, AlertKind, DeliveryStatus, PricePoint, Product, Watch
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
@@ -30,6 +30,8 @@ from cloudtrack_app.tracking.rules import (
 )
 
 REASON_WATCH_ADDED = "watch_added"
+# A confirmation waits for later ones of the same person at most this long after its own.
+SUMMARY_MAX_WAIT = timedelta(minutes=5)
 
 
 class PageDetails(Protocol):
@@ -209,9 +211,34 @@ def evaluate_watches(
 
 
 def queue_confirmation(
-    session: Session, product: Product, watch: Watch, target_met: bool, now: datetime
+    session: Session,
+    product: Product,
+    watch: Watch,
+    target_met: bool,
+    now: datetime,
+    *,
+    hold: timedelta = timedelta(0),
 ) -> int:
-    """Write the "now watching" event of a new, flushed watch (1, or 0 if it exists)."""
+    """Write the "now watching" event of a new, flushed watch (1, or 0 if it exists).
+
+    With a `hold`, it is due only after it, and the person's other confirmations still
+    waiting (not yet taken by the dispatcher) wait as long again, so a batch of new
+    watches becomes due at once and the dispatcher sends one summary for it.
+    """
+    if hold:
+        waiting = (
+            sa.update(AlertEvent)
+            .where(
+                AlertEvent.user_id == watch.user_id,
+                AlertEvent.kind == AlertKind.CONFIRMATION,
+                AlertEvent.status == DeliveryStatus.PENDING,
+                AlertEvent.subject.is_(None),  # type: ignore[union-attr]
+                AlertEvent.lease_owner.is_(None),  # type: ignore[union-attr]
+                AlertEvent.created_at > now - SUMMARY_MAX_WAIT,
+            )
+            .values(next_attempt_at=now + hold)
+        )
+        session.execute(waiting)
     row = _event_row(
         session,
         product,
@@ -223,6 +250,7 @@ def queue_confirmation(
         now,
         target_met=target_met,
     )
+    row["next_attempt_at"] = now + hold
     return _insert_alert_events(session, [row])
 
 
