@@ -13,6 +13,7 @@ from cloudtrack_app.models import User
 from cloudtrack_app.tracking.checker import Checker
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.ingest import IngestError, add_watch
+from cloudtrack_app.tracking.watches import edit_watch
 from tests.engine_fixtures import EDUSCHO_SHELF, alert_events, local_shop_settings, make_due, make_user
 
 D = Decimal
@@ -113,3 +114,30 @@ async def test_bad_rules_are_refused_in_plain_words_and_save_nothing(
         await add_watch(ada, shop.url("/shelf"), mode, target, **rules)
     assert words in refused.value.message
     assert alert_events() == [] and shop.request_count("/shelf") == 0
+
+
+async def test_editing_a_watch_sets_and_clears_its_rules(shop: LocalShop) -> None:
+    ada = make_user()
+    added = await add_watch(ada, shop.url("/shelf"), "price", "90")
+    edited = edit_watch(ada, added.watch_id, mode="price", target_price=None, lowest_window_days="30")
+    assert (edited.watch.lowest_window_days, edited.watch.target_price, edited.watch.any_drop) == (
+        30,
+        None,
+        False,
+    )
+    edited = edit_watch(
+        ada, added.watch_id, mode="both", target_price=None, drop_percent="15", notify_increase=True
+    )
+    assert (edited.watch.drop_percent, edited.watch.lowest_window_days, edited.watch.notify_increase) == (
+        D("15"),
+        None,
+        True,
+    )
+    edited = edit_watch(ada, added.watch_id, mode="price", target_price="80")  # as before the new rules
+    assert (edited.watch.target_price, edited.watch.drop_percent, edited.watch.notify_increase) == (
+        D("80"),
+        None,
+        False,
+    )
+    with pytest.raises(IngestError, match="Choose one price rule"):
+        edit_watch(ada, added.watch_id, mode="price", target_price="80", drop_percent="5", any_drop=False)

@@ -259,6 +259,26 @@ def validate_rules(
     return rules
 
 
+def validate_watch_request(
+    mode: str,
+    target_price: Decimal | str | int | None,
+    any_drop: bool,
+    drop_percent: Decimal | str | int | None,
+    lowest_window_days: int | str | None,
+    notify_increase: bool,
+) -> tuple[str, Decimal | None, ExtraRules]:
+    """Mode, target and extra rules to store, or an `IngestError` in the app's words."""
+    try:
+        mode, target = validate_request(mode, target_price, any_drop)
+    except IngestError as error:
+        # A percent or new-low rule stands in for a target, like "any drop" does.
+        chosen = drop_percent not in (None, "") or lowest_window_days not in (None, "")
+        if error.code != "missing_target" or not chosen:
+            raise
+        mode, target = validate_request(mode, None, True)
+    return mode, target, validate_rules(mode, target, drop_percent, lowest_window_days, notify_increase)
+
+
 def validate_request(
     mode: str, target: Decimal | str | int | None, any_drop: bool
 ) -> tuple[str, Decimal | None]:
@@ -486,15 +506,9 @@ async def add_watch(
     used instead of fetching the page again.
     """
     settings = settings or get_settings()
-    try:
-        mode, target = validate_request(mode, target_price, any_drop)
-    except IngestError as error:
-        # A percent or new-low rule stands in for a target, like "any drop" does.
-        replaced = error.code == "missing_target" and (drop_percent or lowest_window_days)
-        if not replaced:
-            raise
-        mode, target = validate_request(mode, None, True)
-    rules = validate_rules(mode, target, drop_percent, lowest_window_days, notify_increase)
+    mode, target, rules = validate_watch_request(
+        mode, target_price, any_drop, drop_percent, lowest_window_days, notify_increase
+    )
     requested = _canonical(url)
     requester = await asyncio.to_thread(_requester, user_id, requested)
     if requester.watching:
