@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cloudtrack_app.models import AlertKind
-from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
+from cloudtrack_app.notify.compose import ComposedMessage, compose, model_input, template_message
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.settings import Settings
 from tests.notify_fixtures import PRICE_DROP_FACTS
@@ -604,3 +604,34 @@ def test_an_absurd_amount_in_the_facts_is_left_out_instead_of_breaking_the_messa
     alert = facts(price="1e5000")
     assert alert.price is None
     assert template_message(alert, None).subject == "Price drop: Acme Coffee Grinder"
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides", "words"),
+    [
+        (AlertKind.CONFIRMATION, {"lowest_window_days": 90, "target_price": None}, "lowest price recorded"),
+        (AlertKind.CONFIRMATION, {"notify_increase": True}, "also when the price goes up"),
+        (AlertKind.CONFIRMATION, {"target_met": True}, "already meets what they asked for"),
+        (AlertKind.PRICE_INCREASE, {}, "The price went up"),
+        (AlertKind.PRICE_DROP, {"reason": "percent_drop"}, "at least the share"),
+    ],
+)
+def test_the_model_is_told_the_rule_in_cloudtracks_words_only(
+    kind: str, overrides: dict[str, Any], words: str
+) -> None:
+    situation = model_input(facts(kind, **overrides))["situation"]
+    assert words in situation
+    assert not any(ch.isdigit() for ch in situation)
+
+
+async def test_an_increase_worded_by_the_model_passes_the_check_and_is_filled_by_cloudtrack(
+    model: OpenAIStub,
+) -> None:
+    model.reply(
+        ModelReply.json(
+            "{product} went up", "Hi {name}, {product} now costs {price}, up from {previous_price}."
+        )
+    )
+    message = await write(model, facts(AlertKind.PRICE_INCREASE, price="99.00", previous_price="79.90"))
+    assert message.ai_used, message.fallback_reason
+    assert message.body == "Hi Alex, Acme Coffee Grinder now costs €99.00, up from €79.90."

@@ -321,7 +321,16 @@ def _situation(facts: AlertFacts) -> str:
             }.get(facts.mode or "", "tell them when the price falls")
             if facts.target_price is not None and facts.mode != WatchMode.STOCK:
                 watching += " to their target price or below"
-            return f"The recipient just started watching this product; CloudTrack will {watching}."
+            elif facts.lowest_window_days and facts.mode != WatchMode.STOCK:
+                watching += " to the lowest price recorded over the period they chose"
+            elif facts.rule_drop_percent is not None and facts.mode != WatchMode.STOCK:
+                watching += " by at least the share they chose"
+            if facts.notify_increase and facts.mode != WatchMode.STOCK:
+                watching += ", and also when the price goes up"
+            opening = "The recipient just started watching this product"
+            if facts.target_met and facts.mode != WatchMode.STOCK:
+                opening += ", and the price already meets what they asked for"
+            return f"{opening}; CloudTrack will {watching}."
         case _:
             return "A test message, to show the recipient that alerts reach them."
 
