@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from cloudtrack_app.models import AlertKind
-from cloudtrack_app.notify.compose import ComposedMessage, compose, model_input, template_message
+from cloudtrack_app.notify.compose import (
+    ComposedMessage,
+    compose,
+    model_input,
+    summary_facts,
+    summary_message,
+    template_message,
+)
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.settings import Settings
 from tests.notify_fixtures import PRICE_DROP_FACTS
@@ -635,3 +642,11 @@ async def test_an_increase_worded_by_the_model_passes_the_check_and_is_filled_by
     message = await write(model, facts(AlertKind.PRICE_INCREASE, price="99.00", previous_price="79.90"))
     assert message.ai_used, message.fallback_reason
     assert message.body == "Hi Alex, Acme Coffee Grinder now costs €99.00, up from €79.90."
+
+
+def test_a_summary_of_very_many_new_watches_stays_short_enough_for_every_channel() -> None:
+    watches = [facts(AlertKind.CONFIRMATION, title="Grinder " + "x" * 290) for _ in range(40)]
+    message = summary_message(summary_facts(watches[0], 40, None), watches)
+    assert message.subject == "Now watching 40 new products"
+    assert message.body.count("\n- ") == 15 and "… and 25 more" in message.body
+    assert len(message.body) < 4000

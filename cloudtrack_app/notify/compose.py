@@ -26,6 +26,7 @@ from cloudtrack_app.settings import Settings
 
 SUBJECT_MAX_CHARS = 150
 SUBJECT_TITLE_CHARS = 70
+SUMMARY_MAX_LINES = 15  # a summary names this many new watches, so it fits every channel
 TONES = ("friendly", "brief", "enthusiastic")
 
 TONE_GUIDES = {
@@ -220,9 +221,9 @@ def summary_facts(lead: AlertFacts, count: int, dashboard_url: str | None) -> Al
 def summary_message(facts: AlertFacts, watches: list[AlertFacts]) -> ComposedMessage:
     """One "now watching" message for several new watches, each with what it will tell."""
     lines = [f"Hello {facts.display_name},", "", f"Now watching {len(watches)} new products:"]
-    for watch in watches:
+    for watch in watches[:SUMMARY_MAX_LINES]:
         price = watch.money(watch.price)
-        line = f"- {watch.title} ({watch.shop})" + (f" at {price}" if price else "")
+        line = f"- {_short_title(watch)} ({watch.shop})" + (f" at {price}" if price else "")
         clauses = _what_you_hear(watch)
         if watch.target_met and watch.mode != WatchMode.STOCK:
             line += ": it already meets what you asked for"
@@ -231,6 +232,8 @@ def summary_message(facts: AlertFacts, watches: list[AlertFacts]) -> ComposedMes
                 clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " or " + clauses[-1]
             )
         lines.append(line + ".")
+    if len(watches) > SUMMARY_MAX_LINES:
+        lines.append(f"… and {len(watches) - SUMMARY_MAX_LINES} more: see them all in CloudTrack.")
     return ComposedMessage(
         subject=f"Now watching {len(watches)} new products"[:SUBJECT_MAX_CHARS],
         body="\n".join(lines),
