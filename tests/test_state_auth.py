@@ -48,6 +48,16 @@ FORM_FIELD_SETTERS = {
     "set_telegram_alerts",
     "set_ai_text",
     "set_ai_tone",
+    "set_drop_percent",
+    "set_window",
+    "set_notify_increase",
+    "set_edit_drop_percent",
+    "set_edit_window",
+    "set_edit_increase",
+    "set_confirmation_messages",
+    "set_default_mode",
+    "set_default_lowest_window",
+    "set_default_notify_increase",
 }
 
 
