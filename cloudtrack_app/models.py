@@ -67,7 +67,11 @@ class AlertKind(StrEnum):
     CONFIRMATION = "confirmation"
     PRICE_DROP = "price_drop"
     RESTOCK = "restock"
+    PRICE_INCREASE = "price_increase"
     TEST = "test"
+
+
+LOWEST_WINDOWS = (30, 90, 365)  # the "lowest price in the last N days" rule's choices
 
 
 class DeliveryStatus(StrEnum):
@@ -107,6 +111,14 @@ class User(SQLModel, table=True):
     ai_tone: str = Field(default="friendly", max_length=20)
     email_channel_error: str | None = Field(default=None, max_length=500)
     telegram_channel_error: str | None = Field(default=None, max_length=500)
+    # The "now watching" message; a watch whose first reading meets its rule still says so.
+    confirmation_messages: bool = Field(default=True)
+
+    # Rules a new watch starts with (the add-product page fills its options from these).
+    default_watch_mode: str = Field(default=WatchMode.PRICE, max_length=10)
+    default_drop_percent: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
+    default_lowest_window_days: int | None = Field(default=None)
+    default_notify_increase: bool = Field(default=False)
 
 
 class AuthSession(SQLModel, table=True):
@@ -268,6 +280,11 @@ class Watch(SQLModel, table=True):
     seen_out_of_stock: bool = Field(default=False)
     stock_fulfilled: bool = Field(default=False)
     restock_count: int = Field(default=0)
+    # Further price rules (see `tracking/rules.py`): at most one of target, percent, window.
+    drop_percent: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
+    lowest_window_days: int | None = Field(default=None)
+    notify_increase: bool = Field(default=False)
+    increase_count: int = Field(default=0)
 
 
 class PricePoint(SQLModel, table=True):

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     # Hosts and networks (comma-separated, e.g. "ntfy.lan, 192.168.1.0/24") Apprise targets may
     # reach although they are private; every other private address is refused.
     notify_allow_private_hosts: str = Field(default="", validation_alias="NOTIFY_ALLOW_PRIVATE_HOSTS")
+    # "Now watching" messages wait this long for more new watches of the same person, so
+    # adding many at once sends one summary.
+    confirmation_summary_seconds: int = Field(
+        default=10, ge=0, validation_alias="CONFIRMATION_SUMMARY_SECONDS"
+    )
     unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
     telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 

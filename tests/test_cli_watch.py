@@ -84,3 +84,28 @@ def test_pause_resume_and_delete_by_owner_only(shop: LocalShop) -> None:
     assert cli("watch", "resume", "--user", "ada@example.com", watch_id)[0] == 0
     assert cli("watch", "delete", "--user", "ada@example.com", watch_id)[0] == 0
     assert "No watches yet" in cli("watch", "list", "--user", "ada@example.com")[1]
+
+
+def test_watch_rules_are_set_from_the_cli_and_shown_by_list(shop: LocalShop) -> None:
+    make_user("ada@example.com")
+    shop.add_corpus_page("/shelf-oak", EDUSCHO_SHELF)
+    code, output = cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf"),
+                       "--drop-percent", "12.5", "--notify-increase")  # fmt: skip
+    assert code == 0, output
+    assert "drops by" in output and "hear when the price goes up" in output
+    code, output = cli(
+        "watch", "add", "--user", "ada@example.com", shop.url("/shelf-oak"), "--lowest-days", "90"
+    )
+    assert code == 0, output
+
+    code, output = cli("watch", "list", "--user", "ada@example.com")
+    assert code == 0
+    assert "drop of 12.5 % or more or any rise" in output
+    assert "lowest in 90 days" in output
+
+
+def test_conflicting_rules_are_refused_by_the_cli(shop: LocalShop) -> None:
+    make_user("ada@example.com")
+    code, output = cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf"),
+                       "--target", "80", "--drop-percent", "10")  # fmt: skip
+    assert code == 1 and "Choose one price rule" in output

@@ -174,8 +174,8 @@ async def test_the_confirmation_of_a_new_watch_goes_the_same_way(stubs: Stubs) -
     await dispatch_pending()
 
     [email] = stubs.resend.emails
-    assert email["subject"] == "Now watching Acme Coffee Grinder (€85.00)"
-    assert "You will hear from us when it drops to €80.00 or below." in email["text"]
+    assert email["subject"] == "Now watching Acme Coffee Grinder at €85.00"
+    assert "I'll tell you when it drops to €80.00 or below." in email["text"]
 
 
 async def test_telegram_gets_no_button_it_would_refuse(stubs: Stubs, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from cloudtrack_app.models import AlertKind
-from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
+from cloudtrack_app.notify.compose import (
+    ComposedMessage,
+    compose,
+    model_input,
+    summary_facts,
+    summary_message,
+    template_message,
+)
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.settings import Settings
 from tests.notify_fixtures import PRICE_DROP_FACTS
@@ -78,7 +85,8 @@ def test_money_follows_the_persons_locale() -> None:
     ("kind", "subject"),
     [
         (AlertKind.RESTOCK, "Back in stock: Acme Coffee Grinder at €79.90"),
-        (AlertKind.CONFIRMATION, "Now watching Acme Coffee Grinder (€79.90)"),
+        (AlertKind.CONFIRMATION, "Now watching Acme Coffee Grinder at €79.90"),
+        (AlertKind.PRICE_INCREASE, "Price up: Acme Coffee Grinder now €79.90"),
         (AlertKind.TEST, "Test alert: Acme Coffee Grinder now €79.90"),
     ],
 )
@@ -90,9 +98,67 @@ def test_every_kind_has_a_subject_with_product_and_price(kind: str, subject: str
 
 def test_confirmation_says_what_is_watched() -> None:
     body = template_message(facts(AlertKind.CONFIRMATION), None).body
-    assert "You will hear from us when it drops to €80.00 or below." in body
+    assert "Now watching Acme Coffee Grinder (Example Shop) at €79.90." in body
+    assert "I'll tell you when it drops to €80.00 or below." in body
     stock = template_message(facts(AlertKind.CONFIRMATION, mode="stock"), None).body
-    assert "when it is back in stock" in stock
+    assert "I'll tell you when it is back in stock." in stock
+
+
+def test_confirmation_is_worded_as_a_start_not_as_good_news() -> None:
+    message = template_message(facts(AlertKind.CONFIRMATION), None)
+    assert "good" not in message.body.lower() and "lowest price" not in message.body.lower()
+    assert message.subject.startswith("Now watching")
+
+
+@pytest.mark.parametrize(
+    ("rule", "told"),
+    [
+        ({"drop_percent": "10", "target_price": None}, "I'll tell you when it drops by 10% or more."),
+        (
+            {"lowest_window_days": 90, "target_price": None},
+            "I'll tell you when it is the lowest price of the last 90 days.",
+        ),
+        (
+            {"notify_increase": True, "mode": "both"},
+            "I'll tell you when it drops to €80.00 or below, the price goes up or it is back in stock.",
+        ),
+    ],
+)
+def test_confirmation_names_the_rule_the_person_chose(rule: dict[str, Any], told: str) -> None:
+    assert told in template_message(facts(AlertKind.CONFIRMATION, **rule), None).body
+
+
+def test_confirmation_whose_first_reading_meets_the_rule_says_so() -> None:
+    body = template_message(facts(AlertKind.CONFIRMATION, target_met=True), None).body
+    assert "It already meets what you asked for" in body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"reason": "lowest_in_window", "lowest_window_days": 30},
+            "That is the lowest price in the last 30 days.",
+        ),
+        (
+            {"reason": "percent_drop", "drop_percent": "15", "target_price": None},
+            "That is at least 15% below the price when you started watching.",
+        ),
+        ({"reason": "target_reached"}, "That is at or below your target of €80.00."),
+    ],
+)
+def test_a_drop_alert_says_which_rule_it_met(overrides: dict[str, Any], line: str) -> None:
+    assert line in template_message(facts(**overrides), None).body
+
+
+def test_an_increase_alert_says_it_went_up() -> None:
+    body = template_message(facts(AlertKind.PRICE_INCREASE, price="99.00", previous_price="79.90"), None).body
+    assert "Acme Coffee Grinder at Example Shop went up to €99.00 (was €79.90)." in body
+
+
+def test_rule_facts_from_a_page_or_an_old_event_are_checked() -> None:
+    odd = facts(AlertKind.CONFIRMATION, drop_percent="250", lowest_window_days=7, notify_increase="yes")
+    assert odd.rule_drop_percent is None and odd.lowest_window_days is None and odd.notify_increase is False
 
 
 def test_missing_and_malformed_facts_still_give_a_readable_message() -> None:
@@ -545,3 +611,42 @@ def test_an_absurd_amount_in_the_facts_is_left_out_instead_of_breaking_the_messa
     alert = facts(price="1e5000")
     assert alert.price is None
     assert template_message(alert, None).subject == "Price drop: Acme Coffee Grinder"
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides", "words"),
+    [
+        (AlertKind.CONFIRMATION, {"lowest_window_days": 90, "target_price": None}, "lowest price recorded"),
+        (AlertKind.CONFIRMATION, {"notify_increase": True}, "also when the price goes up"),
+        (AlertKind.CONFIRMATION, {"target_met": True}, "already meets what they asked for"),
+        (AlertKind.PRICE_INCREASE, {}, "The price went up"),
+        (AlertKind.PRICE_DROP, {"reason": "percent_drop"}, "at least the share"),
+    ],
+)
+def test_the_model_is_told_the_rule_in_cloudtracks_words_only(
+    kind: str, overrides: dict[str, Any], words: str
+) -> None:
+    situation = model_input(facts(kind, **overrides))["situation"]
+    assert words in situation
+    assert not any(ch.isdigit() for ch in situation)
+
+
+async def test_an_increase_worded_by_the_model_passes_the_check_and_is_filled_by_cloudtrack(
+    model: OpenAIStub,
+) -> None:
+    model.reply(
+        ModelReply.json(
+            "{product} went up", "Hi {name}, {product} now costs {price}, up from {previous_price}."
+        )
+    )
+    message = await write(model, facts(AlertKind.PRICE_INCREASE, price="99.00", previous_price="79.90"))
+    assert message.ai_used, message.fallback_reason
+    assert message.body == "Hi Alex, Acme Coffee Grinder now costs €99.00, up from €79.90."
+
+
+def test_a_summary_of_very_many_new_watches_stays_short_enough_for_every_channel() -> None:
+    watches = [facts(AlertKind.CONFIRMATION, title="Grinder " + "x" * 290) for _ in range(40)]
+    message = summary_message(summary_facts(watches[0], 40, None), watches)
+    assert message.subject == "Now watching 40 new products"
+    assert message.body.count("\n- ") == 15 and "… and 25 more" in message.body
+    assert len(message.body) < 4000

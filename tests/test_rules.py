@@ -14,6 +14,7 @@ from cloudtrack_app.tracking.rules import (
     initial_memory,
     is_fulfilled,
     rearmed_stock_memory,
+    rule_problem,
 )
 
 IN, OUT, UNKNOWN = "in_stock", "out_of_stock", "unknown"
@@ -135,3 +136,198 @@ def test_fulfilment_is_only_for_stock_watches() -> None:
     memory = WatchMemory(stock_fulfilled=True)
     assert is_fulfilled("stock", memory)
     assert not is_fulfilled("both", memory)
+
+
+# --- the rules people ask for: percent drop, lowest in a window, increases ---------------
+
+PERCENT, NEW_LOW, RISE = (
+    ("price_drop", "percent_drop"),
+    ("price_drop", "lowest_in_window"),
+    ("price_increase", "price_increase"),
+)
+
+
+def run_rule(
+    rule: WatchRule, steps: list[tuple[Observation, str | None]]
+) -> tuple[bool, list[tuple[int, str, str]]]:
+    """Like `run`, with each observation's window lowest (the history before it) given."""
+    first, first_low = steps[0]
+    memory, met = initial_memory(rule, first, window_lowest=Decimal(first_low) if first_low else None)
+    alerts = []
+    for index in range(1, len(steps)):
+        current, low = steps[index]
+        decision = evaluate(
+            rule, memory, steps[index - 1][0], current, window_lowest=Decimal(low) if low else None
+        )
+        memory = decision.memory
+        alerts += [(index, str(a.kind), a.reason) for a in decision.alerts]
+    return met, alerts
+
+
+def percent(pct: str, increase: bool = False, mode: str = "price") -> WatchRule:
+    return WatchRule(mode, None, Decimal("100"), drop_percent=Decimal(pct), notify_increase=increase)
+
+
+def window(days: int, increase: bool = False) -> WatchRule:
+    return WatchRule("price", None, Decimal("100"), lowest_window_days=days, notify_increase=increase)
+
+
+def increase(target: str | None = None, mode: str = "price") -> WatchRule:
+    return WatchRule(mode, Decimal(target) if target else None, Decimal("100"), notify_increase=True)
+
+
+NEW_RULE_CASES = [
+    # (name, rule, [(observation, lowest in the window before it)], target met at once, alerts)
+    (
+        "a 10 % drop alerts at 90, not at 91",
+        percent("10"),
+        [(obs("100"), None), (obs("95"), None), (obs("91"), None), (obs("90"), None), (obs("89"), None)],
+        False,
+        [(3, *PERCENT)],
+    ),
+    (
+        "a percent drop re-arms above its threshold",
+        percent("10"),
+        [(obs("100"), None), (obs("89"), None), (obs("95"), None), (obs("89"), None)],
+        False,
+        [(1, *PERCENT), (3, *PERCENT)],
+    ),
+    (
+        "a percent drop is not chased by noise",
+        percent("10"),
+        [(obs("100"), None), (obs("89.99"), None), (obs("90.01"), None), (obs("89.99"), None)],
+        False,
+        [(1, *PERCENT)],
+    ),
+    (
+        "a percent drop on an out-of-stock page waits",
+        percent("10"),
+        [(obs("100"), None), (obs("80", OUT), None), (obs("80"), None)],
+        False,
+        [(2, *PERCENT)],
+    ),
+    (
+        "a new 90-day low alerts",
+        window(90),
+        [(obs("100"), "95"), (obs("96"), "95"), (obs("94"), "95"), (obs("93.9"), "94")],
+        False,
+        [(2, *NEW_LOW)],
+    ),
+    (
+        "a new low already at the start is said at once",
+        window(30),
+        [(obs("90"), "95"), (obs("89"), "90")],
+        True,
+        [],
+    ),
+    (
+        "a low re-arms once the price is back above it",
+        window(365),
+        [(obs("100"), "95"), (obs("94"), "95"), (obs("97"), "94"), (obs("93"), "94")],
+        False,
+        [(1, *NEW_LOW), (3, *NEW_LOW)],
+    ),
+    ("no history means no low to beat", window(90), [(obs("100"), None), (obs("50"), None)], False, []),
+    (
+        "matching the low within noise is no new low",
+        window(90),
+        [(obs("100"), "95"), (obs("94.60"), "95")],
+        False,
+        [],
+    ),
+    (
+        "a rise alerts when asked for",
+        increase(),
+        [(obs("100"), None), (obs("110"), None), (obs("105"), None), (obs("108"), None)],
+        False,
+        [(1, *RISE), (3, *RISE)],
+    ),
+    (
+        "a rise within noise is not an increase",
+        increase(),
+        [(obs("100"), None), (obs("100.40"), None)],
+        False,
+        [],
+    ),
+    (
+        "rises are silent unless asked for",
+        WatchRule("price", None, Decimal("100")),
+        [(obs("100"), None), (obs("120"), None)],
+        False,
+        [],
+    ),
+    (
+        "a rise on an out-of-stock page is not told",
+        increase(),
+        [(obs("100"), None), (obs("120", OUT), None)],
+        False,
+        [],
+    ),
+    (
+        "a rise into another currency is not compared",
+        increase(),
+        [(obs("100"), None), (obs("120", currency="USD"), None)],
+        False,
+        [],
+    ),
+    (
+        "a stock-only watch ignores rises",
+        increase(mode="stock"),
+        [(obs("100"), None), (obs("120"), None)],
+        False,
+        [],
+    ),
+    (
+        "target and rise both alert, each once",
+        increase("80"),
+        [(obs("100"), None), (obs("79"), None), (obs("90"), None), (obs("95"), None)],
+        False,
+        [(1, *DROP), (2, *RISE), (3, *RISE)],
+    ),
+    (
+        "percent drop and rise together",
+        percent("10", increase=True),
+        [(obs("100"), None), (obs("85"), None), (obs("101"), None)],
+        False,
+        [(1, *PERCENT), (2, *RISE)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "steps", "met", "expected"), NEW_RULE_CASES, ids=[c[0] for c in NEW_RULE_CASES]
+)
+def test_new_rule_table(name: str, rule: WatchRule, steps: list, met: bool, expected: list) -> None:
+    assert run_rule(rule, steps) == (met, expected)
+
+
+def test_increase_crossings_count_up_for_unique_dedupe_keys() -> None:
+    rule = increase()
+    memory = WatchMemory()
+    crossings = []
+    for before, after in (("100", "110"), ("110", "100"), ("100", "110")):
+        decision = evaluate(rule, memory, obs(before), obs(after))
+        memory = decision.memory
+        crossings += [a.crossing for a in decision.alerts]
+    assert crossings == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("target", "pct", "days", "problem"),
+    [
+        (None, None, None, None),
+        ("80", None, None, None),
+        (None, "10", None, None),
+        (None, None, 90, None),
+        ("80", "10", None, "Choose one price rule"),
+        (None, "10", 30, "Choose one price rule"),
+        (None, "0", None, "more than 0 %"),
+        (None, "100", None, "at most 99 %"),
+        (None, None, 45, "30, 90 or 365 days"),
+    ],
+)
+def test_rule_choices_are_checked_in_plain_words(
+    target: str | None, pct: str | None, days: int | None, problem: str | None
+) -> None:
+    found = rule_problem(Decimal(target) if target else None, Decimal(pct) if pct else None, days)
+    assert (found is None) if problem is None else (found is not None and problem in found)

@@ -50,6 +50,16 @@ FORM_FIELD_SETTERS = {
     "set_ai_tone",
     "set_token_scope",
     "set_token_expiry",
+    "set_drop_percent",
+    "set_window",
+    "set_notify_increase",
+    "set_edit_drop_percent",
+    "set_edit_window",
+    "set_edit_increase",
+    "set_confirmation_messages",
+    "set_default_mode",
+    "set_default_lowest_window",
+    "set_default_notify_increase",
 }
 
 

@@ -39,8 +39,25 @@ def watch() -> None:
 @click.option("--mode", type=MODES, default="price", show_default=True, help="What to watch.")
 @click.option("--target", default=None, help="Alert when the price is at or below this (e.g. 79.99).")
 @click.option("--any-drop", is_flag=True, help="Alert on any price drop instead of a target.")
+@click.option("--drop-percent", default=None, help="Alert on a drop of at least this many percent instead.")
+@click.option(
+    "--lowest-days",
+    type=click.Choice(["30", "90", "365"]),
+    default=None,
+    help="Alert on the lowest price of the last N days instead.",
+)
+@click.option("--notify-increase", is_flag=True, help="Also alert when the price goes up.")
 @needs_database
-def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> None:
+def add(
+    email: str,
+    url: str,
+    mode: str,
+    target: str | None,
+    any_drop: bool,
+    drop_percent: str | None,
+    lowest_days: str | None,
+    notify_increase: bool,
+) -> None:
     """Watch the product at URL: fetch it once, then check it on schedule."""
     import asyncio
 
@@ -49,7 +66,18 @@ def add(email: str, url: str, mode: str, target: str | None, any_drop: bool) -> 
 
     user_id = user_id_for(email)
     try:
-        result = asyncio.run(add_watch(user_id, url, mode, target, any_drop=any_drop))
+        result = asyncio.run(
+            add_watch(
+                user_id,
+                url,
+                mode,
+                target,
+                any_drop=any_drop,
+                drop_percent=drop_percent,
+                lowest_window_days=lowest_days,
+                notify_increase=notify_increase,
+            )
+        )
     except IngestError as error:
         hint = {"any_drop": " (add --any-drop)", "price_watch": " (use --mode price)"}.get(
             error.offer or "", ""
@@ -79,9 +107,16 @@ def list_(email: str) -> None:
         click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
         return
     for view in views:
-        price_rule = (
-            "any price drop" if view.any_drop else f"price ≤ {_price(view.target_price, view.currency)}"
-        )
+        if view.lowest_window_days is not None:
+            price_rule = f"lowest in {view.lowest_window_days} days"
+        elif view.drop_percent is not None:
+            price_rule = f"drop of {view.drop_percent.normalize():f} % or more"
+        elif view.any_drop:
+            price_rule = "any price drop"
+        else:
+            price_rule = f"price ≤ {_price(view.target_price, view.currency)}"
+        if view.notify_increase:
+            price_rule += " or any rise"
         wants = {"price": price_rule, "stock": "restock", "both": f"{price_rule} or restock"}
         state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
         if view.failing:

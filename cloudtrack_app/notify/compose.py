@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from openai import AsyncOpenAI, OpenAIError
@@ -26,6 +26,7 @@ from cloudtrack_app.settings import Settings
 
 SUBJECT_MAX_CHARS = 150
 SUBJECT_TITLE_CHARS = 70
+SUMMARY_MAX_LINES = 15  # a summary names this many new watches, so it fits every channel
 TONES = ("friendly", "brief", "enthusiastic")
 
 TONE_GUIDES = {
@@ -113,8 +114,10 @@ def template_subject(facts: AlertFacts) -> str:
             return f"Price drop: {title} now {price}" if price else f"Price drop: {title}"
         case AlertKind.RESTOCK:
             return f"Back in stock: {title} at {price}" if price else f"Back in stock: {title}"
+        case AlertKind.PRICE_INCREASE:
+            return f"Price up: {title} now {price}" if price else f"Price up: {title}"
         case AlertKind.CONFIRMATION:
-            return f"Now watching {title} ({price})" if price else f"Now watching {title}"
+            return f"Now watching {title} at {price}" if price else f"Now watching {title}"
         case _:
             return f"Test alert: {title} now {price}" if price else f"Test alert: {title}"
 
@@ -127,28 +130,57 @@ def _opening(facts: AlertFacts) -> str:
         case AlertKind.PRICE_DROP:
             line = f"{facts.title} at {facts.shop} dropped to {price}"
             line += f" (was {previous})." if previous else "."
-            if target:
+            if facts.reason == "lowest_in_window" and facts.lowest_window_days:
+                line += f" That is the lowest price in the last {facts.lowest_window_days} days."
+            elif facts.reason == "percent_drop" and facts.rule_drop_percent is not None:
+                pct = percent_text(int(facts.rule_drop_percent), facts.locale)
+                line += f" That is at least {pct} below the price when you started watching."
+            elif target:
                 line += f" That is at or below your target of {target}."
             return line
+        case AlertKind.PRICE_INCREASE:
+            line = f"{facts.title} at {facts.shop} went up to {price}"
+            return line + (f" (was {previous})." if previous else ".")
         case AlertKind.RESTOCK:
             line = f"{facts.title} is back in stock at {facts.shop}"
             return line + (f", for {price}." if price else ".")
         case AlertKind.CONFIRMATION:
-            line = f"CloudTrack is now watching {facts.title} at {facts.shop}"
-            line += f", currently {price}." if price else "."
-            if facts.mode == "stock":
-                return line + " You will hear from us when it is back in stock."
-            if target and facts.mode == "both":
-                return (
-                    line
-                    + f" You will hear from us when it drops to {target} or below, or comes back in stock."
-                )
-            if target:
-                return line + f" You will hear from us when it drops to {target} or below."
-            return line + " You will hear from us when the price drops."
+            return _start_line(facts)
         case _:
             line = "This is a test alert from CloudTrack: your notifications work."
             return line + (f" {facts.title} at {facts.shop} is {price} right now." if price else "")
+
+
+def _what_you_hear(facts: AlertFacts) -> list[str]:
+    """What this watch will tell, as the clauses of "I'll tell you when …"."""
+    target = facts.money(facts.target_price)
+    clauses = []
+    if facts.mode != WatchMode.STOCK:
+        if facts.lowest_window_days:
+            clauses.append(f"it is the lowest price of the last {facts.lowest_window_days} days")
+        elif facts.rule_drop_percent is not None:
+            clauses.append(f"it drops by {percent_text(int(facts.rule_drop_percent), facts.locale)} or more")
+        elif target:
+            clauses.append(f"it drops to {target} or below")
+        else:
+            clauses.append("the price drops")
+        if facts.notify_increase:
+            clauses.append("the price goes up")
+    if facts.mode in (WatchMode.STOCK, WatchMode.BOTH):
+        clauses.append("it is back in stock")
+    return clauses
+
+
+def _start_line(facts: AlertFacts) -> str:
+    price = facts.money(facts.price)
+    line = f"Now watching {facts.title} ({facts.shop})" + (f" at {price}." if price else ".")
+    if facts.target_met and facts.mode != WatchMode.STOCK:
+        line += " It already meets what you asked for, so this is a good moment to look."
+    clauses = _what_you_hear(facts)
+    if clauses:
+        told = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " or " + clauses[-1]
+        line += f" I'll tell you when {told}."
+    return line
 
 
 def template_body(facts: AlertFacts) -> str:
@@ -168,6 +200,46 @@ def template_message(facts: AlertFacts, fallback_reason: str | None) -> Composed
         facts=facts,
         ai_used=False,
         fallback_reason=fallback_reason,
+    )
+
+
+def summary_facts(lead: AlertFacts, count: int, dashboard_url: str | None) -> AlertFacts:
+    """The facts a summary of `count` new watches is sent with: no one product's rows or links."""
+    return replace(
+        lead,
+        title=f"{count} new watches",
+        shop_url=None,
+        image_url=None,
+        product_id=None,
+        watch_id=None,
+        product_page_url=dashboard_url,
+        unsubscribe_url=None,
+        summary_of=count,
+    )
+
+
+def summary_message(facts: AlertFacts, watches: list[AlertFacts]) -> ComposedMessage:
+    """One "now watching" message for several new watches, each with what it will tell."""
+    lines = [f"Hello {facts.display_name},", "", f"Now watching {len(watches)} new products:"]
+    for watch in watches[:SUMMARY_MAX_LINES]:
+        price = watch.money(watch.price)
+        line = f"- {_short_title(watch)} ({watch.shop})" + (f" at {price}" if price else "")
+        clauses = _what_you_hear(watch)
+        if watch.target_met and watch.mode != WatchMode.STOCK:
+            line += ": it already meets what you asked for"
+        elif clauses:
+            line += ": I'll tell you when " + (
+                clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " or " + clauses[-1]
+            )
+        lines.append(line + ".")
+    if len(watches) > SUMMARY_MAX_LINES:
+        lines.append(f"… and {len(watches) - SUMMARY_MAX_LINES} more: see them all in CloudTrack.")
+    return ComposedMessage(
+        subject=f"Now watching {len(watches)} new products"[:SUBJECT_MAX_CHARS],
+        body="\n".join(lines),
+        facts=facts,
+        ai_used=False,
+        fallback_reason="A summary of several new watches is always templated.",
     )
 
 
@@ -232,9 +304,17 @@ def _situation(facts: AlertFacts) -> str:
     )
     match facts.kind:
         case AlertKind.PRICE_DROP:
+            if facts.reason == "lowest_in_window":
+                return "The price is the lowest CloudTrack has recorded in the period the recipient chose."
+            if facts.reason == "percent_drop":
+                return (
+                    "The price fell by at least the share the recipient asked for since they began watching."
+                )
             if target_met:
                 return "The price fell to or below the recipient's target price."
             return "The price fell."
+        case AlertKind.PRICE_INCREASE:
+            return "The price went up, and the recipient asked to be told about increases."
         case AlertKind.RESTOCK:
             return "The product is back in stock after being sold out."
         case AlertKind.CONFIRMATION:
@@ -244,7 +324,16 @@ def _situation(facts: AlertFacts) -> str:
             }.get(facts.mode or "", "tell them when the price falls")
             if facts.target_price is not None and facts.mode != WatchMode.STOCK:
                 watching += " to their target price or below"
-            return f"The recipient just started watching this product; CloudTrack will {watching}."
+            elif facts.lowest_window_days and facts.mode != WatchMode.STOCK:
+                watching += " to the lowest price recorded over the period they chose"
+            elif facts.rule_drop_percent is not None and facts.mode != WatchMode.STOCK:
+                watching += " by at least the share they chose"
+            if facts.notify_increase and facts.mode != WatchMode.STOCK:
+                watching += ", and also when the price goes up"
+            opening = "The recipient just started watching this product"
+            if facts.target_met and facts.mode != WatchMode.STOCK:
+                opening += ", and the price already meets what they asked for"
+            return f"{opening}; CloudTrack will {watching}."
         case _:
             return "A test message, to show the recipient that alerts reach them."
 

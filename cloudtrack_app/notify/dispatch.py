@@ -44,7 +44,14 @@ from cloudtrack_app.notify.channels import (
     channel_types,
     open_channels,
 )
-from cloudtrack_app.notify.compose import ComposedMessage, compose, template_message
+from cloudtrack_app.notify.compose import (
+    SUBJECT_MAX_CHARS,
+    ComposedMessage,
+    compose,
+    summary_facts,
+    summary_message,
+    template_message,
+)
 from cloudtrack_app.notify.facts import AlertFacts, read_facts
 from cloudtrack_app.notify.links import unsubscribe_url
 from cloudtrack_app.notify.outbox import (
@@ -52,9 +59,12 @@ from cloudtrack_app.notify.outbox import (
     AttemptResult,
     claim_events,
     clear_channel_error,
+    confirmation_batches,
     finish_attempt,
     finish_event,
+    held_events,
     load_claimed,
+    mark_summary,
     record_sent,
     save_composition,
     start_attempt,
@@ -124,6 +134,13 @@ def _delivery_names(channels: dict[str, Channel], user: User) -> list[str]:
 
 
 def facts_for(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
+    facts = _facts_of(event, user, settings)
+    if facts.summary_of:
+        return summary_facts(facts, facts.summary_of, f"{settings.public_url.rstrip('/')}/")
+    return facts
+
+
+def _facts_of(event: AlertEvent, user: User, settings: Settings) -> AlertFacts:
     link = None
     if event.watch_id is not None and event.kind != AlertKind.TEST:
         # Signed relative to the event's creation, so a retry renders byte-identical text
@@ -233,6 +250,32 @@ async def _deliver(
     return outcome
 
 
+async def _merge_batch(
+    event_id: int, batch: list[int], user: User, owner: str, settings: Settings
+) -> ComposedMessage | None:
+    """The summary for a batch of confirmations led by `event_id`; the others are settled as told in it."""
+    lead = await asyncio.to_thread(held_events, [event_id], owner)
+    others = await asyncio.to_thread(held_events, batch, owner)
+    if not lead or not others:
+        return None
+    watches = [_facts_of(event, user, settings) for event in lead + others]
+    if not await asyncio.to_thread(mark_summary, event_id, owner, len(watches)):
+        return None
+    facts = summary_facts(watches[0], len(watches), f"{settings.public_url.rstrip('/')}/")
+    told = ComposedMessage(
+        subject=watches[0].title[:SUBJECT_MAX_CHARS],
+        body="",
+        facts=watches[0],
+        ai_used=False,
+        fallback_reason=f"Told in one summary of {len(watches)} new watches (alert {event_id}).",
+    )
+    for other in others:
+        assert other.id is not None
+        if await asyncio.to_thread(save_composition, other.id, owner, told, []) is not None:
+            await asyncio.to_thread(finish_event, other.id, owner)
+    return summary_message(facts, watches)
+
+
 async def process_event(
     event_id: int,
     owner: str,
@@ -242,7 +285,9 @@ async def process_event(
     *,
     lease_until: datetime,
     only: str | None = None,
+    batch: list[int] | None = None,
 ) -> list[ChannelOutcome]:
+    """Compose (once) and send one event; with `batch`, it is sent as a summary of those too."""
     claimed = await asyncio.to_thread(load_claimed, event_id, owner, lease_until)
     if claimed is None:
         return []
@@ -252,6 +297,13 @@ async def process_event(
         return []
     deliveries = claimed.deliveries
     facts = facts_for(event, user, settings)
+    summary = (
+        await _merge_batch(event_id, batch, user, owner, settings)
+        if batch and event.subject is None
+        else None
+    )
+    if summary is not None:
+        facts = summary.facts
     if event.subject is None:
         reachable = not user.disabled
         targets = await asyncio.to_thread(_delivery_names, channels, user) if reachable else []
@@ -259,9 +311,11 @@ async def process_event(
             targets = [name for name in targets if name == only]
         if not reachable:
             message = template_message(facts, "The account is disabled, so nothing was sent.")
-        elif not claimed.watch_active:
+        elif not claimed.watch_active and summary is None:
             targets = []
             message = template_message(facts, "The watch was turned off before the alert went out.")
+        elif summary is not None:
+            message = summary
         else:
             max_chars = min(
                 (channels[base_channel_name(name)].max_length for name in targets), default=DEFAULT_BODY_CHARS
@@ -335,6 +389,8 @@ async def _dispatch_claimed(
     if not ids:
         return report
     gate = asyncio.Semaphore(settings.notify_concurrency)
+    batches = await asyncio.to_thread(confirmation_batches, ids, owner)
+    in_summaries = {other for batch in batches.values() for other in batch}
 
     async def run(one_id: int, channels: dict[str, Channel]) -> None:
         async with gate:
@@ -342,7 +398,14 @@ async def _dispatch_claimed(
             lease_until = now + (utcnow() - started) + timedelta(seconds=settings.notify_lease_seconds)
             try:
                 outcomes = await process_event(
-                    one_id, owner, now, channels, settings, lease_until=lease_until, only=only
+                    one_id,
+                    owner,
+                    now,
+                    channels,
+                    settings,
+                    lease_until=lease_until,
+                    only=only,
+                    batch=batches.get(one_id),
                 )
             except Exception:
                 # The lease expires and a later run tries again; nothing is lost.
@@ -361,7 +424,7 @@ async def _dispatch_claimed(
                     report.skipped += 1
 
     async with open_channels(settings) as channels:
-        await asyncio.gather(*(run(one_id, channels) for one_id in ids))
+        await asyncio.gather(*(run(one_id, channels) for one_id in ids if one_id not in in_summaries))
     return report
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cloudtrack_app.i18n import format_money, usable_locale
-from cloudtrack_app.models import AlertKind
+from cloudtrack_app.models import LOWEST_WINDOWS, AlertKind
 from cloudtrack_app.tracking.event_facts import EventFacts
 
 TITLE_MAX_CHARS = 300
@@ -74,6 +74,12 @@ class AlertFacts:
     locale: str
     product_page_url: str | None
     unsubscribe_url: str | None
+    reason: str | None = None
+    rule_drop_percent: Decimal | None = None  # the watch's "drop of at least X %" rule
+    lowest_window_days: int | None = None  # the watch's new-low window
+    notify_increase: bool = False
+    target_met: bool = False  # a confirmation whose first reading already met the rule
+    summary_of: int = 0  # a "now watching" summary of this many new watches (0: one product)
 
     def money(self, amount: Decimal | None) -> str | None:
         return None if amount is None else format_money(amount, self.currency, self.locale)
@@ -98,6 +104,8 @@ class AlertFacts:
 
 def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
     """The label/value lines every channel shows under the message."""
+    if facts.summary_of:
+        return []  # a summary lists its products in the body
     rows = [("Shop", facts.shop)]
     # A restock at an unchanged price has no previous price worth a line.
     previous = facts.previous_price if facts.previous_price != facts.price else None
@@ -171,4 +179,12 @@ def read_facts(
         locale=usable_locale(locale),
         product_page_url=http_url(product_page_url),
         unsubscribe_url=unsubscribe_url,
+        reason=facts.reason if len(facts.reason or "") <= 40 else None,
+        rule_drop_percent=facts.drop_percent
+        if facts.drop_percent is not None and 0 < facts.drop_percent < 100
+        else None,
+        lowest_window_days=facts.lowest_window_days if facts.lowest_window_days in LOWEST_WINDOWS else None,
+        notify_increase=facts.notify_increase is True,
+        target_met=facts.target_met is True,
+        summary_of=max(0, min(facts.summary_of or 0, 10_000)),
     )

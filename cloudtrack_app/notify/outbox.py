@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from cloudtrack_app.db import get_engine, session_scope
-from cloudtrack_app.models import AlertDelivery, AlertEvent, DeliveryStatus, User, Watch, utcnow
+from cloudtrack_app.models import AlertDelivery, AlertEvent, AlertKind, DeliveryStatus, User, Watch, utcnow
 from cloudtrack_app.notify.channels import channel_error_column
 from cloudtrack_app.notify.compose import ComposedMessage
 
@@ -234,3 +234,47 @@ def finish_event(event_id: int, owner: str) -> str | None:
         event.lease_until = None
         event.lease_owner = None
         return event.status
+
+
+def confirmation_batches(event_ids: list[int], owner: str) -> dict[int, list[int]]:
+    """The held, not yet composed confirmations among `event_ids`, two or more per person.
+
+    Keyed by the first event of each person's batch, which is sent as the summary; the
+    list holds the batch's other events, in order.
+    """
+    query = (
+        select(AlertEvent.id, AlertEvent.user_id)
+        .where(
+            AlertEvent.id.in_(event_ids),  # type: ignore[union-attr]
+            AlertEvent.kind == AlertKind.CONFIRMATION,
+            AlertEvent.subject.is_(None),  # type: ignore[union-attr]
+            AlertEvent.lease_owner == owner,
+        )
+        .order_by(AlertEvent.id)  # type: ignore[arg-type]
+    )
+    per_user: dict[int, list[int]] = {}
+    with session_scope() as db:
+        for event_id, user_id in db.exec(query):
+            per_user.setdefault(user_id, []).append(event_id)
+    return {ids[0]: ids[1:] for ids in per_user.values() if len(ids) > 1}
+
+
+def held_events(event_ids: list[int], owner: str) -> list[AlertEvent]:
+    """Those of `event_ids` this worker still holds and has not composed."""
+    with session_scope() as db:
+        found = db.exec(
+            select(AlertEvent)
+            .where(AlertEvent.id.in_(event_ids), AlertEvent.subject.is_(None))  # type: ignore[union-attr]
+            .order_by(AlertEvent.id)  # type: ignore[arg-type]
+        )
+        return [event for event in found if event.lease_owner == owner]
+
+
+def mark_summary(event_id: int, owner: str, count: int) -> bool:
+    """Note on the event that it is sent as a summary of `count` watches (retries render it so)."""
+    with session_scope() as db:
+        event = _holds_lease(db, event_id, owner)
+        if event is None:
+            return False
+        event.facts = {**event.facts, "summary_of": count}
+        return True

@@ -6,7 +6,7 @@ import reflex as rx
 
 from cloudtrack_app.components.layout import protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
-from cloudtrack_app.components.watch_options import watch_options
+from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.add_product import AddProductState
 
 
@@ -93,6 +93,14 @@ def add_watch_options() -> rx.Component:
         any_drop=AddProductState.any_drop,
         on_any_drop=AddProductState.set_any_drop,
         target_id="target-price",
+        rules=RuleFields(
+            AddProductState.drop_percent,
+            AddProductState.set_drop_percent,
+            AddProductState.window,
+            AddProductState.set_window,
+            AddProductState.notify_increase,
+            AddProductState.set_notify_increase,
+        ),
     )
 
 

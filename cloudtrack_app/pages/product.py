@@ -7,7 +7,7 @@ from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
-from cloudtrack_app.components.watch_options import watch_options
+from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
 
@@ -269,6 +269,14 @@ def edit_form() -> rx.Component:
                 any_drop=ProductState.edit_any_drop,
                 on_any_drop=ProductState.set_edit_any_drop,
                 target_id="edit-target",
+                rules=RuleFields(
+                    ProductState.edit_drop_percent,
+                    ProductState.set_edit_drop_percent,
+                    ProductState.edit_window,
+                    ProductState.set_edit_window,
+                    ProductState.edit_increase,
+                    ProductState.set_edit_increase,
+                ),
             ),
             rx.button("Save changes", on_click=ProductState.save_edit),
             spacing="3",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.components.layout import form_error, labelled_input, protected
+from cloudtrack_app.components.watch_options import MODES, WINDOWS
 from cloudtrack_app.notify.compose import TONES
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.api_tokens import NEW_TOKEN_FIELD, ApiTokensState, TokenRow
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.profile import ProfileState
+from cloudtrack_app.states.watch_defaults import WatchDefaultsState
 from cloudtrack_app.views.channels import ChannelLine
 
 
@@ -427,6 +429,79 @@ def notifications_section() -> rx.Component:
     )
 
 
+def new_watches_section() -> rx.Component:
+    state = WatchDefaultsState
+    return rx.box(
+        section(
+            "New watches",
+            "The message that says a watch has started, and the rules a new watch starts with.",
+            rx.form(
+                rx.vstack(
+                    form_error(state.defaults_error),
+                    _notice(state.defaults_message),
+                    switch_row(
+                        "Tell me when a watch starts",
+                        state.confirmation_messages,
+                        state.set_confirmation_messages,
+                        "confirmation-messages",
+                    ),
+                    rx.text(
+                        "Adding several products at once sends one summary. If the price already meets "
+                        "your rule when you add a product, you are told even with this off.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                    ),
+                    rx.vstack(
+                        rx.el.label("New watches wait for", html_for="default-mode", font_weight="500"),
+                        rx.select.root(
+                            rx.select.trigger(id="default-mode"),
+                            rx.select.content(*[rx.select.item(label, value=key) for key, label in MODES]),
+                            value=state.default_mode,
+                            on_change=state.set_default_mode,
+                        ),
+                        spacing="1",
+                    ),
+                    labelled_input(
+                        "A drop of at least (%), instead of a target",
+                        "default_drop_percent",
+                        id="default-drop-percent",
+                        default_value=state.default_drop_percent,
+                        key=state.default_drop_percent,
+                        input_mode="decimal",
+                        max_width="12rem",
+                    ),
+                    rx.vstack(
+                        rx.el.label(
+                            "Or the lowest price of the last", html_for="default-window", font_weight="500"
+                        ),
+                        rx.select.root(
+                            rx.select.trigger(id="default-window"),
+                            rx.select.content(*[rx.select.item(label, value=key) for key, label in WINDOWS]),
+                            value=state.default_lowest_window,
+                            on_change=state.set_default_lowest_window,
+                        ),
+                        spacing="1",
+                    ),
+                    switch_row(
+                        "Also tell me when the price goes up",
+                        state.default_notify_increase,
+                        state.set_default_notify_increase,
+                        "default-notify-increase",
+                    ),
+                    rx.button("Save new-watch settings", type="submit", size="3"),
+                    spacing="3",
+                    width="100%",
+                    max_width="32rem",
+                ),
+                on_submit=state.save_defaults,
+                width="100%",
+            ),
+        ),
+        on_mount=state.load_defaults,
+        width="100%",
+    )
+
+
 def password_section() -> rx.Component:
     return section(
         "Password",
@@ -630,6 +705,7 @@ def settings_page() -> rx.Component:
             profile_section(),
             notifications_section(),
             add_from_anywhere_section(),
+            new_watches_section(),
             password_section(),
             api_tokens_section(),
             danger_section(),

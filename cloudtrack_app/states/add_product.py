@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required
+from cloudtrack_app.notify.preferences import load_watch_defaults
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
@@ -26,6 +27,9 @@ class AddProductState(AuthState):
     mode: str = "price"
     target: str = ""
     any_drop: bool = False
+    drop_percent: str = ""
+    window: str = "none"  # "30", "90", "365" or "none"
+    notify_increase: bool = False
     found: PreviewCard | None = None
     reading: bool = False
     saving: bool = False
@@ -33,6 +37,7 @@ class AddProductState(AuthState):
     offer: str = ""
     offer_link: str = ""  # the existing watch's page, when the product is already watched
     _preview: Preview | None = None
+    _default_mode: str = "price"
 
     @rx.var(cache=True)
     def bookmarklet(self) -> str:
@@ -50,7 +55,8 @@ class AddProductState(AuthState):
         self.found, self._preview, self.error, self.offer = None, None, "", ""
         self.offer_link = ""
         self.reading = self.saving = False
-        if await self._user() is None:
+        user = await self._user()
+        if user is None:
             return self._login_redirect()
         query = parse_qs(urlsplit(str(self.router.url)).query)
         shared = {name: (query.get(name) or [""])[0] for name in ("url", "text", "title")}
@@ -60,6 +66,11 @@ class AddProductState(AuthState):
                 self.error = NO_SHARED_LINK
             else:
                 self.url = link
+        defaults = await asyncio.to_thread(load_watch_defaults, user.id)
+        self.mode, self.drop_percent = defaults.default_mode, defaults.default_drop_percent
+        self.window = defaults.default_lowest_window or "none"
+        self.notify_increase = defaults.default_notify_increase
+        self._default_mode = defaults.default_mode
         return None
 
     @rx.event
@@ -73,6 +84,18 @@ class AddProductState(AuthState):
     @rx.event
     def set_any_drop(self, value: bool) -> None:
         self.any_drop = bool(value)
+
+    @rx.event
+    def set_drop_percent(self, value: str) -> None:
+        self.drop_percent = value
+
+    @rx.event
+    def set_window(self, value: str) -> None:
+        self.window = value
+
+    @rx.event
+    def set_notify_increase(self, value: bool) -> None:
+        self.notify_increase = bool(value)
 
     @rx.event
     def start_over(self) -> None:
@@ -110,7 +133,8 @@ class AddProductState(AuthState):
                     self._preview, self.found = preview, card
                     if not self.target:
                         self.target = card.suggested_target
-                    self.mode = card.suggested_mode
+                    # A sold-out item suggests its restock; otherwise the person's default stands.
+                    self.mode = card.suggested_mode if card.suggested_mode != "price" else self._default_mode
 
     @rx.event(background=True)
     @login_required
@@ -121,6 +145,11 @@ class AddProductState(AuthState):
             user = await self._require_user()
             self.saving, self.error, self.offer, self.offer_link = True, "", "", ""
             url, mode, target, any_drop = self.url, self.mode, self.target, self.any_drop
+            stock_only = mode == "stock"
+            window = "" if stock_only or self.window == "none" else self.window
+            percent = "" if stock_only else self.drop_percent.strip()
+            increase = self.notify_increase and not stock_only
+            replaced = bool(window or percent)
             preview = self._preview
         result, problem = None, None
         try:
@@ -130,9 +159,12 @@ class AddProductState(AuthState):
                     user.id,
                     url,
                     mode,
-                    None if any_drop or mode == "stock" else target,
+                    None if any_drop or stock_only or replaced else target,
                     preview=preview,
-                    any_drop=any_drop and mode != "stock",
+                    any_drop=any_drop and not stock_only and not replaced,
+                    drop_percent=percent or None,
+                    lowest_window_days=window or None,
+                    notify_increase=increase,
                 )
         except (IngestError, SlowDown) as error:
             problem = error

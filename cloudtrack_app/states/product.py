@@ -54,6 +54,9 @@ class ProductState(AuthState):
     edit_mode: str = "price"
     edit_target: str = ""
     edit_any_drop: bool = False
+    edit_drop_percent: str = ""
+    edit_window: str = "none"
+    edit_increase: bool = False
     edit_message: str = ""
     edit_error: str = ""
 
@@ -96,6 +99,8 @@ class ProductState(AuthState):
         assert self.detail is not None
         self.edit_mode, self.edit_target = self.detail.mode, self.detail.target_input
         self.edit_any_drop = self.detail.any_drop
+        self.edit_drop_percent, self.edit_window = self.detail.drop_percent_input, self.detail.window_input
+        self.edit_increase = self.detail.notify_increase
         return None
 
     @rx.event
@@ -174,29 +179,45 @@ class ProductState(AuthState):
         self.edit_any_drop = bool(value)
 
     @rx.event
+    def set_edit_drop_percent(self, value: str) -> None:
+        self.edit_drop_percent = value
+
+    @rx.event
+    def set_edit_window(self, value: str) -> None:
+        self.edit_window = value
+
+    @rx.event
+    def set_edit_increase(self, value: bool) -> None:
+        self.edit_increase = bool(value)
+
+    @rx.event
     @login_required
     @watch_required
     async def save_edit(self) -> rx.event.EventSpec | None:
         user_id, product_id = await self._owned()
         assert self.detail is not None
         stock_only = self.edit_mode == "stock"
+        window = "" if stock_only or self.edit_window == "none" else self.edit_window
+        percent = "" if stock_only else self.edit_drop_percent.strip()
+        replaced = bool(window or percent)
         try:
             result = await asyncio.to_thread(
                 lambda: watches.edit_watch(
                     user_id,
                     self.detail.watch_id,
                     mode=self.edit_mode,
-                    target_price=None if stock_only or self.edit_any_drop else self.edit_target,
-                    any_drop=self.edit_any_drop and not stock_only,
+                    target_price=None if stock_only or self.edit_any_drop or replaced else self.edit_target,
+                    any_drop=self.edit_any_drop and not stock_only and not replaced,
+                    drop_percent=percent or None,
+                    lowest_window_days=window or None,
+                    notify_increase=self.edit_increase and not stock_only,
                 )
             )
         except IngestError as error:
             self.edit_error, self.edit_message = error.message, ""
             return None
         self.edit_error = ""
-        self.edit_message = "Saved. " + (
-            "The price is already at or below your target." if result.target_met else ""
-        )
+        self.edit_message = "Saved. " + ("The price already meets your rule." if result.target_met else "")
         await self._refresh(user_id, product_id)
         return None
 

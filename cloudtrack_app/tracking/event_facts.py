@@ -90,7 +90,7 @@ class EventFacts:
     """
 
     kind: str | None  # an `AlertKind` value
-    reason: str | None  # "watch_added" | "target_reached" | "further_drop" | "restock"
+    reason: str | None  # "watch_added" | a `rules.REASON_…` value
     crossing: int | None  # which crossing of the target (or restock) this is, from 1
     title: str | None  # from the shop's page
     shop: str | None  # the shop's domain
@@ -114,6 +114,10 @@ class EventFacts:
     target_met: bool | None = None  # confirmations only: the price was at the target already
     product_id: int | None = None
     watch_id: int | None = None
+    drop_percent: Decimal | None = None  # the watch's "drop of at least X %" rule
+    lowest_window_days: int | None = None  # the watch's "lowest in the last N days" rule
+    notify_increase: bool | None = None  # the watch also tells price increases
+    summary_of: int | None = None  # set by the dispatcher on a confirmation sent as a summary
 
     @classmethod
     def of_alert(
@@ -154,6 +158,9 @@ class EventFacts:
             good_deal=stats.good_deal,
             checked_at=now,
             target_met=target_met,
+            drop_percent=watch.drop_percent,
+            lowest_window_days=watch.lowest_window_days,
+            notify_increase=watch.notify_increase or None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -181,7 +188,15 @@ class EventFacts:
             "good_deal": self.good_deal,
             "checked_at": _iso(self.checked_at),
         }
-        optional = {"target_met": self.target_met, "product_id": self.product_id, "watch_id": self.watch_id}
+        optional = {
+            "target_met": self.target_met,
+            "product_id": self.product_id,
+            "watch_id": self.watch_id,
+            "drop_percent": decimal_string(self.drop_percent),
+            "lowest_window_days": self.lowest_window_days,
+            "notify_increase": self.notify_increase,
+            "summary_of": self.summary_of,
+        }
         data.update((key, value) for key, value in optional.items() if value is not None)
         return data
 
@@ -215,4 +230,8 @@ class EventFacts:
             target_met=_flag(facts.get("target_met")),
             product_id=_int(facts.get("product_id")),
             watch_id=_int(facts.get("watch_id")),
+            drop_percent=parse_decimal(facts.get("drop_percent")),
+            lowest_window_days=_int(facts.get("lowest_window_days")),
+            notify_increase=_flag(facts.get("notify_increase")),
+            summary_of=_int(facts.get("summary_of")),
         )

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import format_money, usable_locale
+from cloudtrack_app.i18n import format_money, percent_text, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
@@ -37,9 +37,11 @@ from cloudtrack_app.tracking.observations import (
     observation_of,
     queue_confirmation,
     record_observation,
+    rule_of,
     set_memory,
+    window_lowest,
 )
-from cloudtrack_app.tracking.rules import Observation, WatchRule, initial_memory
+from cloudtrack_app.tracking.rules import Observation, initial_memory, rule_problem
 from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
 
 PREVIEW_MAX_AGE = timedelta(minutes=10)
@@ -212,6 +214,71 @@ def parse_target(value: Decimal | str | int | None) -> Decimal | None:
     return target
 
 
+@dataclass(frozen=True)
+class ExtraRules:
+    """The price rules beside a target: a drop of at least X %, a new low, increases."""
+
+    drop_percent: Decimal | None = None
+    lowest_window_days: int | None = None
+    notify_increase: bool = False
+
+    @property
+    def replaces_target(self) -> bool:
+        return self.drop_percent is not None or self.lowest_window_days is not None
+
+
+def validate_rules(
+    mode: str,
+    target: Decimal | None,
+    drop_percent: Decimal | str | int | None,
+    lowest_window_days: int | str | None,
+    notify_increase: bool,
+) -> ExtraRules:
+    """The extra rules to store; raises `IngestError` with the app's words for bad ones."""
+    percent: Decimal | None = None
+    if drop_percent is not None and str(drop_percent).strip():
+        try:
+            percent = Decimal(str(drop_percent).strip().rstrip("%").strip())
+        except InvalidOperation as error:
+            raise IngestError("invalid_rule", "Enter the drop as a number of percent, like 10.") from error
+        if not percent.is_finite():
+            raise IngestError("invalid_rule", "Enter the drop as a number of percent, like 10.")
+    days: int | None = None
+    if lowest_window_days is not None and str(lowest_window_days).strip():
+        try:
+            days = int(str(lowest_window_days).strip())
+        except ValueError as error:
+            raise IngestError("invalid_rule", "Choose 30, 90 or 365 days for the lowest price.") from error
+    rules = ExtraRules(percent, days, bool(notify_increase))
+    if mode == WatchMode.STOCK and (rules.replaces_target or rules.notify_increase):
+        raise IngestError(
+            "invalid_rule", 'A stock watch has no price rules. Choose "both" to watch the price too.'
+        )
+    if (problem := rule_problem(target, percent, days)) is not None:
+        raise IngestError("invalid_rule", problem)
+    return rules
+
+
+def validate_watch_request(
+    mode: str,
+    target_price: Decimal | str | int | None,
+    any_drop: bool,
+    drop_percent: Decimal | str | int | None,
+    lowest_window_days: int | str | None,
+    notify_increase: bool,
+) -> tuple[str, Decimal | None, ExtraRules]:
+    """Mode, target and extra rules to store, or an `IngestError` in the app's words."""
+    try:
+        mode, target = validate_request(mode, target_price, any_drop)
+    except IngestError as error:
+        # A percent or new-low rule stands in for a target, like "any drop" does.
+        chosen = drop_percent not in (None, "") or lowest_window_days not in (None, "")
+        if error.code != "missing_target" or not chosen:
+            raise
+        mode, target = validate_request(mode, None, True)
+    return mode, target, validate_rules(mode, target, drop_percent, lowest_window_days, notify_increase)
+
+
 def validate_request(
     mode: str, target: Decimal | str | int | None, any_drop: bool
 ) -> tuple[str, Decimal | None]:
@@ -302,13 +369,26 @@ def _new_product(preview: Preview, now: datetime, settings: Settings) -> Product
     )
 
 
-def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: bool, locale: str) -> str:
+def _describe(
+    preview: Preview, mode: str, target: Decimal | None, target_met: bool, locale: str, rules: ExtraRules
+) -> str:
     name = f"“{preview.title}”" if preview.title else "this product"
     now_price = format_money(preview.price, preview.currency, locale)
     target_price = format_money(target, preview.currency, locale)
     parts = [f"Now watching {name} at {preview.shop}."]
     if mode in (WatchMode.PRICE, WatchMode.BOTH) and preview.price is not None:
-        if target_met:
+        if rules.lowest_window_days is not None:
+            days = rules.lowest_window_days
+            if target_met:
+                parts.append(f"At {now_price} it is already the lowest price of the last {days} days.")
+            else:
+                parts.append(
+                    f"It costs {now_price}; you will hear when it is the lowest of the last {days} days."
+                )
+        elif rules.drop_percent is not None:
+            pct = percent_text(rules.drop_percent, locale)
+            parts.append(f"It costs {now_price}; you will hear when it drops by {pct} or more.")
+        elif target_met:
             parts.append(
                 f"It already costs {now_price}, at or below your target {target_price}: "
                 "a good moment to buy. You will hear again if it drops further."
@@ -317,6 +397,8 @@ def _describe(preview: Preview, mode: str, target: Decimal | None, target_met: b
             parts.append(f"It costs {now_price}; you will hear when the price drops.")
         else:
             parts.append(f"It costs {now_price}; you will hear when it drops to {target_price} or below.")
+    if rules.notify_increase:
+        parts.append("You will also hear when the price goes up.")
     if mode in (WatchMode.STOCK, WatchMode.BOTH) and preview.availability == Availability.OUT_OF_STOCK:
         parts.append("It is out of stock now; you will hear once when it is back.")
     return " ".join(parts)
@@ -329,12 +411,18 @@ def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
 
 
 def _save_watch(
-    user_id: int, preview: Preview, mode: str, target: Decimal | None, settings: Settings
+    user_id: int,
+    preview: Preview,
+    mode: str,
+    target: Decimal | None,
+    settings: Settings,
+    rules: ExtraRules = ExtraRules(),
 ) -> tuple[int, int, bool]:
     now = utcnow()
     current = preview.observation
     with session_scope() as session:
-        if session.get(User, user_id) is None:
+        user = session.get(User, user_id)
+        if user is None:
             raise IngestError("unknown_user", "That account does not exist.")
         product = session.exec(select(Product).where(Product.url == preview.url)).first()
         if product is None:
@@ -353,8 +441,6 @@ def _save_watch(
             previous_check_at = product.last_checked_at
             _apply_preview(product, preview, now)
             record_observation(session, product, previous, previous_check_at, current, now)
-        rule = WatchRule(mode, target, current.price)
-        memory, target_met = initial_memory(rule, current)
         watch = Watch(
             user_id=user_id,
             product_id=product.id,
@@ -362,12 +448,21 @@ def _save_watch(
             target_price=target,
             initial_price=current.price,
             created_at=now,
+            drop_percent=rules.drop_percent,
+            lowest_window_days=rules.lowest_window_days,
+            notify_increase=rules.notify_increase,
         )
+        assert product.id is not None
+        low = window_lowest(session, product.id, current.currency, rules.lowest_window_days, now)
+        memory, target_met = initial_memory(rule_of(watch), current, window_lowest=low)
         set_memory(watch, memory)
         session.add(watch)
         session.flush()
         assert watch.id is not None
-        queue_confirmation(session, product, watch, target_met, now)
+        # With the "now watching" message off, a first reading that meets the rule is still told.
+        if user.confirmation_messages or target_met:
+            hold = timedelta(seconds=settings.confirmation_summary_seconds)
+            queue_confirmation(session, product, watch, target_met, now, hold=hold)
         return watch.id, product.id, target_met
 
 
@@ -404,6 +499,9 @@ async def add_watch(
     any_drop: bool = False,
     restoring: bool = False,
     settings: Settings | None = None,
+    drop_percent: Decimal | str | int | None = None,
+    lowest_window_days: int | str | None = None,
+    notify_increase: bool = False,
 ) -> AddWatchResult:
     """Start watching a product for `user_id`; raises `IngestError` and then saves nothing.
 
@@ -412,7 +510,9 @@ async def add_watch(
     in-stock item or a target above today's price is kept as it was, not refused.
     """
     settings = settings or get_settings()
-    mode, target = validate_request(mode, target_price, any_drop)
+    mode, target, rules = validate_watch_request(
+        mode, target_price, any_drop, drop_percent, lowest_window_days, notify_increase
+    )
     requested = _canonical(url)
     requester = await asyncio.to_thread(_requester, user_id, requested)
     if requester.watching:
@@ -423,13 +523,13 @@ async def add_watch(
     _refuse_if_unwatchable(preview, mode, target, requester.locale, restoring=restoring)
     try:
         watch_id, product_id, target_met = await asyncio.to_thread(
-            _save_watch, user_id, preview, mode, target, settings
+            _save_watch, user_id, preview, mode, target, settings, rules
         )
     except IntegrityError:
         # Two requests at once: the other one created the watch or the product first.
         try:
             watch_id, product_id, target_met = await asyncio.to_thread(
-                _save_watch, user_id, preview, mode, target, settings
+                _save_watch, user_id, preview, mode, target, settings, rules
             )
         except IntegrityError as error:
             existing = await asyncio.to_thread(_requester, user_id, preview.url)
@@ -441,5 +541,5 @@ async def add_watch(
         mode=mode,
         target_price=target,
         target_met=target_met,
-        message=_describe(preview, mode, target, target_met, requester.locale),
+        message=_describe(preview, mode, target, target_met, requester.locale, rules),
     )

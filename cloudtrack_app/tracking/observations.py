@@ -8,14 +8,15 @@ and an alert written the same way whoever read the page. Callers hold the produc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from cloudtrack_app.models import AlertEvent, AlertKind, PricePoint, Product, Watch
+from cloudtrack_app.models import AlertEvent, AlertKind, DeliveryStatus, PricePoint, Product, Watch
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
@@ -29,6 +30,8 @@ from cloudtrack_app.tracking.rules import (
 )
 
 REASON_WATCH_ADDED = "watch_added"
+# A confirmation waits for later ones of the same person at most this long after its own.
+SUMMARY_MAX_WAIT = timedelta(minutes=5)
 
 
 class PageDetails(Protocol):
@@ -93,7 +96,34 @@ def memory_of(watch: Watch) -> WatchMemory:
         seen_out_of_stock=watch.seen_out_of_stock,
         stock_fulfilled=watch.stock_fulfilled,
         restock_count=watch.restock_count,
+        increase_count=watch.increase_count,
     )
+
+
+def rule_of(watch: Watch) -> WatchRule:
+    return WatchRule(
+        watch.mode,
+        watch.target_price,
+        watch.initial_price,
+        drop_percent=watch.drop_percent,
+        lowest_window_days=watch.lowest_window_days,
+        notify_increase=watch.notify_increase,
+    )
+
+
+def window_lowest(
+    session: Session, product_id: int, currency: str | None, days: int | None, now: datetime
+) -> Decimal | None:
+    """The lowest price recorded for the product in the `days` before `now` (not at `now`)."""
+    if days is None or currency is None:
+        return None
+    query = select(sa.func.min(PricePoint.price)).where(
+        PricePoint.product_id == product_id,
+        PricePoint.currency == currency,
+        PricePoint.checked_at >= now - timedelta(days=days),
+        PricePoint.checked_at < now,
+    )
+    return session.exec(query).one()
 
 
 def set_memory(watch: Watch, memory: WatchMemory) -> None:
@@ -103,6 +133,7 @@ def set_memory(watch: Watch, memory: WatchMemory) -> None:
     watch.seen_out_of_stock = memory.seen_out_of_stock
     watch.stock_fulfilled = memory.stock_fulfilled
     watch.restock_count = memory.restock_count
+    watch.increase_count = memory.increase_count
 
 
 def record_observation(
@@ -152,12 +183,17 @@ def evaluate_watches(
 ) -> int:
     """Run the rules of `watches` on an observation; write their memory and alert events."""
     alerts: list[tuple[Watch, RuleAlert]] = []
+    lows: dict[int | None, Decimal | None] = {}
     for watch in watches:
-        rule = WatchRule(watch.mode, watch.target_price, watch.initial_price)
+        rule = rule_of(watch)
         memory = memory_of(watch)
         if is_fulfilled(watch.mode, memory):
             continue
-        decision = evaluate(rule, memory, previous, current)
+        days = watch.lowest_window_days
+        if days not in lows:
+            assert product.id is not None
+            lows[days] = window_lowest(session, product.id, current.currency, days, now)
+        decision = evaluate(rule, memory, previous, current, window_lowest=lows[days])
         if decision.memory != memory:
             set_memory(watch, decision.memory)
             session.add(watch)
@@ -175,9 +211,34 @@ def evaluate_watches(
 
 
 def queue_confirmation(
-    session: Session, product: Product, watch: Watch, target_met: bool, now: datetime
+    session: Session,
+    product: Product,
+    watch: Watch,
+    target_met: bool,
+    now: datetime,
+    *,
+    hold: timedelta = timedelta(0),
 ) -> int:
-    """Write the "now watching" event of a new, flushed watch (1, or 0 if it exists)."""
+    """Write the "now watching" event of a new, flushed watch (1, or 0 if it exists).
+
+    With a `hold`, it is due only after it, and the person's other confirmations still
+    waiting (not yet taken by the dispatcher) wait as long again, so a batch of new
+    watches becomes due at once and the dispatcher sends one summary for it.
+    """
+    if hold:
+        waiting = (
+            sa.update(AlertEvent)
+            .where(
+                AlertEvent.user_id == watch.user_id,
+                AlertEvent.kind == AlertKind.CONFIRMATION,
+                AlertEvent.status == DeliveryStatus.PENDING,
+                AlertEvent.subject.is_(None),  # type: ignore[union-attr]
+                AlertEvent.lease_owner.is_(None),  # type: ignore[union-attr]
+                AlertEvent.created_at > now - SUMMARY_MAX_WAIT,
+            )
+            .values(next_attempt_at=now + hold)
+        )
+        session.execute(waiting)
     row = _event_row(
         session,
         product,
@@ -189,6 +250,7 @@ def queue_confirmation(
         now,
         target_met=target_met,
     )
+    row["next_attempt_at"] = now + hold
     return _insert_alert_events(session, [row])
 
 

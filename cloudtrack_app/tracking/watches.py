@@ -14,13 +14,14 @@ from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
-from cloudtrack_app.tracking.ingest import IngestError, validate_request
+from cloudtrack_app.tracking.ingest import IngestError, validate_watch_request
 from cloudtrack_app.tracking.observations import (
     evaluate_watches,
     lock_product,
     memory_of,
     observation_of,
     set_memory,
+    window_lowest,
 )
 from cloudtrack_app.tracking.rules import (
     Observation,
@@ -65,6 +66,9 @@ class WatchView:
     failing: bool
     last_error: str | None
     created_at: datetime
+    drop_percent: Decimal | None = None  # "a drop of at least X %" instead of a target
+    lowest_window_days: int | None = None  # "the lowest price in the last N days" instead
+    notify_increase: bool = False  # also told when the price goes up
 
 
 def _view(watch: Watch, product: Product) -> WatchView:
@@ -79,7 +83,10 @@ def _view(watch: Watch, product: Product) -> WatchView:
         image=product.image_url,
         mode=watch.mode,
         target_price=watch.target_price,
-        any_drop=watch.mode != WatchMode.STOCK and watch.target_price is None,
+        any_drop=watch.mode != WatchMode.STOCK
+        and watch.target_price is None
+        and watch.drop_percent is None
+        and watch.lowest_window_days is None,
         active=watch.active,
         fulfilled=is_fulfilled(watch.mode, memory),
         price=product.last_price,
@@ -93,6 +100,9 @@ def _view(watch: Watch, product: Product) -> WatchView:
         failing=product.failing,
         last_error=product.last_error,
         created_at=watch.created_at,
+        drop_percent=watch.drop_percent,
+        lowest_window_days=watch.lowest_window_days,
+        notify_increase=watch.notify_increase,
     )
 
 
@@ -176,13 +186,19 @@ def edit_watch(
     mode: str,
     target_price: Decimal | str | int | None,
     any_drop: bool = False,
+    drop_percent: Decimal | str | int | None = None,
+    lowest_window_days: int | str | None = None,
+    notify_increase: bool = False,
 ) -> EditResult:
     """Change what the watch waits for; its rule memory starts afresh from the last check.
 
-    Raises `IngestError` for a request `add_watch` would refuse against the last check
-    (except an in-stock item for a stock watch: that one simply waits for the next restock).
+    The rules given replace all of the watch's price rules (a percent or window left out is
+    cleared). Raises `IngestError` for a request `add_watch` would refuse against the last
+    check (except an in-stock item for a stock watch: that one simply waits for the next restock).
     """
-    mode, target = validate_request(mode, target_price, any_drop)
+    mode, target, rules = validate_watch_request(
+        mode, target_price, any_drop, drop_percent, lowest_window_days, notify_increase
+    )
     with session_scope() as session:
         watch, product = _locked(session, user_id, watch_id)
         current = observation_of(product) or Observation(None, None)
@@ -194,8 +210,17 @@ def edit_watch(
                 "any_drop",
             )
         initial = current.price if target is None else watch.initial_price or current.price
-        rule = WatchRule(mode, target, initial)
-        memory, target_met = initial_memory(rule, current)
+        rule = WatchRule(
+            mode,
+            target,
+            initial,
+            drop_percent=rules.drop_percent,
+            lowest_window_days=rules.lowest_window_days,
+            notify_increase=rules.notify_increase,
+        )
+        assert product.id is not None
+        low = window_lowest(session, product.id, current.currency, rules.lowest_window_days, utcnow())
+        memory, target_met = initial_memory(rule, current, window_lowest=low)
         memory = WatchMemory(
             price_armed=memory.price_armed,
             last_alerted_price=memory.last_alerted_price,
@@ -203,9 +228,13 @@ def edit_watch(
             seen_out_of_stock=memory.seen_out_of_stock,
             stock_fulfilled=False,
             restock_count=watch.restock_count,
+            increase_count=watch.increase_count,
         )
         watch.mode = mode
         watch.target_price = target
+        watch.drop_percent = rules.drop_percent
+        watch.lowest_window_days = rules.lowest_window_days
+        watch.notify_increase = rules.notify_increase
         watch.initial_price = initial
         set_memory(watch, memory)
         session.add(watch)

@@ -76,6 +76,10 @@ def target_text(view: WatchView, locale: str) -> str:
     """What the watch waits for, in words: a price, "any drop" or "back in stock"."""
     if view.mode == WatchMode.STOCK:
         return "back in stock"
+    if view.lowest_window_days is not None:
+        return f"lowest in {view.lowest_window_days} days"
+    if view.drop_percent is not None:
+        return f"a drop of {view.drop_percent.normalize():f} %"
     if view.target_price is None:
         return "any drop"
     return format_money(view.target_price, view.currency, locale)

@@ -40,6 +40,7 @@ KIND_LABELS = {
     "confirmation": "Watch started",
     "price_drop": "Price alert",
     "restock": "Back in stock",
+    "price_increase": "Price went up",
     "test": "Test alert",
 }
 
@@ -64,6 +65,9 @@ class ProductDetail:
     target_input: str  # the target as typed in the edit form ("" for none)
     target_text: str
     any_drop: bool
+    drop_percent_input: str  # "" for none
+    window_input: str  # "30", "90", "365", or "none"
+    notify_increase: bool
     active: bool
     fulfilled: bool
     price_text: str
@@ -162,6 +166,9 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         target_input="" if view.target_price is None else f"{view.target_price.normalize():f}",
         target_text=target_text(view, who.locale),
         any_drop=view.any_drop,
+        drop_percent_input="" if view.drop_percent is None else f"{view.drop_percent.normalize():f}",
+        window_input=str(view.lowest_window_days or "none"),
+        notify_increase=view.notify_increase,
         active=view.active,
         fulfilled=view.fulfilled,
         price_text=format_money(view.price, currency, who.locale),
