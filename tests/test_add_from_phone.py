@@ -9,9 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import reflex as rx
 from PIL import Image
-from reflex.istate.data import ReflexURL, URLData
 
 import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages and states)
 from cloudtrack_app.auth import accounts
@@ -21,20 +19,13 @@ from cloudtrack_app.settings import PROJECT_ROOT
 from cloudtrack_app.states.account import AccountFormState
 from cloudtrack_app.states.add_product import NO_SHARED_LINK, AddProductState
 from cloudtrack_app.tracking.transfer import BOOKMARKLET_TEXT, bookmarklet_href, bookmarklet_html
+from tests.state_fixtures import state_for
 
 ASSETS = PROJECT_ROOT / "assets"
 
 
-def _state(state_cls: type[rx.State], token: str = "", url: str = "") -> Any:
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    state.session_token = token
-    state.rx_router_url = URLData.from_url(ReflexURL(url))
-    return state
-
-
 async def _open_add_page(url: str, token: str) -> Any:
-    state = _state(AddProductState, token, url)
+    state = state_for(AddProductState, token, url)
     result = await type(state).event_handlers["open_page"].fn(state)
     return state, result
 
@@ -77,7 +68,7 @@ async def test_a_stranger_passes_through_log_in_and_lands_back_on_the_filled_in_
     assert "/login?next=" in target
 
     login_url = "http://localhost:3000" + target[target.index("/login?next=") :].split('"')[0]
-    login = _state(AccountFormState, ada_token, login_url)
+    login = state_for(AccountFormState, ada_token, login_url)
     back = login._next_path()
     assert back == f"/add?url={quote(shared, safe='')}"
 

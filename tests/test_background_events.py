@@ -19,15 +19,9 @@ from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.tracking.read_limits import page_read_limiter
 from tests.engine_fixtures import seed_products
+from tests.state_fixtures import state_for
 
 SLOW_DOWN = "CloudTrack is already reading 2 pages for you. Wait until they are done."
-
-
-def _state(state_cls: type[rx.State], token: str) -> Any:
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    state.session_token = token
-    return state
 
 
 async def _run_to_the_end(state: Any, name: str, *args: Any) -> list[Any]:
@@ -65,7 +59,7 @@ async def test_a_third_page_at_once_is_refused_with_a_slow_down_message(
     ada: tuple[accounts.CurrentUser, str],
 ) -> None:
     user, token = ada
-    state = _state(AddProductState, token)
+    state = state_for(AddProductState, token)
     with ExitStack() as reading:
         for _ in range(2):
             reading.enter_context(page_read_limiter().slot(user.id))
@@ -78,7 +72,7 @@ async def test_check_now_beyond_the_limit_is_refused_with_a_slow_down_message(
 ) -> None:
     user, token = ada
     [product_id] = seed_products(["https://shop.example/p/1"], user.id, price=Decimal("10.00"))
-    state = _state(ProductState, token)
+    state = state_for(ProductState, token)
     state.rx_router_page = PageData(path="/products/[product_id]", params={"product_id": str(product_id)})
     with ExitStack() as reading:
         for _ in range(2):

@@ -4,13 +4,10 @@ the pages use only what Reflex keeps supporting after 0.10.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from decimal import Decimal
-from typing import Any
 
 import pytest
-import reflex as rx
 from reflex.istate.data import PageData
 from reflex_base.utils import console
 
@@ -26,18 +23,7 @@ from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.states.profile import ProfileState
 from tests.engine_fixtures import seed_products
-
-
-def _state(state_cls: type[rx.State], token: str = "") -> Any:
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    state.session_token = token
-    return state
-
-
-async def _run(state: Any, name: str, *args: Any) -> Any:
-    result = type(state).event_handlers[name].fn(state, *args)
-    return await result if inspect.isawaitable(result) else result
+from tests.state_fixtures import run_handler, state_for
 
 
 @pytest.fixture
@@ -50,33 +36,33 @@ async def test_the_alert_switches_are_saved_as_the_page_sends_them(
     ada: tuple[accounts.CurrentUser, str],
 ) -> None:
     user, token = ada
-    state = _state(NotificationsState, token)
-    await _run(state, "load_notifications")
+    state = state_for(NotificationsState, token)
+    await run_handler(state, "load_notifications")
     assert state.email_alerts and state.ai_text
 
-    await _run(state, "set_email_alerts", False)
-    await _run(state, "set_ai_text", False)
+    await run_handler(state, "set_email_alerts", False)
+    await run_handler(state, "set_ai_text", False)
     # A switch that is off is left out of the form data; the handler reads the state var.
-    await _run(state, "save_notifications", {"alert_email": ""})
+    await run_handler(state, "save_notifications", {"alert_email": ""})
     saved = load_preferences(user.id)
     assert (saved.email_alerts, saved.ai_text) == (False, False)
     assert state.notify_message == "Alert settings saved."
 
-    await _run(state, "set_email_alerts", True)
-    await _run(state, "set_ai_text", True)
-    await _run(state, "save_notifications", {"alert_email": "", "email-alerts": "on", "ai-text": "on"})
+    await run_handler(state, "set_email_alerts", True)
+    await run_handler(state, "set_ai_text", True)
+    await run_handler(state, "save_notifications", {"alert_email": "", "email-alerts": "on", "ai-text": "on"})
     saved = load_preferences(user.id)
     assert (saved.email_alerts, saved.ai_text) == (True, True)
 
 
 async def test_the_profile_is_saved_with_a_tidied_name(ada: tuple[accounts.CurrentUser, str]) -> None:
     user, token = ada
-    state = _state(ProfileState, token)
-    await _run(state, "load_profile")
+    state = state_for(ProfileState, token)
+    await run_handler(state, "load_profile")
     assert (state.profile_name, state.profile_timezone) == ("Ada", "UTC")
 
-    await _run(state, "set_profile_timezone", "Europe/Vienna")
-    await _run(state, "save_profile", {"display_name": "  Ada   Lovelace "})
+    await run_handler(state, "set_profile_timezone", "Europe/Vienna")
+    await run_handler(state, "save_profile", {"display_name": "  Ada   Lovelace "})
     assert accounts.profile_of(user.id) == accounts.Profile("Ada Lovelace", "Europe/Vienna")
     assert (state.profile_name, state.display_name, state.profile_message) == (
         "Ada Lovelace",
@@ -84,8 +70,8 @@ async def test_the_profile_is_saved_with_a_tidied_name(ada: tuple[accounts.Curre
         "Saved.",
     )
 
-    await _run(state, "set_profile_timezone", "Mars/Olympus")
-    await _run(state, "save_profile", {"display_name": "Ada"})
+    await run_handler(state, "set_profile_timezone", "Mars/Olympus")
+    await run_handler(state, "save_profile", {"display_name": "Ada"})
     assert state.profile_error == "Choose a timezone from the list."
     assert accounts.profile_of(user.id).timezone == "Europe/Vienna"
 
@@ -95,15 +81,15 @@ async def test_the_product_page_takes_the_product_from_the_route_argument(
 ) -> None:
     user, token = ada
     [product_id] = seed_products(["https://shop.example/p/1"], user.id, price=Decimal("10.00"))
-    state = _state(ProductState, token)
+    state = state_for(ProductState, token)
     state.rx_router_page = PageData(path="/products/[product_id]", params={"product_id": str(product_id)})
 
-    await _run(state, "load_product")
+    await run_handler(state, "load_product")
     assert state.not_found is False
     assert state.detail is not None and state.detail.product_id == product_id
 
     state.rx_router_page = PageData(path="/products/[product_id]", params={"product_id": str(product_id + 1)})
-    await _run(state, "load_product")
+    await run_handler(state, "load_product")
     assert state.not_found is True
     assert state.detail is None
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import reflex as rx
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -49,6 +48,7 @@ from tests.notify_fixtures import (
     make_watch,
 )
 from tests.notify_fixtures import stubs_fixture as stubs_fixture
+from tests.state_fixtures import state_for
 from tests.stubs import RESEND_TEST_KEY, ResendStub
 
 PASSWORD = "correct horse battery"
@@ -94,13 +94,6 @@ def unverified_user(email: str = "alex@example.com", name: str = "Alex", **prefs
         db.flush()
         db.expunge(user)
         return user
-
-
-def _state(state_cls: type[rx.State], token: str) -> Any:
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    state.session_token = token
-    return state
 
 
 async def _run(state: Any, name: str, *args: Any) -> list[Any]:
@@ -287,14 +280,14 @@ async def test_sign_up_creates_the_account_only_when_the_link_is_followed(mailbo
 async def test_the_sign_up_form_says_check_your_inbox_and_the_link_page_logs_the_person_in(
     mailbox: ResendStub,
 ) -> None:
-    form_state = _state(AccountFormState, "")
+    form_state = state_for(AccountFormState, "")
     await _run(
         form_state, "sign_up", {"email": "pia@example.com", "password": PASSWORD, "display_name": "Pia"}
     )
     assert "Check your inbox" in form_state.form_message and form_state.form_error == ""
     assert form_state.session_token == ""  # not logged in: that would tell whether the address was new
 
-    page = _state(VerifyState, "")
+    page = state_for(VerifyState, "")
     page.rx_router_url = URLData.from_url(
         ReflexURL(f"http://localhost:3000/verify?token={link_in(mailbox.emails[0])}")
     )
@@ -405,7 +398,7 @@ def test_accounts_made_from_the_command_line_count_as_verified(sqlite_url: str) 
 async def test_test_alerts_are_limited_per_person(stubs: Stubs) -> None:
     user = accounts.create_user("tester@example.com", PASSWORD, "Tess")
     other = accounts.create_user("other@example.com", PASSWORD, "Otto")
-    state = _state(NotificationsState, accounts.start_session(user.id))
+    state = state_for(NotificationsState, accounts.start_session(user.id))
     limit = get_settings().test_alert_limit
 
     for _ in range(limit):
@@ -415,7 +408,7 @@ async def test_test_alerts_are_limited_per_person(stubs: Stubs) -> None:
 
     assert "Try again in 10 minutes" in state.test_results[0]
     assert len(stubs.resend.emails) == limit
-    other_state = _state(NotificationsState, accounts.start_session(other.id))
+    other_state = state_for(NotificationsState, accounts.start_session(other.id))
     await _run(other_state, "send_test")
     assert other_state.test_results[0].startswith("E-mail: sent")
 

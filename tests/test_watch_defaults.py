@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 import pytest
-import reflex as rx
 
 import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages and their states)
 from cloudtrack_app.auth import accounts
 from cloudtrack_app.notify.preferences import load_watch_defaults
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.watch_defaults import WatchDefaultsState
-
-
-def _state(state_cls: type[rx.State], token: str = "") -> Any:
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    state.session_token = token
-    return state
-
-
-async def _run(state: Any, name: str, *args: Any) -> Any:
-    result = type(state).event_handlers[name].fn(state, *args)
-    return await result if inspect.isawaitable(result) else result
+from tests.state_fixtures import run_handler, state_for
 
 
 @pytest.fixture
@@ -37,12 +22,12 @@ async def test_start_messages_are_on_by_default_and_the_switch_is_saved(
     ada: tuple[accounts.CurrentUser, str],
 ) -> None:
     user, token = ada
-    state = _state(WatchDefaultsState, token)
-    await _run(state, "load_defaults")
+    state = state_for(WatchDefaultsState, token)
+    await run_handler(state, "load_defaults")
     assert state.confirmation_messages is True and state.default_lowest_window == "none"
 
-    await _run(state, "set_confirmation_messages", False)
-    await _run(state, "save_defaults", {"default_drop_percent": ""})
+    await run_handler(state, "set_confirmation_messages", False)
+    await run_handler(state, "save_defaults", {"default_drop_percent": ""})
     assert load_watch_defaults(user.id).confirmation_messages is False
     assert state.defaults_message == "New-watch settings saved."
 
@@ -51,11 +36,11 @@ async def test_default_rules_are_saved_and_fill_the_add_product_form(
     ada: tuple[accounts.CurrentUser, str],
 ) -> None:
     user, token = ada
-    state = _state(WatchDefaultsState, token)
-    await _run(state, "load_defaults")
-    await _run(state, "set_default_mode", "both")
-    await _run(state, "set_default_notify_increase", True)
-    await _run(state, "save_defaults", {"default_drop_percent": "15 %"})
+    state = state_for(WatchDefaultsState, token)
+    await run_handler(state, "load_defaults")
+    await run_handler(state, "set_default_mode", "both")
+    await run_handler(state, "set_default_notify_increase", True)
+    await run_handler(state, "save_defaults", {"default_drop_percent": "15 %"})
     assert state.defaults_error == ""
     saved = load_watch_defaults(user.id)
     assert (saved.default_mode, saved.default_drop_percent, saved.default_notify_increase) == (
@@ -64,8 +49,8 @@ async def test_default_rules_are_saved_and_fill_the_add_product_form(
         True,
     )
 
-    form = _state(AddProductState, token)
-    await _run(form, "open_page")
+    form = state_for(AddProductState, token)
+    await run_handler(form, "open_page")
     assert (form.mode, form.drop_percent, form.window, form.notify_increase) == ("both", "15", "none", True)
 
 
@@ -81,10 +66,10 @@ async def test_defaults_a_watch_could_not_have_are_refused_and_nothing_is_lost(
     ada: tuple[accounts.CurrentUser, str], mode: str, percent: str, window: str, words: str
 ) -> None:
     user, token = ada
-    state = _state(WatchDefaultsState, token)
-    await _run(state, "load_defaults")
-    await _run(state, "set_default_mode", mode)
-    await _run(state, "set_default_lowest_window", window)
-    await _run(state, "save_defaults", {"default_drop_percent": percent})
+    state = state_for(WatchDefaultsState, token)
+    await run_handler(state, "load_defaults")
+    await run_handler(state, "set_default_mode", mode)
+    await run_handler(state, "set_default_lowest_window", window)
+    await run_handler(state, "save_defaults", {"default_drop_percent": percent})
     assert words in state.defaults_error
     assert load_watch_defaults(user.id).default_mode == "price"
