@@ -378,6 +378,9 @@ class ImportLine(SQLModel, table=True):
     mode: str = Field(default=WatchMode.PRICE, max_length=10)
     target_price: Decimal | None = _money()
     any_drop: bool = Field(default=True)
+    drop_percent: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
+    lowest_window_days: int | None = Field(default=None)
+    notify_increase: bool = Field(default=False)
     paused: bool = Field(default=False)
     # Restored from an export: the rule state the watch had.
     initial_price: Decimal | None = _money()

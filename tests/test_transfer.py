@@ -195,14 +195,19 @@ async def test_the_json_export_re_imports_losslessly(
     shop.set_availability("/glass", "InStock")
     shop.set_price("/shelf", Decimal("70"))  # below ada's target now: a restore keeps the target
 
+    shop.add_corpus_page("/shelf-2", EDUSCHO_SHELF)
+    shop.add_corpus_page("/small-2", SMALL_PAGE)
+    await add_watch(ada, shop.url("/shelf-2"), "price", None, drop_percent="15", notify_increase=True)
+    await add_watch(ada, shop.url("/small-2"), "both", None, lowest_window_days=90)
+
     exported = export_json(ada)
     document = json.loads(exported)
-    assert document["format"] == "cloudtrack-watches" and len(document["watches"]) == 3
+    assert document["format"] == "cloudtrack-watches" and len(document["watches"]) == 5
 
     job_id = start_import(bob, parse_import(exported))
     await run_import(job_id)
     report = import_report(bob, job_id)
-    assert report is not None and report.added == 3, report.lines
+    assert report is not None and report.added == 5, report.lines
 
     def rules(user_id: int) -> list[tuple]:
         return sorted(
@@ -211,6 +216,9 @@ async def test_the_json_export_re_imports_losslessly(
                 w["mode"],
                 w["target_price"],
                 w["any_drop"],
+                w["drop_percent"],
+                w["lowest_window_days"],
+                w["notify_increase"],
                 w["paused"],
                 w["stock_fulfilled"],
                 w["initial_price"] if w["any_drop"] or w["mode"] == "stock" else None,
@@ -219,6 +227,11 @@ async def test_the_json_export_re_imports_losslessly(
         )
 
     assert rules(bob) == rules(ada)
+    chosen = {
+        (w["drop_percent"] and Decimal(w["drop_percent"]), w["lowest_window_days"], w["notify_increase"])
+        for w in document["watches"]
+    }
+    assert {(Decimal("15"), None, True), (None, 90, False)} <= chosen
     assert ("both", True) in {(w.mode, not w.active) for w in list_watches(bob)}
 
 

@@ -26,7 +26,7 @@ from sqlmodel import select
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import decimal_string
 from cloudtrack_app.models import Product, Watch, WatchMode
-from cloudtrack_app.tracking.ingest import IngestError, parse_target, validate_request
+from cloudtrack_app.tracking.ingest import IngestError, parse_target, validate_watch_request
 from cloudtrack_app.tracking.urls import InvalidURL, canonical_url
 
 EXPORT_FORMAT = "cloudtrack-watches"
@@ -108,6 +108,9 @@ class ImportRequest:
     mode: str = WatchMode.PRICE
     target_price: Decimal | None = None
     any_drop: bool = True
+    drop_percent: Decimal | None = None
+    lowest_window_days: int | None = None
+    notify_increase: bool = False
     paused: bool = False
     initial_price: Decimal | None = None
     stock_fulfilled: bool = False
@@ -128,7 +131,14 @@ def _checked(request: ImportRequest) -> ImportRequest:
     except InvalidURL as error:
         return _refused(request.position, request.url, str(error))
     try:
-        validate_request(request.mode, request.target_price, request.any_drop)
+        validate_watch_request(
+            request.mode,
+            request.target_price,
+            request.any_drop,
+            request.drop_percent,
+            request.lowest_window_days,
+            request.notify_increase,
+        )
     except IngestError as error:
         return _refused(request.position, request.url, error.message)
     return request
@@ -180,6 +190,12 @@ def _decimal_or_none(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
+def _window_or_none(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(str(value))
+
+
 def _from_export(document: Any) -> list[ImportRequest]:
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ImportRefused("This JSON file is not a CloudTrack export.")
@@ -200,6 +216,9 @@ def _from_export(document: Any) -> list[ImportRequest]:
                 mode=str(item.get("mode") or WatchMode.PRICE),
                 target_price=_decimal_or_none(item.get("target_price")),
                 any_drop=bool(item.get("any_drop")),
+                drop_percent=_decimal_or_none(item.get("drop_percent")),
+                lowest_window_days=_window_or_none(item.get("lowest_window_days")),
+                notify_increase=bool(item.get("notify_increase")),
                 paused=bool(item.get("paused")),
                 initial_price=_decimal_or_none(item.get("initial_price")),
                 stock_fulfilled=bool(item.get("stock_fulfilled")),
@@ -253,6 +272,9 @@ class ExportedWatch:
     mode: str
     target_price: Decimal | None
     any_drop: bool
+    drop_percent: Decimal | None
+    lowest_window_days: int | None
+    notify_increase: bool
     paused: bool
     initial_price: Decimal | None
     stock_fulfilled: bool
@@ -277,7 +299,15 @@ def exported_watches(user_id: int) -> list[ExportedWatch]:
                 title=product.title,
                 mode=watch.mode,
                 target_price=watch.target_price,
-                any_drop=watch.mode != WatchMode.STOCK and watch.target_price is None,
+                any_drop=(
+                    watch.mode != WatchMode.STOCK
+                    and watch.target_price is None
+                    and watch.drop_percent is None
+                    and watch.lowest_window_days is None
+                ),
+                drop_percent=watch.drop_percent,
+                lowest_window_days=watch.lowest_window_days,
+                notify_increase=watch.notify_increase,
                 paused=not watch.active,
                 initial_price=watch.initial_price,
                 stock_fulfilled=watch.stock_fulfilled,
@@ -303,6 +333,9 @@ def export_json(user_id: int) -> str:
             "mode": item.mode,
             "target_price": _money(item.target_price),
             "any_drop": item.any_drop,
+            "drop_percent": _money(item.drop_percent),
+            "lowest_window_days": item.lowest_window_days,
+            "notify_increase": item.notify_increase,
             "paused": item.paused,
             "initial_price": _money(item.initial_price),
             "stock_fulfilled": item.stock_fulfilled,
