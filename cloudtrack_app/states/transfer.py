@@ -114,10 +114,15 @@ class ImportState(AuthState):
             for _ in range(int(FOLLOW_LIMIT_SECONDS / FOLLOW_SECONDS)):
                 await asyncio.sleep(FOLLOW_SECONDS)
                 report = await asyncio.to_thread(import_report, user.id, job_id)
+                # Decided under the lock: an import started meanwhile is followed by this same
+                # loop (its own `follow` found this one running and left it the job).
                 async with self:
-                    self._show(report)
-                if report is None or not report.running:
-                    return
+                    if self.job_id == job_id:
+                        self._show(report)
+                    job_id = self.job_id
+                    if not self.running:
+                        self.following = False
+                        return
         finally:
             async with self:
                 self.following = False
