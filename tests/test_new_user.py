@@ -35,8 +35,8 @@ from cloudtrack_app.views.preview import preview_card, refusal
 from cloudtrack_app.views.product import chart_ticks, check_report, owned_watch, product_view, stock_bands
 from cloudtrack_app.views.viewer import Viewer
 from tests.engine_fixtures import EDUSCHO_SHELF, OTTO_GLASS, local_shop_settings, make_due, make_user
-from tests.test_reflex_layer import _run as run_handler
-from tests.test_reflex_layer import _state as reflex_state
+from tests.state_fixtures import run_handler
+from tests.state_fixtures import state_for as reflex_state
 
 PRIVATE_SETTING = "CLOUDTRACK_ALLOW_PRIVATE_URLS"
 

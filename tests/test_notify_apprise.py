@@ -31,9 +31,9 @@ from cloudtrack_app.settings import get_settings
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.views.channels import ChannelState
 from tests.notify_fixtures import PUBLIC_URL, configure, load_event, make_event, make_user, make_watch
+from tests.state_fixtures import run_handler
+from tests.state_fixtures import state_for as reflex_state
 from tests.stubs import WebhookStub
-from tests.test_reflex_layer import _run as run_handler
-from tests.test_reflex_layer import _state as reflex_state
 
 
 def allow_private(monkeypatch: pytest.MonkeyPatch, hosts: str) -> None:

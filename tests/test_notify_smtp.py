@@ -33,8 +33,8 @@ from tests.notify_fixtures import (
     make_user,
     make_watch,
 )
-from tests.test_reflex_layer import _run as run_handler
-from tests.test_reflex_layer import _state as reflex_state
+from tests.state_fixtures import run_handler
+from tests.state_fixtures import state_for as reflex_state
 
 SENDER = "CloudTrack <alerts@cloudtrack.example>"
 
