@@ -28,6 +28,7 @@ JSON_KEYS = {
     "sku",
     "confidence",
     "source",
+    "candidates",
     "notes",
     "error",
 }
@@ -93,6 +94,33 @@ def test_gzipped_file_as_json_with_original_address(gz_page_file: Path) -> None:
     assert data["image"] == "https://shop.example.de/img/wk42.jpg"
     assert (data["sku"], data["source"], data["error"]) == ("WK-42", "json-ld", None)
     assert 0 < data["confidence"] <= 1
+
+
+def test_json_lists_the_candidates_best_first_and_the_summary_the_top_three(tmp_path: Path) -> None:
+    page = tmp_path / "deals.html"
+    page.write_text(
+        "<html><body><div class='product'><h1>Kettle</h1><span class='price'>39,00 €</span>"
+        "<span class='price'>35,00 €</span><span class='price'>33,00 €</span><span class='price'>31,00 €</span>"
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    code, out, _ = probe(str(page), "--url", "https://shop.example.de/kettle", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["candidates"]) == 4
+    assert data["candidates"][0] == {
+        "price": data["price"],
+        "currency": "EUR",
+        "source": "visible",
+        "selector": data["candidates"][0]["selector"],
+        "snippet": data["candidates"][0]["snippet"],
+    }
+    assert {c["price"] for c in data["candidates"]} == {"39.00", "35.00", "33.00", "31.00"}
+    assert all(c["selector"] and c["snippet"] for c in data["candidates"])
+
+    code, out, _ = probe(str(page), "--url", "https://shop.example.de/kettle")
+    shown = [line for line in out.splitlines() if line.startswith("Candidate:")]
+    assert code == 0 and len(shown) == 3
+    assert shown[0].split()[1:3] == [data["price"], "EUR"]
 
 
 def test_page_without_price_is_still_read(tmp_path: Path) -> None:

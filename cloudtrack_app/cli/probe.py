@@ -25,9 +25,12 @@ JSON_FIELDS = (
     "sku",
     "confidence",
     "source",
+    "candidates",
     "notes",
     "error",
 )
+# Candidates the summary shows (the JSON has them all).
+SUMMARY_CANDIDATES = 3
 
 
 class ProbeError(Exception):
@@ -52,6 +55,16 @@ class Probed:
             "sku": found.sku if found else None,
             "confidence": found.confidence if found else 0.0,
             "source": found.source if found else None,
+            "candidates": [
+                {
+                    "price": str(c.price),
+                    "currency": c.currency,
+                    "source": c.source,
+                    "selector": c.selector,
+                    "snippet": c.snippet,
+                }
+                for c in (found.candidates if found else [])
+            ],
             # The summary's "Note:" lines: why the extractor chose what it chose.
             "notes": list(found.diagnostics) if found else [],
             "error": self.error,
@@ -129,6 +142,10 @@ def summary(probed: Probed) -> str:
         f"Brand:        {found.brand or '-'}",
         f"Canonical:    {found.canonical_url or '-'}",
     ]
+    lines.extend(
+        f"Candidate:    {c.price} {c.currency or '-'} ({c.source}, {c.selector or 'no selector'}): {c.snippet}"
+        for c in found.candidates[:SUMMARY_CANDIDATES]
+    )
     lines.extend(f"Note:         {note}" for note in found.diagnostics)
     return "\n".join(lines)
 

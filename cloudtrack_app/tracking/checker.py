@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -163,10 +163,13 @@ class Checker:
         await self.extractors.close()
 
     async def read_page(
-        self, product: claims.ClaimedProduct, extractors: ExtractorPool | None = None
+        self,
+        product: claims.ClaimedProduct,
+        extractors: ExtractorPool | None = None,
+        selectors: Sequence[str] = (),
     ) -> PageResult:
-        """Fetch and extract one product page (in `extractors`, by default the checker's own);
-        never raises for a bad page or shop."""
+        """Fetch and extract one product page (in `extractors`, by default the checker's own),
+        reading `selectors` (remembered picks) on it too; never raises for a bad page or shop."""
         shop = product.shop_domain
         try:
             pause = self.gate.pause_remaining(shop)
@@ -175,7 +178,7 @@ class Checker:
                     pause = self.gate.pause_remaining(shop)
                     if not pause:
                         async with self.fetch_slots:
-                            return await self._fetch_and_extract(product, extractors)
+                            return await self._fetch_and_extract(product, extractors, selectors)
             return PageResult(product, utcnow(), deferred_until=utcnow() + timedelta(seconds=pause + 1))
         except Exception:
             log.exception("checking product %s (%s) failed", product.id, product.url)
@@ -184,7 +187,10 @@ class Checker:
             )
 
     async def _fetch_and_extract(
-        self, product: claims.ClaimedProduct, extractors: ExtractorPool | None = None
+        self,
+        product: claims.ClaimedProduct,
+        extractors: ExtractorPool | None = None,
+        selectors: Sequence[str] = (),
     ) -> PageResult:
         shop = product.shop_domain
         try:
@@ -207,7 +213,7 @@ class Checker:
             )
         try:
             extraction = await (extractors or self.extractors).read(
-                fetched.body, fetched.url, fetched.charset
+                fetched.body, fetched.url, fetched.charset, selectors
             )
         except PageTooSlow:
             return PageResult(product, utcnow(), error=TOO_SLOW_MESSAGE)

@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import pickle
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -118,9 +118,11 @@ class _Worker:
         self.waiting: collections.deque[asyncio.Future[Extraction]] = collections.deque()
         self.answers: asyncio.ReadTransport | None = None
 
-    def send(self, body: bytes, url: str, charset: str | None) -> asyncio.Future[Extraction]:
+    def send(
+        self, body: bytes, url: str, charset: str | None, selectors: tuple[str, ...] = ()
+    ) -> asyncio.Future[Extraction]:
         future: asyncio.Future[Extraction] = asyncio.get_running_loop().create_future()
-        payload = pickle.dumps((body, url, charset), pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((body, url, charset, selectors), pickle.HIGHEST_PROTOCOL)
         self.waiting.append(future)
         self.pages.write(_LENGTH.pack(len(payload)))
         self.pages.write(payload)
@@ -172,8 +174,11 @@ class ExtractorPool:
     def has_room(self) -> bool:
         return self.max_pages is None or self._holding < self.max_pages
 
-    async def read(self, body: bytes, url: str, charset: str | None = None) -> Extraction | None:
-        """What `extract` says about the page; None when its worker processes keep dying.
+    async def read(
+        self, body: bytes, url: str, charset: str | None = None, selectors: Sequence[str] = ()
+    ) -> Extraction | None:
+        """What `extract` says about the page (with what `selectors` read there); None when
+        its worker processes keep dying.
 
         Raises `PageTooSlow` and `ReadersBusy` (see the class). Pages travel as the bytes
         they arrived in: text would be encoded for the pipe and decoded again on both sides."""
@@ -182,18 +187,20 @@ class ExtractorPool:
         self._holding += 1
         try:
             if self.processes == 0:
-                return await asyncio.to_thread(extract, body, url, charset)
-            return await self._read_in_workers(body, url, charset)
+                return await asyncio.to_thread(extract, body, url, charset, tuple(selectors))
+            return await self._read_in_workers(body, url, charset, tuple(selectors))
         finally:
             self._holding -= 1
 
-    async def _read_in_workers(self, body: bytes, url: str, charset: str | None) -> Extraction | None:
+    async def _read_in_workers(
+        self, body: bytes, url: str, charset: str | None, selectors: tuple[str, ...] = ()
+    ) -> Extraction | None:
         deaths = 0
         while deaths < EXTRACT_ATTEMPTS:
             workers = self._workers if len(self._workers) == self.processes else await self._start()
             worker = min(workers, key=lambda w: len(w.waiting))
             try:
-                return await worker.send(body, url, charset)
+                return await worker.send(body, url, charset, selectors)
             except ExtractorDied as death:
                 if await self._over_cpu_limit(death):
                     log.warning(
@@ -296,12 +303,14 @@ async def request_pool_lifespan() -> AsyncIterator[None]:
         await pool.close()
 
 
-async def read_requested_page(body: bytes, url: str, charset: str | None) -> Extraction | None:
+async def read_requested_page(
+    body: bytes, url: str, charset: str | None, selectors: Sequence[str] = ()
+) -> Extraction | None:
     """Read a page someone asked for: in this process's request pool when it has one (the
     web app), else in a thread (the command line, where one person waits for one page).
 
     Raises `PageTooSlow` and `ReadersBusy`; None when the workers keep dying on the page."""
     pool = _request_pool
     if pool is None:
-        return await asyncio.to_thread(extract, body, url, charset)
-    return await pool.read(body, url, charset)
+        return await asyncio.to_thread(extract, body, url, charset, tuple(selectors))
+    return await pool.read(body, url, charset, selectors)

@@ -30,11 +30,11 @@ def serve_pages(pages: Connection, answers: Connection, cpu_seconds: float | Non
             payload = pages.recv_bytes()
         except EOFError:
             return
-        body, url, charset = pickle.loads(payload)
+        body, url, charset, selectors = pickle.loads(payload)
         if cpu_seconds is not None:
             signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
         try:
-            answer: object = extract(body, url, charset)
+            answer: object = extract(body, url, charset, selectors)
         except Exception:  # the checker reports the page as failed; the next pages still get read
             answer = RuntimeError(f"extracting {url} failed in its worker process:\n{traceback.format_exc()}")
         finally:

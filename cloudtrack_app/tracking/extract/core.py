@@ -7,29 +7,49 @@ OpenGraph product tags, then the visible price near the title and buy button. Vi
 prices also check the structured ones: a structured price that the page shows only
 struck through loses to the price the page shows as current. Stock comes from the main
 product's offers, checked against its own buy box (see `_decide_availability`).
+
+Every price considered is returned too, ranked, with a selector back to its element
+(`candidates`), and selectors a person picked earlier are read on the same tree (`picked`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
+from cloudtrack_app.tracking.extract.candidates import (
+    Candidate,
+    Considered,
+    PickedReading,
+    SelectorMaker,
+    ranked,
+)
 from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
-from cloudtrack_app.tracking.extract.money import local_currency
+from cloudtrack_app.tracking.extract.money import decimal_from_structured, local_currency, parse_money
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
+from cloudtrack_app.tracking.extract.selector import (
+    MAX_SELECTOR_LENGTH,
+    PageSelection,
+    UnreadableSelector,
+    compile_selector,
+)
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
     StructuredProduct,
+    block_of,
     collect_products,
     first_text,
     has_price,
     opengraph_offer,
+    read_json_ld_block,
     read_meta,
+    walk_products,
 )
 from cloudtrack_app.tracking.extract.visible import (
     Anchors,
@@ -43,6 +63,7 @@ from cloudtrack_app.tracking.extract.visible import (
     mark,
     title_price,
     title_region,
+    visible_text,
 )
 from cloudtrack_app.tracking.extract.visible_stock import (
     BUTTON_REGION_LEVELS,
@@ -55,6 +76,11 @@ from cloudtrack_app.tracking.extract.visible_stock import (
 # How close (tree steps) a visible price must be to the title or buy button to overrule
 # structured data that the page does not show at all.
 NEAR = 8
+# Below this confidence people are asked to pick the price, and a model may be asked.
+CONFIDENT = 0.7
+# Remembered selectors read on one page (each watch of a product may have its own).
+MAX_PICKS = 64
+SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
 
 
 @dataclass
@@ -73,19 +99,35 @@ class Extraction:
     confidence: float = 0.0
     source: str | None = None
     diagnostics: list[str] = field(default_factory=list)
+    # The prices considered, best first (the chosen one first when one was chosen).
+    candidates: list[Candidate] = field(default_factory=list)
+    # What each selector asked for reads on this page (None: gone, or no price there).
+    picked: dict[str, PickedReading | None] = field(default_factory=dict)
 
 
-def extract(html: str | bytes, url: str, charset: str | None = None) -> Extraction:
+def extract(
+    html: str | bytes, url: str, charset: str | None = None, selectors: Sequence[str] = ()
+) -> Extraction:
     """Read a product page. Never raises: problems end up in `diagnostics`.
 
     `charset` is the one the HTTP response declared, when `html` is the bytes it carried.
+    `selectors` (remembered picks) are read on the same parsed page, into `picked`.
     """
     result = Extraction(url=url if isinstance(url, str) else "")
     try:
-        _extract_into(result, html, charset)
+        _extract_into(result, html, charset, selectors)
     except Exception as error:
         result.diagnostics.append(f"extraction stopped early: {type(error).__name__}: {error}")
+    for selector in _selector_texts(selectors):
+        result.picked.setdefault(selector, None)
     return result
+
+
+def _selector_texts(selectors: Sequence[str]) -> list[str]:
+    try:
+        return [s for s in list(selectors)[:MAX_PICKS] if isinstance(s, str)]
+    except Exception:
+        return []
 
 
 def _normalise_name(text: str | None) -> str:
@@ -161,6 +203,7 @@ def _image_of(node: dict[str, Any]) -> str | None:
 
 
 def _structured_choice(offers: list[Offer], visible: list[PriceCandidate]) -> tuple[Offer, float] | None:
+    """The main product's offer to believe, and how much."""
     priced = [o for o in offers if o.price is not None]
     if not priced:
         return None
@@ -175,7 +218,9 @@ def _structured_choice(offers: list[Offer], visible: list[PriceCandidate]) -> tu
     return (in_stock or priced)[0], 0.55
 
 
-def _extract_into(result: Extraction, html: str | bytes, charset: str | None) -> None:
+def _extract_into(
+    result: Extraction, html: str | bytes, charset: str | None, selectors: Sequence[str]
+) -> None:
     page = parse_page(html, charset)
     result.diagnostics.extend(page.diagnostics)
     tree = page.tree
@@ -245,12 +290,31 @@ def _extract_into(result: Extraction, html: str | bytes, charset: str | None) ->
         visible.extend([in_title] if in_title else [])
     best_visible = best_visible_price(visible)
 
-    _decide_price(result, offers, main, og_offer, visible, best_visible)
+    chosen = _decide_price(result, offers, main, og_offer, visible, best_visible)
     if result.price is not None and result.currency is None:
         # Last, the currency of the shop's country, when its domain or language names one.
         result.currency = hint or _most_common_currency(visible) or local_currency(url, lang)
     if result.currency is None and hint:
         result.currency = hint
+    if chosen is not None:
+        chosen.currency, chosen.score = result.currency, result.confidence
+    considered = _considered(chosen, offers, main, og_offer, visible, meta.get("og:title"))
+    result.candidates = ranked(considered, SelectorMaker(tree), MAX_SELECTOR_LENGTH)
+    picks = _selector_texts(selectors)
+    if picks:
+        reader = _PickReader(
+            tree,
+            heading,
+            [u for u in (url, result.canonical_url) if u],
+            visible,
+            Surroundings(heading_element),
+            hint,
+            result.currency,
+            url,
+            lang,
+        )
+        for selector in picks:
+            result.picked[selector] = reader.read(selector)
 
     _decide_availability(result, offers, og_offer, marked, anchors, surroundings, button)
 
@@ -291,7 +355,8 @@ def _decide_price(
     og_offer: Offer | None,
     visible: list[PriceCandidate],
     best_visible: PriceCandidate | None,
-) -> None:
+) -> Considered | None:
+    """Sets the price, and returns it as the first of the prices considered."""
     choice = _structured_choice(offers, visible)
     source = main.source if main else None
     if choice is None and og_offer is not None:
@@ -315,41 +380,181 @@ def _decide_price(
             result.diagnostics.append(
                 f"structured price {offer.price} is shown struck through; using {near_visible.price}"
             )
-            _take_visible(result, near_visible, 0.7)
-            return
+            return _take_visible(result, near_visible, 0.7)
         elif near_visible and not offer.low_only and _plausible_markdown(offer.price, near_visible.price):
             result.diagnostics.append(
                 f"structured price {offer.price} is not on the page; using {near_visible.price}"
             )
-            _take_visible(result, near_visible, 0.5)
-            return
+            return _take_visible(result, near_visible, 0.5)
+        elif near_visible:
+            # The page shows another price beside the title: which one is to pay is a guess.
+            confidence -= 0.25
         elif visible:
             confidence -= 0.15
         if offer.low_only:
             confidence -= 0.1
         result.price, result.currency, result.source = offer.price, offer.currency, source
         result.confidence = round(max(0.05, confidence), 2)
-        return
+        label = (main.name if main and source != "opengraph" else None) or None
+        return Considered(
+            offer.price, offer.currency, SOURCE_NAMES.get(source or "", "json-ld"), offer.element, 1.0, label
+        )
     if best_visible is not None:
-        confidence = 0.6 if best_visible.distance <= NEAR else 0.35
+        if best_visible.distance > NEAR:
+            confidence = 0.35
+        elif _rivals(best_visible, visible):
+            confidence = 0.6
+        else:
+            # Alone beside the title or buy button: what a person would read as the price.
+            confidence = 0.75
         if best_visible.was:
             confidence -= 0.2
-        _take_visible(result, best_visible, confidence)
+        return _take_visible(result, best_visible, confidence)
+    return None
+
+
+def _rivals(best: PriceCandidate, visible: list[PriceCandidate]) -> bool:
+    """Other current prices about as close to the title as the best one."""
+    return any(
+        c.price != best.price and not c.was and c.distance <= max(NEAR, best.distance + 2) for c in visible
+    )
+
+
+def _considered(
+    chosen: Considered | None,
+    offers: list[Offer],
+    main: StructuredProduct | None,
+    og_offer: Offer | None,
+    visible: list[PriceCandidate],
+    og_title: str | None,
+) -> list[Considered]:
+    """The chosen price first, then the others with how much each is believed (below it)."""
+    found = [chosen] if chosen is not None else []
+    shown_now = {c.price for c in visible if not c.was}
+    source = SOURCE_NAMES.get(main.source, "json-ld") if main else "json-ld"
+    for offer in offers:
+        if offer.price is not None:
+            score = (0.5 if offer.price in shown_now else 0.4) - (0.1 if offer.low_only else 0)
+            name = main.name if main else None
+            found.append(Considered(offer.price, offer.currency, source, offer.element, score, name))
+    if og_offer is not None and og_offer.price is not None:
+        score = 0.55 if og_offer.price in shown_now else 0.45
+        found.append(Considered(og_offer.price, og_offer.currency, "meta", og_offer.element, score, og_title))
+    for candidate in visible:
+        marked_up = attribute_amount(candidate.element, candidate.currency)
+        if marked_up and marked_up != candidate.price:
+            continue  # the markup says the amount is another: the text was misread
+        if any(_same_digits(candidate.price, other.price) for other in found):
+            continue  # 10<span>99</span> read without its decimal point
+        if candidate.was:
+            score = 0.05 if candidate.struck else 0.1
+        else:
+            score = (0.55 if candidate.distance <= NEAR else 0.3) + (0.05 if candidate.hinted else 0)
+        found.append(
+            Considered(
+                candidate.price, candidate.currency, "visible", candidate.element, score, candidate.text
+            )
+        )
+    return found
+
+
+def attribute_amount(element: Any, currency: str | None) -> Decimal | None:
+    """The number an element carries in its `content` or `value` attribute."""
+    if element is None:
+        return None
+    for attribute in ("content", "value"):
+        value = element.get(attribute)
+        if value and any(ch.isdigit() for ch in value):
+            amount = decimal_from_structured(value[:100], currency)
+            if amount:
+                return amount
+    return None
+
+
+class _PickReader:
+    """Reads remembered selectors on the page being read: the element each one finds now."""
+
+    def __init__(
+        self,
+        tree: Any,
+        heading: str | None,
+        urls: list[str],
+        visible: list[PriceCandidate],
+        surroundings: Surroundings,
+        hint: str | None,
+        page_currency: str | None,
+        url: str,
+        lang: str | None,
+    ) -> None:
+        self.selection = PageSelection(tree)
+        self.heading = heading
+        self.urls = urls
+        self.visible = visible
+        self.surroundings = surroundings
+        self.hint = hint
+        self.page_currency = page_currency
+        self.url = url
+        self.lang = lang
+
+    def read(self, selector: str) -> PickedReading | None:
+        try:
+            compiled = compile_selector(selector)
+            element = self.selection.first(compiled)
+            return self._read_at(element) if element is not None else None
+        except (UnreadableSelector, RecursionError, ValueError, TypeError, MemoryError):
+            return None
+
+    def _read_at(self, element: Any) -> PickedReading | None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "script":
+            return self._read_block(element) if "ld+json" in (element.get("type") or "").lower() else None
+        amount = attribute_amount(element, self.hint or self.page_currency)
+        if amount:
+            return PickedReading(amount, self.hint or self.page_currency)
+        text = visible_text(element) if len(element) <= 12 else ""
+        amount, currency = (None, None)
+        if text and len(text) <= 200:
+            amount, currency = self.surroundings.money(text, self.hint, self.url, self.lang)
+        if not amount:
+            in_title = title_price(
+                element, self.surroundings, currency_hint=self.hint, url=self.url, lang=self.lang
+            )
+            if in_title is not None:
+                amount, currency = in_title.price, in_title.currency
+        if not amount and text:
+            amount, currency = parse_money(text[:200], currency_hint=self.hint, url=self.url, lang=self.lang)
+        return PickedReading(amount, currency or self.page_currency) if amount else None
+
+    def _read_block(self, script: Any) -> PickedReading | None:
+        document = read_json_ld_block(script)
+        if document is None:
+            return None
+        products = list(walk_products(document, "json-ld", 0, block_of(script)))
+        offers = [o for p in choose_products(products, self.heading, self.urls) for o in p.offers]
+        choice = _structured_choice(offers, self.visible)
+        if choice is None or choice[0].price is None:
+            return None
+        return PickedReading(choice[0].price, choice[0].currency or self.page_currency)
 
 
 def _plausible_markdown(structured: Decimal, shown: Decimal) -> bool:
     """A shown price that differs from the structured one is believed when it looks like a
     markdown the data did not catch up with: lower, same order of magnitude, and not the
     same digits read without their decimal point (49<sup>99</sup> is not 4999)."""
-    same_digits = structured.normalize().as_tuple().digits == shown.normalize().as_tuple().digits
-    return structured / 5 <= shown < structured and not same_digits
+    return structured / 5 <= shown < structured and not _same_digits(structured, shown)
 
 
-def _take_visible(result: Extraction, candidate: PriceCandidate, confidence: float) -> None:
+def _same_digits(one: Decimal, other: Decimal) -> bool:
+    """Different amounts written with the same digits (10.99 and 1099)."""
+    return one != other and one.normalize().as_tuple().digits == other.normalize().as_tuple().digits
+
+
+def _take_visible(result: Extraction, candidate: PriceCandidate, confidence: float) -> Considered:
     result.price = candidate.price
     result.currency = candidate.currency
     result.source = "html"
     result.confidence = round(max(0.05, confidence), 2)
+    return Considered(candidate.price, candidate.currency, "visible", candidate.element, 1.0, candidate.text)
 
 
 def _decide_availability(

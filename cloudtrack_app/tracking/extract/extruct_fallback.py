@@ -17,7 +17,12 @@ from typing import Any
 import lxml.etree
 import lxml.html
 
-from cloudtrack_app.tracking.extract.structured import StructuredProduct, has_price, walk_products
+from cloudtrack_app.tracking.extract.structured import (
+    StructuredProduct,
+    block_of,
+    has_price,
+    walk_products,
+)
 
 HTML_ELEMENTS = lxml.etree.ElementDefaultClassLookup(element=lxml.html.HtmlElement)
 
@@ -29,7 +34,7 @@ def fallback_products(
     products: list[StructuredProduct] = []
     for script in unread_json_ld:
         documents = _read(script, url, "json-ld", diagnostics)
-        products.extend(walk_products(documents, "json-ld", start + len(products)))
+        products.extend(walk_products(documents, "json-ld", start + len(products), block_of(script)))
     if not has_price(products):
         return []
     diagnostics.append("structured price read by the extruct fallback")

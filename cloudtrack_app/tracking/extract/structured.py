@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -90,6 +90,17 @@ class Offer:
     currency: str | None
     availability: tuple[str, str] | None
     low_only: bool = False  # only a lowPrice/minPrice was given (a range starts there)
+    # The element the price was read from (a JSON-LD block's <script>, a microdata or RDFa
+    # property, a meta tag), for the selector that finds it again.
+    element: Any = field(default=None, compare=False, repr=False)
+
+
+# Where in the page a node's property was read: (the node, the property's name) → element.
+Locate = Callable[[dict[str, Any], str], Any]
+
+
+def no_element(node: dict[str, Any], key: str) -> Any:
+    return None
 
 
 @dataclass
@@ -132,18 +143,20 @@ def first_text_scalar(value: object) -> str | None:
 # --- JSON-LD --------------------------------------------------------------------------
 
 
-def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> tuple[list[Any], list[Any]]:
-    """The documents of the page's JSON-LD blocks, and the blocks that could not be read."""
-    documents: list[Any] = []
+def read_json_ld(
+    tree: lxml.etree._Element, diagnostics: list[str]
+) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """The documents of the page's JSON-LD blocks with the <script> of each, and the
+    blocks that could not be read."""
+    documents: list[tuple[Any, Any]] = []
     unread: list[Any] = []
     lenient_left = MAX_LENIENT_JSON_CHARS
     for script in JSON_LD_SCRIPTS(tree):
-        text = (script.text or "").strip()
+        text = json_ld_text(script)
         if not text:
             continue
-        text = re.sub(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$", "", text)
         try:
-            documents.append(json.loads(text, strict=False))
+            documents.append((json.loads(text, strict=False), script))
             continue
         except (ValueError, RecursionError):
             pass
@@ -153,11 +166,31 @@ def read_json_ld(tree: lxml.etree._Element, diagnostics: list[str]) -> tuple[lis
         lenient_left -= len(text)
         try:
             # jstyleson drops comments and trailing commas, and leaves strings alone.
-            documents.append(jstyleson.loads(text, strict=False))
+            documents.append((jstyleson.loads(text, strict=False), script))
         except Exception:
             diagnostics.append("malformed JSON-LD block skipped")
             unread.append(script)
     return documents, unread
+
+
+def json_ld_text(script: lxml.etree._Element) -> str:
+    text = (script.text or "").strip()
+    return re.sub(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$", "", text) if text else ""
+
+
+def read_json_ld_block(script: lxml.etree._Element) -> Any | None:
+    """The document of one JSON-LD block, None when it cannot be read."""
+    text = json_ld_text(script)
+    try:
+        return json.loads(text, strict=False)
+    except (ValueError, RecursionError):
+        pass
+    if len(text) > MAX_LENIENT_JSON_CHARS:
+        return None
+    try:
+        return jstyleson.loads(text, strict=False)
+    except Exception:
+        return None
 
 
 # --- microdata and RDFa -----------------------------------------------------------------
@@ -219,9 +252,11 @@ def read_items(
     property_attribute: str,
     content_attributes: tuple[str, ...],
     reference_attribute: str | None = None,
+    origins: dict[tuple[int, str], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Items of microdata (itemscope/itemtype/itemprop, with itemref) or RDFa
-    (typeof/property), as dicts."""
+    (typeof/property), as dicts. `origins` learns the element of each item's first value
+    of each property, keyed by (id of the item's dict, property)."""
     # Through the attribute axis: libxml2 is much faster at this than at testing every
     # element for the attributes. Each attribute's element is taken in Python: a parent
     # step (`//@a/..`) or a union de-duplicates the node set pairwise, quadratic in items.
@@ -255,6 +290,8 @@ def read_items(
         for name in element.get(property_attribute, "").split():
             key = SCHEMA_PREFIX.sub("", name).rsplit("/", 1)[-1]
             items[owner].setdefault(key, []).append(value)
+            if origins is not None:
+                origins.setdefault((id(items[owner]), key), element)
 
     for element, owner in zip(properties, owners, strict=True):
         if owner is not None:
@@ -334,15 +371,24 @@ def nearest_items(elements: list[Any], items: Container[Any]) -> Iterator[Any | 
 # --- OpenGraph / product meta tags --------------------------------------------------------
 
 
-def read_meta(tree: lxml.etree._Element) -> dict[str, str]:
+class MetaTags(dict[str, str]):
+    """Meta tag contents by name, and the tag each was read from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: dict[str, Any] = {}
+
+
+def read_meta(tree: lxml.etree._Element) -> MetaTags:
     """`og:*`, `product:*`, `twitter:*` and other named meta tags of the head, first wins."""
-    meta: dict[str, str] = {}
+    meta = MetaTags()
     head = tree.find("head")
     for element in (head if head is not None else tree).iter("meta"):
         key = (element.get("property") or element.get("name") or "").strip().lower()
         value = element.get("content")
         if key and value is not None and key not in meta:
             meta[key] = value.strip()
+            meta.elements[key] = element
     return meta
 
 
@@ -357,14 +403,17 @@ def opengraph_offer(meta: dict[str, str]) -> Offer | None:
             availability = schema_availability(
                 meta.get("product:availability") or meta.get("og:availability")
             )
-            return Offer(price, currency, availability)
+            elements = meta.elements if isinstance(meta, MetaTags) else {}
+            return Offer(price, currency, availability, element=elements.get(f"{prefix}:amount"))
     return None
 
 
 # --- products and offers ---------------------------------------------------------------
 
 
-def walk_products(document: Any, source: str, start: int = 0) -> Iterator[StructuredProduct]:
+def walk_products(
+    document: Any, source: str, start: int = 0, locate: Locate = no_element
+) -> Iterator[StructuredProduct]:
     """Every product node, depth first in document order, skipping related-product links.
     Variants inside a ProductGroup share the group's `family`. An offer that stands on its
     own at the top of the data (no product around it, as some shops and the old
@@ -384,14 +433,18 @@ def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Struct
         is_product = bool(types & PRODUCT_TYPES) or ("offers" in node and not types & OFFER_TYPES)
         if not is_product and top and types & OFFER_TYPES:
             order += 1
-            yield StructuredProduct(source, order, node, list(read_offer(node, None, 0)), order)
+            yield StructuredProduct(source, order, node, list(read_offer(node, None, 0, locate)), order)
             continue
         if is_product:
             order += 1
             if family is None and "productgroup" in types:
                 family = order
             yield StructuredProduct(
-                source, order, node, list(product_offers(node)), family if family is not None else order
+                source,
+                order,
+                node,
+                list(product_offers(node, locate)),
+                family if family is not None else order,
             )
         children = []
         for key, value in node.items():
@@ -404,13 +457,13 @@ def walk_products(document: Any, source: str, start: int = 0) -> Iterator[Struct
         stack.extend(reversed(children))
 
 
-def product_offers(node: dict[str, Any]) -> Iterator[Offer]:
+def product_offers(node: dict[str, Any], locate: Locate = no_element) -> Iterator[Offer]:
     offers = node.get("offers")
     for offer in offers if isinstance(offers, list) else [offers]:
         if isinstance(offer, dict):
-            yield from read_offer(offer, None, 0)
+            yield from read_offer(offer, None, 0, locate)
     if offers is None and ("price" in node or "lowPrice" in node):
-        yield from read_offer(node, None, 0)
+        yield from read_offer(node, None, 0, locate)
 
 
 def _amount(value: object, currency: str | None) -> Decimal | None:
@@ -419,48 +472,49 @@ def _amount(value: object, currency: str | None) -> Decimal | None:
     return amount if amount else None
 
 
-def read_offer(offer: dict[str, Any], inherited_currency: str | None, depth: int) -> Iterator[Offer]:
+def read_offer(
+    offer: dict[str, Any], inherited_currency: str | None, depth: int, locate: Locate = no_element
+) -> Iterator[Offer]:
     if depth > 4:
         return
     # `currency` is data-vocabulary.org's name for it, still on some shops' pages.
     written = first_text(offer.get("priceCurrency")) or first_text(offer.get("currency"))
     currency = normalise_currency(written) or inherited_currency
     availability = schema_availability(first_text(offer.get("availability")))
-    current: list[tuple[Decimal, str | None]] = []
-    listed: list[tuple[Decimal, str | None]] = []
+    current: list[tuple[Decimal, str | None, Any]] = []
+    listed: list[tuple[Decimal, str | None, Any]] = []
     specifications = offer.get("priceSpecification")
     for spec in specifications if isinstance(specifications, list) else [specifications]:
         if not isinstance(spec, dict):
             continue
         spec_currency = normalise_currency(first_text(spec.get("priceCurrency"))) or currency
-        amount = _amount(
-            spec.get("price") if spec.get("price") is not None else spec.get("minPrice"), spec_currency
-        )
+        key = "price" if spec.get("price") is not None else "minPrice"
+        amount = _amount(spec.get(key), spec_currency)
         if amount is None:
             continue
         price_type = (first_text(spec.get("priceType")) or "").lower()
         target = listed if price_type.endswith(NOT_CURRENT_PRICE_TYPES) else current
-        target.append((amount, spec_currency))
-    currency = currency or next((c for _, c in current + listed if c), None)
-    prices: list[tuple[Decimal, str | None]] = []
+        target.append((amount, spec_currency, locate(spec, key)))
+    currency = currency or next((c for _, c, _ in current + listed if c), None)
+    prices: list[tuple[Decimal, str | None, Any]] = []
     low_only = False
     price = _amount(offer.get("price"), currency)
     if price is not None:
-        prices.append((price, currency))
+        prices.append((price, currency, locate(offer, "price")))
     if not prices:
         prices = current or listed
     if not prices:
         low = _amount(offer.get("lowPrice"), currency)
         if low is not None:
-            prices.append((low, currency))
+            prices.append((low, currency, locate(offer, "lowPrice")))
             high = _amount(offer.get("highPrice"), currency)
             low_only = high is None or high != low
-    for amount, amount_currency in prices[:1]:
-        yield Offer(amount, amount_currency, availability, low_only)
+    for amount, amount_currency, element in prices[:1]:
+        yield Offer(amount, amount_currency, availability, low_only, element)
     nested = offer.get("offers")
     for child in nested if isinstance(nested, list) else [nested]:
         if isinstance(child, dict):
-            yield from read_offer(child, currency, depth + 1)
+            yield from read_offer(child, currency, depth + 1, locate)
     if not prices and availability and not isinstance(nested, list | dict):
         yield Offer(None, currency, availability)
 
@@ -473,8 +527,13 @@ def collect_products(
     Also the JSON-LD blocks that could not be read, for the fallback reader."""
     products: list[StructuredProduct] = []
     documents, unread_json_ld = read_json_ld(tree, diagnostics)
-    for document in documents:
-        products.extend(walk_products(document, "json-ld", len(products)))
+    for document, script in documents:
+        products.extend(walk_products(document, "json-ld", len(products), block_of(script)))
+    origins: dict[tuple[int, str], Any] = {}
+
+    def locate(node: dict[str, Any], key: str) -> Any:
+        return origins.get((id(node), key))
+
     if may_have_microdata and not has_price(products):
         microdata = read_items(
             tree,
@@ -483,8 +542,9 @@ def collect_products(
             property_attribute="itemprop",
             content_attributes=("content",),
             reference_attribute="itemref",
+            origins=origins,
         )
-        products.extend(walk_products(microdata, "microdata", len(products)))
+        products.extend(walk_products(microdata, "microdata", len(products), locate))
     if may_have_rdfa and not has_price(products):
         rdfa = read_items(
             tree,
@@ -492,9 +552,15 @@ def collect_products(
             type_attribute="typeof",
             property_attribute="property",
             content_attributes=("content", "resource"),
+            origins=origins,
         )
-        products.extend(walk_products(rdfa, "rdfa", len(products)))
+        products.extend(walk_products(rdfa, "rdfa", len(products), locate))
     return products, unread_json_ld
+
+
+def block_of(script: Any) -> Locate:
+    """Every property of a JSON-LD document is found at its <script>."""
+    return lambda node, key: script
 
 
 def has_price(products: list[StructuredProduct]) -> bool:

@@ -12,7 +12,7 @@ out, superscript cents kept (`99<sup>99</sup>` is 99.99), superscript note marks
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -498,6 +498,7 @@ class PriceCandidate:
     hinted: bool
     text: str
     struck: bool = False  # visibly struck through: never the current price
+    element: Any = field(default=None, compare=False, repr=False)  # where the amount is shown
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -592,6 +593,7 @@ def price_candidates(
                 or bool(NOW_WORDS.search(attribute_words(element)))
                 or bool(label and PAY_LABELS.search(label)),
                 text=text,
+                element=element,
             )
         )
     return candidates
@@ -656,7 +658,9 @@ def title_price(
         if len(part) < MAX_PRICE_TEXT and looks_like_money(part):
             amount, currency = surroundings.money(part, currency_hint, url, lang)
             if amount and currency:
-                return PriceCandidate(amount, currency, 0, 0, was=False, hinted=False, text=part)
+                return PriceCandidate(
+                    amount, currency, 0, 0, was=False, hinted=False, text=part, element=heading
+                )
     return None
 
 

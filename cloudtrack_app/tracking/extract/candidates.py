@@ -1,0 +1,266 @@
+"""The prices a reading considered, ranked, each with a way back to its element.
+
+A person who sees the wrong price picks another from this list (or types a selector),
+and later checks read that element again (`PickedReading`). So each candidate carries a
+CSS selector that finds exactly its element in the page, and a snippet of the text
+around it, cleaned to plain text: both are shown to people, and the page is hostile.
+Selectors are made only for the few candidates kept: they cost a look at the page's ids
+and classes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import lxml.etree
+
+MAX_CANDIDATES = 8
+MAX_SNIPPET = 120
+SOURCES = ("json-ld", "microdata", "rdfa", "meta", "visible")
+# Elements whose text is not shown to people.
+UNSHOWN_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "select"})
+# Elements that stand apart on screen: their texts are not run together.
+BLOCK_TAGS = frozenset(
+    {
+        "div",
+        "p",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "td",
+        "th",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "dd",
+        "dt",
+    }
+)
+# Text gathered for a snippet, before it is cut to size.
+SNIPPET_SOURCE_CHARS = 2000
+# How far up from a visible price its snippet looks for context, and how big that may be.
+SNIPPET_LEVELS = 3
+SNIPPET_ELEMENTS = 40
+IDENT = re.compile(r"-?[A-Za-z_][A-Za-z0-9_-]*")
+# What XPath's normalize-space() (behind CSS class matching) takes for white space.
+XML_SPACE = re.compile(r"[ \t\r\n]+")
+ID_VALUES = lxml.etree.XPath("//@id", smart_strings=False)
+CLASS_VALUES = lxml.etree.XPath("//@class", smart_strings=False)
+SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    price: Decimal
+    currency: str | None
+    source: str  # one of SOURCES
+    selector: str  # finds this candidate's element in the page ("" when none could be made)
+    snippet: str  # plain text shown to people
+    score: float
+
+
+@dataclass(frozen=True)
+class PickedReading:
+    """What a remembered selector reads on a later check."""
+
+    price: Decimal
+    currency: str | None
+
+
+@dataclass
+class Considered:
+    """A price before it is ranked: where it was read and how much it is believed."""
+
+    price: Decimal
+    currency: str | None
+    source: str
+    element: Any
+    score: float
+    label: str | None = None  # for structured data: the product's name
+
+
+def clean_text(text: str, limit: int = MAX_SNIPPET) -> str:
+    """Plain text for a screen: control and format characters (bidi overrides, zero-width
+    joiners) removed, white space collapsed, at most `limit` characters."""
+    kept = "".join(
+        ch
+        for ch in text[: limit * 20]
+        if not unicodedata.category(ch).startswith(("C", "Zl", "Zp")) or ch.isspace()
+    )
+    return " ".join(kept.split())[:limit].strip()
+
+
+def shown_text(context: Any, element: Any | None = None) -> tuple[str, str, str]:
+    """The text a person sees in `context` (not scripts or styles), as the parts before
+    `element`, inside it and after it, each cut to about SNIPPET_SOURCE_CHARS (the part
+    before keeps its end). Gathered without recursion: pages nest thousands deep."""
+    parts: list[list[str]] = [[], [], []]
+    sizes = [0, 0, 0]
+    part = 0 if element is not None and element is not context else 1
+    stack: list[tuple[Any, bool]] = [(context, False)]
+    while stack and sizes[2] < SNIPPET_SOURCE_CHARS:
+        node, tail = stack.pop()
+        if tail:
+            if node is element:
+                part = 2
+            text = node.tail
+            if node.tag in BLOCK_TAGS:
+                parts[part].append(" ")
+        elif not isinstance(node.tag, str) or node.tag in UNSHOWN_TAGS:
+            continue
+        else:
+            if node is element:
+                part = 1
+            if node.tag in BLOCK_TAGS:
+                parts[part].append(" ")
+            text = node.text
+            for child in reversed(node):
+                stack.append((child, True))
+                stack.append((child, False))
+        if text:
+            piece = text[-SNIPPET_SOURCE_CHARS:] if part == 0 else text[:SNIPPET_SOURCE_CHARS]
+            parts[part].append(piece)
+            sizes[part] += len(piece)
+            if part == 0 and sizes[0] > 4 * SNIPPET_SOURCE_CHARS:
+                parts[0] = ["".join(parts[0])[-SNIPPET_SOURCE_CHARS:]]
+                sizes[0] = SNIPPET_SOURCE_CHARS
+    before, own, after = ("".join(p) for p in parts)
+    return before[-SNIPPET_SOURCE_CHARS:], own[:SNIPPET_SOURCE_CHARS], after[:SNIPPET_SOURCE_CHARS]
+
+
+def visible_snippet(element: Any) -> str:
+    """The amount with the words around it, taken from a small ancestor."""
+    context = element
+    for ancestor, _ in zip(element.iterancestors(), range(SNIPPET_LEVELS), strict=False):
+        if ancestor.tag in ("body", "html") or SUBTREE_SIZE(ancestor) > SNIPPET_ELEMENTS:
+            break
+        context = ancestor
+    before, own, after = (clean_text(p, SNIPPET_SOURCE_CHARS) for p in shown_text(context, element))
+    own = own[:MAX_SNIPPET]
+    room = MAX_SNIPPET - len(own)
+    after = after[: max(room // 2, room - len(before) - 1)]
+    before = before[len(before) - (room - len(after) - 1) :] if room - len(after) - 1 > 0 else ""
+    return clean_text(f"{before} {own} {after}")
+
+
+def structured_snippet(label: str | None, price: Decimal, currency: str | None) -> str:
+    amount = f"{price} {currency}" if currency else str(price)
+    name = clean_text(label or "", MAX_SNIPPET)
+    return clean_text(f"{name} – {amount}" if name else amount)
+
+
+class SelectorMaker:
+    """Selectors that find one element of one page: its id, a class no other element
+    has, or a path of `:nth-child` steps from the nearest such ancestor (else the root)."""
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+        self._ids: Counter[str] | None = None
+        self._classes: Counter[str] | None = None
+
+    def ids(self) -> Counter[str]:
+        if self._ids is None:
+            self._ids = Counter(ID_VALUES(self.tree))
+        return self._ids
+
+    def classes(self) -> Counter[str]:
+        if self._classes is None:
+            counts: Counter[str] = Counter()
+            for value in CLASS_VALUES(self.tree):
+                counts.update(set(XML_SPACE.split(value.strip())))
+            self._classes = counts
+        return self._classes
+
+    def own(self, element: Any) -> str | None:
+        """A selector of the element by itself, when its id or one of its classes is unique."""
+        element_id = element.get("id")
+        if element_id and IDENT.fullmatch(element_id) and self.ids()[element_id] == 1:
+            return f"#{element_id}"
+        names = element.get("class")
+        if names:
+            counts = self.classes()
+            for name in XML_SPACE.split(names.strip()):
+                if IDENT.fullmatch(name) and counts[name] == 1:
+                    return f"{_tag(element) or ''}.{name}"
+        return None
+
+    def selector_for(self, element: Any, limit: int) -> str:
+        """ "" when the path would be longer than `limit` characters."""
+        own = self.own(element)
+        if own:
+            return own
+        steps: list[str] = []
+        size = 0
+        node = element
+        while True:
+            parent = node.getparent()
+            if parent is None:
+                steps.append(_tag(node) or ":root")
+                break
+            place = 1 + sum(1 for s in node.itersiblings(preceding=True) if isinstance(s.tag, str))
+            steps.append(f"{_tag(node) or ''}:nth-child({place})")
+            size += len(steps[-1]) + 3
+            if size > limit:
+                return ""
+            anchor = self.own(parent)
+            if anchor:
+                steps.append(anchor)
+                break
+            node = parent
+        selector = " > ".join(reversed(steps))
+        return selector if len(selector) <= limit else ""
+
+
+def _tag(element: Any) -> str | None:
+    tag = element.tag
+    return tag if isinstance(tag, str) and IDENT.fullmatch(tag) else None
+
+
+def ranked(considered: list[Considered], maker: SelectorMaker, selector_limit: int) -> list[Candidate]:
+    """Best first (the first stays first: it is the chosen price), one per amount and
+    currency and one per element, at most MAX_CANDIDATES, each with its selector."""
+    if not considered:
+        return []
+    first, rest = considered[0], sorted(considered[1:], key=lambda c: -c.score)
+    kept: list[Considered] = []
+    amounts: set[tuple[Decimal, str | None]] = set()
+    elements: set[Any] = set()
+    for item in [first, *rest]:
+        key = (item.price, item.currency or first.currency)
+        if key in amounts or (item.element is not None and item.element in elements):
+            continue
+        amounts.add(key)
+        if item.element is not None:
+            elements.add(item.element)
+        kept.append(item)
+        if len(kept) >= MAX_CANDIDATES:
+            break
+    top = kept[0].score
+    return [
+        Candidate(
+            price=item.price,
+            currency=item.currency,
+            source=item.source,
+            selector=maker.selector_for(item.element, selector_limit) if item.element is not None else "",
+            snippet=_snippet(item),
+            score=round(min(item.score, top), 2),
+        )
+        for item in kept
+    ]
+
+
+def _snippet(item: Considered) -> str:
+    if item.source == "visible" and item.element is not None:
+        return visible_snippet(item.element)
+    return structured_snippet(item.label, item.price, item.currency)
