@@ -65,6 +65,9 @@ def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
     ):
         problem = f"{PROBLEM_WORDS[outcome.problem]}. " if outcome.problem else ""
         raise click.ClickException(f"Product {product_id}: {problem}{outcome.message}")
+    if outcome.status == CheckStatus.HELD:
+        click.echo(f"Product {product_id}: {outcome.message}")
+        return
     price = format_money(outcome.price, outcome.currency, missing="no price")
     click.echo(
         f"Product {product_id}: {outcome.status.replace('_', ' ')} — {price}, {outcome.availability}, "

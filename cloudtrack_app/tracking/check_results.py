@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import Availability, PricePoint, Product
+from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking import claims
 from cloudtrack_app.tracking.claims import next_check_delay, retry_delay
@@ -270,6 +270,9 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     )
 
 
+_SURPRISING_KINDS = frozenset({AlertKind.PRICE_DROP, AlertKind.RESTOCK})
+
+
 def _held_for_second_look(
     session: Session,
     product: Product,
@@ -291,9 +294,14 @@ def _held_for_second_look(
         product.held_since = None
         return False
     product.held_since = None
+    if (
+        previous is None
+        or hold_reason(previous, current, _SURPRISING_KINDS, shape_changed=shape_changed) is None
+    ):
+        return False  # not surprising whoever watches: no need to run the watches' rules twice
     alerts = alert_kinds_if_recorded(session, product, previous, current, now)
     reason = hold_reason(previous, current, alerts, shape_changed=shape_changed)
-    if reason is None or previous is None:
+    if reason is None:
         return False
     product.second_look = SecondLook(reason, previous, current, now).to_json()
     product.held_since = now
