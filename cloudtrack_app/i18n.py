@@ -7,7 +7,7 @@ that form is for programs, never for people.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
@@ -55,4 +55,6 @@ def ago_text(moment: datetime | None, now: datetime, locale: str = DEFAULT_LOCAL
     """ "3 hours ago", in the user's language; "never" for no moment."""
     if moment is None:
         return "never"
-    return format_timedelta(moment - now, add_direction=True, locale=locale, threshold=1.1)
+    # A moment at now or a hair after it (another worker's clock) is still in the past.
+    elapsed = min(moment - now, -timedelta(microseconds=1))
+    return format_timedelta(elapsed, add_direction=True, locale=locale, threshold=1.1)

@@ -258,6 +258,15 @@ class Product(SQLModel, table=True):
     last_modified: str | None = Field(default=None, max_length=100)
     # The last page read in full, for shops that send no validators but the same bytes.
     page_fingerprint: str | None = Field(default=None, max_length=64)
+    # What the last check ran into (`tracking.status.ReadingProblem`), None when it read the
+    # page; and when a page was last read with a usable result.
+    problem: str | None = Field(default=None, max_length=20)
+    last_good_at: datetime | None = _ts()
+    # A surprising reading waits for its second look (`tracking.second_look`) since then; a
+    # column of its own so the unchanged-page fast path can test it in SQL.
+    held_since: datetime | None = _ts()
+    # The last second look: the held reading, why it was held and, once read again, the outcome.
+    second_look: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class Watch(SQLModel, table=True):
@@ -285,6 +294,9 @@ class Watch(SQLModel, table=True):
     lowest_window_days: int | None = Field(default=None)
     notify_increase: bool = Field(default=False)
     increase_count: int = Field(default=0)
+    # Set by the check when this watch's own picked price no longer matches the page
+    # ("the page layout changed"); cleared when it matches again. See `tracking.status`.
+    pick_missing_since: datetime | None = _ts()
 
 
 class PricePoint(SQLModel, table=True):

@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     confirmation_summary_seconds: int = Field(
         default=10, ge=0, validation_alias="CONFIRMATION_SUMMARY_SECONDS"
     )
+    # A reading that would alert on a surprising change (a drop of more than half, a restock
+    # right after the page changed) is read again this long after, and alerts only if confirmed.
+    second_look_seconds: int = Field(default=120, ge=1, le=3600, validation_alias="SECOND_LOOK_SECONDS")
     unsubscribe_link_days: int = Field(default=90, ge=1, validation_alias="UNSUBSCRIBE_LINK_DAYS")
     telegram_link_minutes: int = Field(default=15, ge=1, validation_alias="TELEGRAM_LINK_MINUTES")
 

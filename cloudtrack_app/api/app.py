@@ -31,7 +31,7 @@ from cloudtrack_app.api.docs import docs_page
 from cloudtrack_app.api.tokens import TokenHolder, TokenRefused, authenticate
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import decimal_string
-from cloudtrack_app.models import AlertDelivery, AlertEvent, User
+from cloudtrack_app.models import AlertDelivery, AlertEvent, User, utcnow
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.check_results import CheckStatus
@@ -40,7 +40,7 @@ from cloudtrack_app.tracking.history import PriceWindow, price_history, product_
 from cloudtrack_app.tracking.images import preview_image_path, product_image_path
 from cloudtrack_app.tracking.ingest import IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
-from cloudtrack_app.tracking.watches import WatchNotFound, WatchView
+from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, watch_status
 from cloudtrack_app.views.product import owned_watch
 
 API_PREFIX = "/api/v1"
@@ -162,6 +162,13 @@ def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def status_json(view: WatchView) -> dict[str, Any]:
+    """What went wrong with the last reading: "ok" or a `ReadingProblem`, in words, and when
+    the last good price was read (null: never)."""
+    status = watch_status(view, utcnow())
+    return {"status": status.status, "status_text": status.text, "last_good_at": _time(view.last_good_at)}
+
+
 def watch_json(view: WatchView) -> dict[str, Any]:
     return {
         "id": view.watch_id,
@@ -185,6 +192,7 @@ def watch_json(view: WatchView) -> dict[str, Any]:
         "next_check_at": _time(view.next_check_at),
         "failing": view.failing,
         "error": view.last_error,
+        **status_json(view),
         "created_at": _time(view.created_at),
     }
 
@@ -284,6 +292,7 @@ def _product(user_id: int, product_id: int, range_key: str) -> dict[str, Any]:
         "last_checked_at": _time(view.last_checked_at),
         "failing": view.failing,
         "error": view.last_error,
+        **status_json(view),
         "watch": watch_json(view),
         "range": range_key,
         "history": [

@@ -46,6 +46,7 @@ def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
 
     from cloudtrack_app.i18n import format_money
     from cloudtrack_app.tracking.check_results import CheckStatus
+    from cloudtrack_app.tracking.status import PROBLEM_WORDS
 
     if check_all == (product_id is not None):
         raise click.UsageError("Give either --all or --product ID.")
@@ -62,7 +63,11 @@ def check(check_all: bool, product_id: int | None, limit: int | None) -> None:
         CheckStatus.FAILED,
         CheckStatus.LOST_LEASE,
     ):
-        raise click.ClickException(f"Product {product_id}: {outcome.message}")
+        problem = f"{PROBLEM_WORDS[outcome.problem]}. " if outcome.problem else ""
+        raise click.ClickException(f"Product {product_id}: {problem}{outcome.message}")
+    if outcome.status == CheckStatus.HELD:
+        click.echo(f"Product {product_id}: {outcome.message}")
+        return
     price = format_money(outcome.price, outcome.currency, missing="no price")
     click.echo(
         f"Product {product_id}: {outcome.status.replace('_', ' ')} — {price}, {outcome.availability}, "

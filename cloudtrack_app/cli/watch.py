@@ -100,9 +100,11 @@ def _price(value: Decimal | None, currency: str | None) -> str:
 @needs_database
 def list_(email: str) -> None:
     """List the account's watches with their current price and state."""
-    from cloudtrack_app.tracking.watches import list_watches
+    from cloudtrack_app.models import utcnow
+    from cloudtrack_app.tracking.watches import list_watches, watch_status
 
     views = list_watches(user_id_for(email))
+    now = utcnow()
     if not views:
         click.echo("No watches yet. Add one with: watch add --user EMAIL URL --target PRICE")
         return
@@ -120,12 +122,17 @@ def list_(email: str) -> None:
         wants = {"price": price_rule, "stock": "restock", "both": f"{price_rule} or restock"}
         state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
         if view.failing:
-            state += f", failing: {view.last_error}"
+            state += ", failing"
         click.echo(
             f"{view.watch_id:>5}  {(view.title or view.url)[:50]:<50}  {_price(view.price, view.currency):>14}"
             f"  {view.availability:<12}  {wants[view.mode]}  [{state}]"
         )
         click.echo(f"       product {view.product_id}  {view.url}")
+        status = watch_status(view, now)
+        if status.text:
+            click.echo(
+                f"       {status.text} ({status.last_good_text}): {view.last_error or ''}".rstrip(": ")
+            )
 
 
 def _manage(action: str, email: str, watch_id: int) -> None:

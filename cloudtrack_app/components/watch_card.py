@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.views.dashboard import SPARKLINE_HEIGHT, SPARKLINE_WIDTH, WatchRow
+from cloudtrack_app.views.summary import WatchSummary
 
 LINE_CLAMP_2 = {
     "display": "-webkit-box",
@@ -40,6 +41,23 @@ _BROKEN_IMAGE_STYLE = {
         "background": f"white {_BROKEN_IMAGE_ICON} center / 40% no-repeat",
     }
 }
+
+
+def reading_status_callout(summary: WatchSummary, size: str = "1") -> rx.Component:
+    """What went wrong with the product's last reading and how old its last good price is;
+    nothing when all is well. Red once the product counts as failing."""
+    return rx.cond(
+        summary.status != "ok",
+        rx.callout(
+            summary.status_text + " · " + summary.last_good_text,
+            icon="triangle-alert",
+            color_scheme=rx.cond(summary.failing, "red", "amber"),
+            size=size,
+            role="alert",
+            width="100%",
+            data_testid="reading-status",
+        ),
+    )
 
 
 def thumbnail(image: rx.Var[str], title: rx.Var[str], size: str = "4.5rem") -> rx.Component:
@@ -141,12 +159,7 @@ def watch_card(row: WatchRow) -> rx.Component:
                 spacing="2",
                 wrap="wrap",
             ),
-            rx.cond(
-                row.failing,
-                rx.callout(
-                    row.error, icon="triangle-alert", color_scheme="red", size="1", role="alert", width="100%"
-                ),
-            ),
+            reading_status_callout(row),
             rx.text("Checked ", row.checked_text, size="1", color=rx.color("gray", 10)),
             spacing="3",
             width="100%",

@@ -6,7 +6,7 @@ import reflex as rx
 from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
-from cloudtrack_app.components.watch_card import availability_badge, thumbnail
+from cloudtrack_app.components.watch_card import availability_badge, reading_status_callout, thumbnail
 from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.product import ProductState
 from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
@@ -45,9 +45,13 @@ def header() -> rx.Component:
                 size="2",
                 color=rx.color("gray", 11),
             ),
+            reading_status_callout(detail),
+            rx.cond(detail.error != "", rx.text(detail.error, size="1", color=rx.color("gray", 11))),
             rx.cond(
-                detail.failing,
-                rx.callout(detail.error, icon="triangle-alert", color_scheme="red", role="alert", size="1"),
+                detail.second_look_text != "",
+                rx.text(
+                    detail.second_look_text, size="2", color=rx.color("gray", 11), data_testid="second-look"
+                ),
             ),
             spacing="2",
             min_width="0",

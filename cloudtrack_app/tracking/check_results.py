@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -18,25 +18,29 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import Availability, PricePoint, Product
+from cloudtrack_app.models import AlertKind, Availability, PricePoint, Product
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking import claims
 from cloudtrack_app.tracking.claims import next_check_delay, retry_delay
 from cloudtrack_app.tracking.extract import Extraction
 from cloudtrack_app.tracking.history import needs_point
 from cloudtrack_app.tracking.observations import (
+    alert_kinds_if_recorded,
     apply_page_details,
     lock_product,
     mark_read,
     observation_of,
     record_observation,
 )
-from cloudtrack_app.tracking.rules import Observation
+from cloudtrack_app.tracking.rules import Observation, hold_reason, page_changed_shape, second_look_agrees
+from cloudtrack_app.tracking.second_look import SecondLook
+from cloudtrack_app.tracking.status import ReadingProblem
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 500
 NO_PRICE_MESSAGE = "The page no longer shows a price (the shop may have changed the page)."
+HELD_MESSAGE = "This reading looked wrong, so CloudTrack reads the page again shortly before telling anyone."
 
 
 class CheckStatus(StrEnum):
@@ -45,6 +49,7 @@ class CheckStatus(StrEnum):
     NOT_MODIFIED = "not_modified"  # the shop answered 304: nothing to read
     SAME_PAGE = "same_page"  # the shop sent the very bytes read last time: nothing to read
     FAILED = "failed"  # the page could not be fetched or read; see `message`
+    HELD = "held"  # a surprising reading waits for its second look; nothing recorded yet
     DEFERRED = "deferred"  # its shop is paused after repeated failures; retried later
     BUSY = "busy"  # another worker is checking it right now
     NOT_FOUND = "not_found"
@@ -62,6 +67,7 @@ class CheckOutcome:
     alerts: int = 0
     failing: bool = False
     checked_at: datetime | None = None
+    problem: ReadingProblem | None = None  # what a FAILED check ran into
 
     @property
     def summary(self) -> str:
@@ -87,6 +93,7 @@ class PageResult:
     last_modified: str | None = None
     fingerprint: str | None = None
     error: str | None = None
+    problem: ReadingProblem | None = None  # what `error` is, when the fetcher could tell
     transient: bool = False
     deferred_until: datetime | None = None
 
@@ -101,6 +108,7 @@ _UPDATE_UNCHANGED = (
         Product.currency.is_not_distinct_from(sa.bindparam("b_currency")),
         Product.last_availability == sa.bindparam("b_availability"),
         Product.last_checked_at == sa.bindparam("b_checked"),
+        Product.held_since.is_(None),
     )
     .values(
         lease_until=None,
@@ -110,6 +118,8 @@ _UPDATE_UNCHANGED = (
         consecutive_failures=0,
         failing=False,
         last_error=None,
+        problem=None,
+        last_good_at=sa.bindparam("b_now"),
         etag=sa.bindparam("b_etag"),
         last_modified=sa.bindparam("b_last_modified"),
         page_fingerprint=sa.bindparam("b_fingerprint"),
@@ -189,13 +199,14 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
         return CheckOutcome(product_id, CheckStatus.DEFERRED, "The shop is not answering; retrying later.")
     observation = page.observation
     error = page.error
+    problem = page.problem or ReadingProblem.FAILED
     if (
         error is None
         and observation is not None
         and observation.price is None
         and observation.availability != Availability.OUT_OF_STOCK
     ):
-        error = NO_PRICE_MESSAGE
+        error, problem = NO_PRICE_MESSAGE, ReadingProblem.NO_PRICE
     if (
         error is None
         and observation is not None
@@ -210,6 +221,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
         product.consecutive_failures += 1
         product.failing = product.consecutive_failures >= settings.failure_threshold
         product.last_error = error[:MAX_ERROR_CHARS]
+        product.problem = problem
         product.next_check_at = now + retry_delay(settings, product.consecutive_failures)
         session.add(product)
         return CheckOutcome(
@@ -221,22 +233,80 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
             product.last_availability,
             failing=product.failing,
             checked_at=now,
+            problem=problem,
         )
     previous = observation_of(product)
     previous_check_at = product.last_checked_at
     current = previous if page.unread or observation is None else observation
     assert current is not None
+    shape_changed = page_changed_shape(
+        previous,
+        product.extraction_source,
+        page.extraction.source if page.extraction is not None else product.extraction_source,
+        previous_failed=product.problem is not None or product.consecutive_failures > 0,
+    )
     if page.extraction is not None:
         apply_page_details(product, page.extraction)
-    mark_read(product, page.etag, page.last_modified)
-    product.page_fingerprint = page.fingerprint
+    mark_read(product, page.etag, page.last_modified, now)
     product.last_checked_at = now
+    if _held_for_second_look(session, product, previous, current, now, shape_changed=shape_changed):
+        product.next_check_at = now + timedelta(seconds=settings.second_look_seconds)
+        session.add(product)
+        return CheckOutcome(
+            product_id,
+            CheckStatus.HELD,
+            HELD_MESSAGE,
+            product.last_price,
+            product.currency,
+            product.last_availability,
+            checked_at=now,
+        )
+    product.page_fingerprint = page.fingerprint
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)
     status = page.unread or (CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED)
     return CheckOutcome(
         product_id, status, "", current.price, current.currency, current.availability, alerts, False, now
     )
+
+
+_SURPRISING_KINDS = frozenset({AlertKind.PRICE_DROP, AlertKind.RESTOCK})
+
+
+def _held_for_second_look(
+    session: Session,
+    product: Product,
+    previous: Observation | None,
+    current: Observation,
+    now: datetime,
+    *,
+    shape_changed: bool,
+) -> bool:
+    """Settle a waiting second look with this reading, or hold this reading for one.
+
+    True when `current` is held: it is kept on the product, not recorded, and the page
+    must be read afresh (no validators, no fingerprint) at the second look.
+    """
+    waiting = SecondLook.from_json(product.second_look)
+    if product.held_since is not None and waiting is not None:
+        agrees = second_look_agrees(waiting.reason, waiting.held, current)
+        product.second_look = waiting.resolved(now, agrees).to_json()
+        product.held_since = None
+        return False
+    product.held_since = None
+    if (
+        previous is None
+        or hold_reason(previous, current, _SURPRISING_KINDS, shape_changed=shape_changed) is None
+    ):
+        return False  # not surprising whoever watches: no need to run the watches' rules twice
+    alerts = alert_kinds_if_recorded(session, product, previous, current, now)
+    reason = hold_reason(previous, current, alerts, shape_changed=shape_changed)
+    if reason is None:
+        return False
+    product.second_look = SecondLook(reason, previous, current, now).to_json()
+    product.held_since = now
+    product.etag = product.last_modified = product.page_fingerprint = None
+    return True
 
 
 def save_results(pages: list[PageResult], owner: str, settings: Settings) -> list[CheckOutcome]:

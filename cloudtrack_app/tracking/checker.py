@@ -35,6 +35,7 @@ from cloudtrack_app.tracking.extractor_pool import (
 from cloudtrack_app.tracking.fetch import FetchError, FetchResult, fetch_page
 from cloudtrack_app.tracking.politeness import ShopGate
 from cloudtrack_app.tracking.rules import Observation
+from cloudtrack_app.tracking.status import problem_of_fetch_error
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class CycleReport:
             CheckStatus.NOT_MODIFIED,
             CheckStatus.SAME_PAGE,
             CheckStatus.FAILED,
+            CheckStatus.HELD,
         )
         return sum(self.statuses[s] for s in done)
 
@@ -199,7 +201,13 @@ class Checker:
             )
         except FetchError as error:
             self.gate.failed(shop, transient=error.transient)
-            return PageResult(product, utcnow(), error=error.message, transient=error.transient)
+            return PageResult(
+                product,
+                utcnow(),
+                error=error.message,
+                problem=problem_of_fetch_error(error),
+                transient=error.transient,
+            )
         self.gate.succeeded(shop)
         fingerprint = None if fetched.not_modified else page_fingerprint(fetched)
         if fetched.not_modified or fingerprint == product.page_fingerprint:

@@ -406,7 +406,7 @@ def _describe(
 
 def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
     apply_page_details(product, preview)
-    mark_read(product, preview.etag, preview.last_modified)
+    mark_read(product, preview.etag, preview.last_modified, now)
     product.last_checked_at = now
 
 

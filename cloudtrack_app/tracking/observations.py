@@ -7,7 +7,7 @@ and an alert written the same way whoever read the page. Callers hold the produc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
 from cloudtrack_app.tracking.rules import (
+    Decision,
     Observation,
     RuleAlert,
     WatchMemory,
@@ -79,13 +80,15 @@ def apply_page_details(product: Product, details: PageDetails) -> None:
     product.extraction_confidence = details.confidence
 
 
-def mark_read(product: Product, etag: str | None, last_modified: str | None) -> None:
+def mark_read(product: Product, etag: str | None, last_modified: str | None, now: datetime) -> None:
     """The page was read: keep its validators for the next conditional request, clear failures."""
     product.etag = (etag or "")[:500] or None
     product.last_modified = (last_modified or "")[:100] or None
     product.consecutive_failures = 0
     product.failing = False
     product.last_error = None
+    product.problem = None
+    product.last_good_at = now
 
 
 def memory_of(watch: Watch) -> WatchMemory:
@@ -169,8 +172,42 @@ def record_observation(
     session.add(product)
     if previous == current:
         return 0
-    watches = session.exec(select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))).all()
-    return evaluate_watches(session, product, watches, previous, current, now)
+    return evaluate_watches(session, product, _active_watches(session, product), previous, current, now)
+
+
+def _active_watches(session: Session, product: Product) -> Sequence[Watch]:
+    return session.exec(select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))).all()
+
+
+def _decisions(
+    session: Session,
+    product: Product,
+    watches: Iterable[Watch],
+    previous: Observation | None,
+    current: Observation,
+    now: datetime,
+) -> Iterator[tuple[Watch, WatchMemory, Decision]]:
+    """Each watch's rule decision on an observation, next to its memory before it."""
+    lows: dict[int | None, Decimal | None] = {}
+    for watch in watches:
+        memory = memory_of(watch)
+        if is_fulfilled(watch.mode, memory):
+            continue
+        days = watch.lowest_window_days
+        if days not in lows:
+            assert product.id is not None
+            lows[days] = window_lowest(session, product.id, current.currency, days, now)
+        yield watch, memory, evaluate(rule_of(watch), memory, previous, current, window_lowest=lows[days])
+
+
+def alert_kinds_if_recorded(
+    session: Session, product: Product, previous: Observation | None, current: Observation, now: datetime
+) -> set[str]:
+    """The kinds of alert recording `current` would cause on the product's watches; writes nothing."""
+    if previous == current:
+        return set()
+    decisions = _decisions(session, product, _active_watches(session, product), previous, current, now)
+    return {alert.kind for _, _, decision in decisions for alert in decision.alerts}
 
 
 def evaluate_watches(
@@ -183,17 +220,7 @@ def evaluate_watches(
 ) -> int:
     """Run the rules of `watches` on an observation; write their memory and alert events."""
     alerts: list[tuple[Watch, RuleAlert]] = []
-    lows: dict[int | None, Decimal | None] = {}
-    for watch in watches:
-        rule = rule_of(watch)
-        memory = memory_of(watch)
-        if is_fulfilled(watch.mode, memory):
-            continue
-        days = watch.lowest_window_days
-        if days not in lows:
-            assert product.id is not None
-            lows[days] = window_lowest(session, product.id, current.currency, days, now)
-        decision = evaluate(rule, memory, previous, current, window_lowest=lows[days])
+    for watch, memory, decision in _decisions(session, product, watches, previous, current, now):
         if decision.memory != memory:
             set_memory(watch, decision.memory)
             session.add(watch)

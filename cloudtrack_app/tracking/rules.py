@@ -25,12 +25,19 @@ Stock rule
     until the user re-arms it. An in-stock page without a price is no restock.
 
 A `both` watch runs each rule on its own; a `price` watch ignores stock and vice versa.
+
+Second look
+    A reading that would alert on a drop of more than half the last price, or on a restock
+    right after the page changed shape, is held and read again once before it counts
+    (`hold_reason`); it alerts only if that second reading agrees (`second_look_agrees`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from cloudtrack_app.models import LOWEST_WINDOWS, AlertKind, Availability, WatchMode
 
@@ -45,6 +52,13 @@ REASON_PERCENT_DROP = "percent_drop"
 REASON_LOWEST_IN_WINDOW = "lowest_in_window"
 REASON_PRICE_INCREASE = "price_increase"
 MAX_DROP_PERCENT = Decimal("99")
+SURPRISING_DROP_RATIO = Decimal("0.5")  # a new price below half the last one is read again first
+SAME_PRICE_TOLERANCE = Decimal("0.01")
+
+
+class HoldReason(StrEnum):
+    BIG_DROP = "big_drop"
+    RESTOCK_AFTER_CHANGE = "restock_after_change"
 
 
 @dataclass(frozen=True)
@@ -252,3 +266,50 @@ def rearmed_stock_memory(memory: WatchMemory, current: Observation) -> WatchMemo
 def is_fulfilled(mode: str, memory: WatchMemory) -> bool:
     """A stock-only watch that has alerted has nothing left to wait for."""
     return mode == WatchMode.STOCK and memory.stock_fulfilled
+
+
+def page_changed_shape(
+    previous: Observation | None,
+    previous_source: str | None,
+    current_source: str | None,
+    previous_failed: bool,
+) -> bool:
+    """Whether the page looked different just before this reading: the last check failed,
+    found no price, or read the price from another kind of data than this one."""
+    if previous is None:
+        return False
+    moved = previous_source is not None and current_source is not None and previous_source != current_source
+    return previous_failed or previous.price is None or moved
+
+
+def hold_reason(
+    previous: Observation | None,
+    current: Observation,
+    alerts: Collection[str],
+    *,
+    shape_changed: bool,
+) -> HoldReason | None:
+    """Why this reading must be read again before it counts (None: it counts now).
+
+    `alerts` are the kinds of alert the reading would cause for the product's watches.
+    """
+    if AlertKind.PRICE_DROP in alerts and previous is not None and _same_currency(previous, current):
+        before, now = previous.price, current.price
+        if before is not None and now is not None and before > 0 and now < before * SURPRISING_DROP_RATIO:
+            return HoldReason.BIG_DROP
+    if AlertKind.RESTOCK in alerts and shape_changed:
+        return HoldReason.RESTOCK_AFTER_CHANGE
+    return None
+
+
+def second_look_agrees(reason: str, held: Observation, current: Observation) -> bool:
+    """Whether the second reading confirms the held one: the same price (within a cent, same
+    currency) after a big drop, still in stock with a price after a restock."""
+    if reason == HoldReason.BIG_DROP:
+        return (
+            held.price is not None
+            and current.price is not None
+            and held.currency == current.currency
+            and abs(held.price - current.price) <= SAME_PRICE_TOLERANCE
+        )
+    return current.availability == Availability.IN_STOCK and current.price is not None

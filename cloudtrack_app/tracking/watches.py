@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from cloudtrack_app.db import session_scope
+from cloudtrack_app.i18n import DEFAULT_LOCALE
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
 from cloudtrack_app.tracking.ingest import IngestError, validate_watch_request
 from cloudtrack_app.tracking.observations import (
@@ -31,6 +32,7 @@ from cloudtrack_app.tracking.rules import (
     is_fulfilled,
     rearmed_stock_memory,
 )
+from cloudtrack_app.tracking.status import ReadingStatus, reading_status
 
 
 class WatchNotFound(LookupError):
@@ -69,6 +71,14 @@ class WatchView:
     drop_percent: Decimal | None = None  # "a drop of at least X %" instead of a target
     lowest_window_days: int | None = None  # "the lowest price in the last N days" instead
     notify_increase: bool = False  # also told when the price goes up
+    problem: str | None = None  # what the product's last check ran into (`ReadingProblem`)
+    last_good_at: datetime | None = None
+    pick_missing: bool = False  # this watch's picked price is no longer on the page
+
+
+def watch_status(view: WatchView, now: datetime, locale: str = DEFAULT_LOCALE) -> ReadingStatus:
+    """The product's status as this watch's owner is shown it."""
+    return reading_status(view.problem, view.last_good_at, now, pick_missing=view.pick_missing, locale=locale)
 
 
 def _view(watch: Watch, product: Product) -> WatchView:
@@ -103,6 +113,9 @@ def _view(watch: Watch, product: Product) -> WatchView:
         drop_percent=watch.drop_percent,
         lowest_window_days=watch.lowest_window_days,
         notify_increase=watch.notify_increase,
+        problem=product.problem,
+        last_good_at=product.last_good_at,
+        pick_missing=watch.pick_missing_since is not None,
     )
 
 

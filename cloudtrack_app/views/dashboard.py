@@ -14,11 +14,10 @@ from decimal import Decimal
 from enum import StrEnum
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import ago_text, format_money
-from cloudtrack_app.models import Availability, Product, WatchMode, utcnow
+from cloudtrack_app.models import Availability, Product, utcnow
 from cloudtrack_app.tracking.history import HistoryPoint, price_history, stats_in_session
-from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchView, list_watches
+from cloudtrack_app.views.summary import WatchSummary, summary_fields
 from cloudtrack_app.views.viewer import viewer
 
 PAGE_SIZE = 24
@@ -41,26 +40,11 @@ class FilterKey(StrEnum):
 
 
 @dataclass(frozen=True)
-class WatchRow:
-    watch_id: int
-    product_id: int
-    title: str
-    image: str  # CloudTrack's own address of the image (never the shop's), "" for none
-    shop: str
-    url: str
-    mode: str
-    price_text: str
-    target_text: str
+class WatchRow(WatchSummary):
     change_text: str
     change_direction: str  # "down" | "up" | "same" | ""
-    availability: str
-    good_deal: bool
     below_target: bool
     sparkline: str  # an SVG path, "" when there is too little history
-    checked_text: str
-    failing: bool
-    error: str
-    active: bool
 
 
 @dataclass(frozen=True)
@@ -70,19 +54,6 @@ class DashboardPage:
     page: int
     pages: int
     counts: dict[str, int]  # per filter key, over all the user's watches
-
-
-def target_text(view: WatchView, locale: str) -> str:
-    """What the watch waits for, in words: a price, "any drop" or "back in stock"."""
-    if view.mode == WatchMode.STOCK:
-        return "back in stock"
-    if view.lowest_window_days is not None:
-        return f"lowest in {view.lowest_window_days} days"
-    if view.drop_percent is not None:
-        return f"a drop of {view.drop_percent.normalize():f} %"
-    if view.target_price is None:
-        return "any drop"
-    return format_money(view.target_price, view.currency, locale)
 
 
 def change_ratio(view: WatchView) -> Decimal | None:
@@ -160,25 +131,11 @@ def _row(view: WatchView, product: Product, locale: str, now: datetime) -> Watch
     with session_scope() as session:
         stats = stats_in_session(session, product, now)
     return WatchRow(
-        watch_id=view.watch_id,
-        product_id=view.product_id,
-        title=view.title or view.url,
-        image=product_image_path(view.product_id, view.image),
-        shop=view.shop,
-        url=view.url,
-        mode=view.mode,
-        price_text=format_money(view.price, view.currency, locale),
-        target_text=target_text(view, locale),
+        **summary_fields(view, stats.good_deal, locale, now),
         change_text=change,
         change_direction=direction,
-        availability=view.availability,
-        good_deal=stats.good_deal,
         below_target=is_below_target(view),
         sparkline=sparkline_path([p.price for p in history if p.price is not None]),
-        checked_text=ago_text(view.last_checked_at, now, locale),
-        failing=view.failing,
-        error=view.last_error or "",
-        active=view.active,
     )
 
 

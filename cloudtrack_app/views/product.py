@@ -10,11 +10,11 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_skeleton, format_time, format_timedelta
 from sqlmodel import select
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.i18n import ago_text, format_money
+from cloudtrack_app.i18n import format_money
 from cloudtrack_app.models import (
     AlertDelivery,
     AlertEvent,
@@ -28,9 +28,10 @@ from cloudtrack_app.models import (
 )
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
-from cloudtrack_app.tracking.images import product_image_path
+from cloudtrack_app.tracking.rules import HoldReason
+from cloudtrack_app.tracking.second_look import SecondLook
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
-from cloudtrack_app.views.dashboard import target_text
+from cloudtrack_app.views.summary import WatchSummary, summary_fields
 from cloudtrack_app.views.viewer import Viewer, local_time, viewer
 
 CHART_RANGES = {"30": 30, "90": 90, "365": 365, "all": None}
@@ -54,31 +55,17 @@ class StatLine:
 
 
 @dataclass(frozen=True)
-class ProductDetail:
-    watch_id: int
-    product_id: int
-    title: str
-    image: str  # CloudTrack's own address of the image (never the shop's), "" for none
-    shop: str
-    url: str
-    mode: str
+class ProductDetail(WatchSummary):
     target_input: str  # the target as typed in the edit form ("" for none)
-    target_text: str
     any_drop: bool
     drop_percent_input: str  # "" for none
     window_input: str  # "30", "90", "365", or "none"
     notify_increase: bool
-    active: bool
     fulfilled: bool
-    price_text: str
-    availability: str
-    failing: bool
-    error: str
-    checked_text: str
     lowest_ever_text: str
     lowest_ever_when: str
-    good_deal: bool
     stats: list[StatLine]
+    second_look_text: str  # what a held reading's second look found ("" for none)
 
 
 @dataclass(frozen=True)
@@ -154,37 +141,43 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         product = session.get(Product, product_id)
         assert product is not None
         stats = stats_in_session(session, product, now)
+        second_look = product.second_look
     currency = view.currency
     return ProductDetail(
-        watch_id=view.watch_id,
-        product_id=view.product_id,
-        title=view.title or view.url,
-        image=product_image_path(view.product_id, view.image),
-        shop=view.shop,
-        url=view.url,
-        mode=view.mode,
+        **summary_fields(view, stats.good_deal, who.locale, now),
         target_input="" if view.target_price is None else f"{view.target_price.normalize():f}",
-        target_text=target_text(view, who.locale),
         any_drop=view.any_drop,
         drop_percent_input="" if view.drop_percent is None else f"{view.drop_percent.normalize():f}",
         window_input=str(view.lowest_window_days or "none"),
         notify_increase=view.notify_increase,
-        active=view.active,
         fulfilled=view.fulfilled,
-        price_text=format_money(view.price, currency, who.locale),
-        availability=view.availability,
-        failing=view.failing,
-        error=view.last_error or "",
-        checked_text=ago_text(view.last_checked_at, now, who.locale),
         lowest_ever_text=format_money(stats.all_time.lowest, currency, who.locale),
         lowest_ever_when=local_time(stats.lowest_ever_at, who),
-        good_deal=stats.good_deal,
         stats=[
             _stat_line("30 days", stats.last_30_days, currency, who.locale),
             _stat_line("90 days", stats.last_90_days, currency, who.locale),
             _stat_line("All time", stats.all_time, currency, who.locale),
         ],
+        second_look_text=second_look_text(SecondLook.from_json(second_look), who.locale),
     )
+
+
+def second_look_text(look: SecondLook | None, locale: str) -> str:
+    """ "A drop from €199.00 to €19.00 looked wrong, so it was checked again 2 minutes later:
+    it was not confirmed." ("" when no reading was ever held)."""
+    if look is None:
+        return ""
+    if look.reason == HoldReason.BIG_DROP:
+        before = format_money(look.before.price, look.before.currency, locale)
+        held = format_money(look.held.price, look.held.currency, locale)
+        what = f"A drop from {before} to {held}"
+    else:
+        what = "Back in stock right after the page changed"
+    if look.rechecked_at is None:
+        return f"{what} looked wrong, so it is being checked again before anyone is told."
+    delay = format_timedelta(look.rechecked_at - look.held_at, locale=locale)
+    verdict = "confirmed" if look.confirmed else "it was not confirmed"
+    return f"{what} looked wrong, so it was checked again {delay} later: {verdict}."
 
 
 def chart_series(user_id: int, product_id: int, range_key: str) -> Chart:

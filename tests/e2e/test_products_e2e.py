@@ -70,6 +70,17 @@ def test_price_watch_from_adding_to_the_alert(
     page.reload()  # the history is read when the page loads; both have been sent by now
     expect(page.get_by_test_id("alert-history")).to_contain_text("email: sent", timeout=TIMEOUT)
 
+    # The shop starts refusing the checks: both pages say so, with the age of the last good price.
+    shop.set_status(path, 403)
+    page.get_by_role("button", name="Check now").click()
+    status = page.get_by_test_id("reading-status")
+    expect(status).to_contain_text("The shop is blocking our checks · last good price", timeout=TIMEOUT)
+    expect(page.get_by_test_id("current-price")).to_have_text("€11.50")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(card.get_by_test_id("reading-status")).to_contain_text(
+        "The shop is blocking our checks", timeout=TIMEOUT
+    )
+
 
 def _emails_mentioning(resend_stub: ResendStub, address: str, price: str) -> list[dict]:
     return [m for m in resend_stub.emails if address in m["to"] and price in m["subject"]]
