@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from cloudtrack_app.models import AlertEvent, AlertKind, DeliveryStatus, PricePoint, Product, Watch
+from cloudtrack_app.tracking.deals import deal_in_session
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
@@ -50,7 +51,9 @@ class PageDetails(Protocol):
 def observation_of(product: Product) -> Observation | None:
     if product.last_checked_at is None and product.last_price is None:
         return None
-    return Observation(product.last_price, product.currency, product.last_availability)
+    return Observation(
+        product.last_price, product.currency, product.last_availability, product.last_was_price
+    )
 
 
 def lock_product(session: Session, product_id: int, owner: str | None = None) -> bool:
@@ -154,6 +157,7 @@ def record_observation(
     if previous != current:
         product.last_changed_at = now
     product.last_price = current.price
+    product.last_was_price = current.was_price
     product.currency = current.currency or product.currency
     product.last_availability = current.availability
     if needs_point(previous, previous_check_at, current, now):
@@ -162,6 +166,7 @@ def record_observation(
                 product_id=product.id,
                 checked_at=now,
                 price=current.price,
+                was_price=current.was_price,
                 currency=current.currency,
                 availability=current.availability,
             )
@@ -277,6 +282,7 @@ def _event_row(
         previous=previous,
         now=now,
         target_met=target_met,
+        deal=deal_in_session(session, product, now),
     )
     return {
         "watch_id": watch.id,

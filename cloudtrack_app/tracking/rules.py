@@ -54,6 +54,7 @@ class Observation:
     price: Decimal | None
     currency: str | None
     availability: str = Availability.UNKNOWN
+    was_price: Decimal | None = None  # the shop's claimed former price; no rule reads it
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from cloudtrack_app.models import (
     utcnow,
 )
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.deals import DealOutcome, deal_in_session, deal_sentence
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
 from cloudtrack_app.tracking.images import product_image_path
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
@@ -79,6 +80,8 @@ class ProductDetail:
     lowest_ever_when: str
     good_deal: bool
     stats: list[StatLine]
+    deal_text: str = ""  # the verdict on the shop's claimed discount, "" when it claims none
+    deal_overstated: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         product = session.get(Product, product_id)
         assert product is not None
         stats = stats_in_session(session, product, now)
+        deal = deal_in_session(session, product, now)
     currency = view.currency
     return ProductDetail(
         watch_id=view.watch_id,
@@ -184,6 +188,8 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
             _stat_line("90 days", stats.last_90_days, currency, who.locale),
             _stat_line("All time", stats.all_time, currency, who.locale),
         ],
+        deal_text=deal_sentence(deal, who.locale, who.timezone) if deal else "",
+        deal_overstated=deal is not None and deal.outcome == DealOutcome.OVERSTATED,
     )
 
 
