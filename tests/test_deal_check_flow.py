@@ -138,3 +138,25 @@ async def test_a_new_watch_on_a_page_with_a_claim_stores_it_and_says_it_cannot_c
     )
     confirmation = next(e for e in alert_events() if e.kind == "confirmation")
     assert confirmation.facts["deal"] == "no_history"
+
+
+async def test_a_new_claim_alone_is_stored_with_a_reading_but_alerts_no_one(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch)
+    with LocalShop() as shop:
+        url = shop.add_page("/kettle", kettle_page("119.40", listed="199.00"))
+        user = make_user(ai_text=False)
+        assert user.id is not None
+        added = await add_watch(user.id, url, "price", None, any_drop=True)
+        shop.set_html("/kettle", kettle_page("119.40", listed="249.00"))
+        make_due()
+        report = await Checker().run_cycle()
+    assert report.statuses == {"unchanged": 1} and report.alerts == 0
+    product, points = stored(added.product_id)
+    assert product.last_was_price == Decimal("249.00")
+    assert [(p.price, p.was_price) for p in points] == [
+        (Decimal("119.40"), Decimal("199.00")),
+        (Decimal("119.40"), Decimal("249.00")),
+    ]
+    assert [e.kind for e in alert_events()] == ["confirmation"]

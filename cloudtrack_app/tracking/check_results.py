@@ -238,7 +238,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     product.last_checked_at = now
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)
-    status = page.unread or (CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED)
+    status = page.unread or (CheckStatus.UNCHANGED if current.same_reading(previous) else CheckStatus.CHANGED)
     return CheckOutcome(
         product_id, status, "", current.price, current.currency, current.availability, alerts, False, now
     )

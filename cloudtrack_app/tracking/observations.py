@@ -154,7 +154,7 @@ def record_observation(
     against the current observation there. Returns how many alert events were written.
     """
     assert product.id is not None
-    if previous != current:
+    if not current.same_reading(previous):
         product.last_changed_at = now
     product.last_price = current.price
     product.last_was_price = current.was_price
@@ -172,7 +172,7 @@ def record_observation(
             )
         )
     session.add(product)
-    if previous == current:
+    if current.same_reading(previous):
         return 0
     watches = session.exec(select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))).all()
     return evaluate_watches(session, product, watches, previous, current, now)
