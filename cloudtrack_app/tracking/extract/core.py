@@ -346,8 +346,8 @@ def _decide_price(
 
 
 def _decide_was_price(result: Extraction, visible: list[PriceCandidate]) -> None:
-    """Keep a claimed former price only when it can be about this price: higher by a whole
-    percent at least, in the same currency, at most `MAX_CLAIMED_FACTOR` times it. Without
+    """Keep a claimed former price only when it can be about this price: higher by enough to
+    round to a whole percent, in the same currency, at most `MAX_CLAIMED_FACTOR` times it. Without
     one from the structured data, the page's own struck-through or "was" amount nearest the
     title and buy button, unless it is a saving or the start of a range, or other "was"
     amounts just as near disagree with it (a list of variants, each with its own)."""
