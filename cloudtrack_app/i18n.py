@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_timedelta
+from babel.dates import format_skeleton, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 
 DEFAULT_LOCALE = "en"
@@ -58,3 +59,10 @@ def ago_text(moment: datetime | None, now: datetime, locale: str = DEFAULT_LOCAL
     # A moment at now or a hair after it (another worker's clock) is still in the past.
     elapsed = min(moment - now, -timedelta(microseconds=1))
     return format_timedelta(elapsed, add_direction=True, locale=locale, threshold=1.1)
+
+
+def day_text(moment: datetime | None, locale: str = DEFAULT_LOCALE, zone: ZoneInfo | None = None) -> str:
+    """A day as the user's language writes it in a sentence ("12 Nov", "Nov 12"); UTC without a zone."""
+    if moment is None:
+        return MISSING
+    return format_skeleton("MMMd", moment, tzinfo=zone or ZoneInfo("UTC"), locale=locale)

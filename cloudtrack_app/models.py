@@ -241,6 +241,7 @@ class Product(SQLModel, table=True):
     brand: str | None = Field(default=None, max_length=200)
     currency: str | None = Field(default=None, max_length=3)
     last_price: Decimal | None = _money()
+    last_was_price: Decimal | None = _money()  # the "was" price the page claimed beside it
     last_availability: str = Field(default=Availability.UNKNOWN, max_length=20)
     availability_raw: str | None = Field(default=None, max_length=40)
     extraction_source: str | None = Field(default=None, max_length=40)
@@ -307,6 +308,8 @@ class PricePoint(SQLModel, table=True):
     product_id: int = Field(foreign_key="products.id", ondelete="CASCADE")
     checked_at: datetime = _ts(nullable=False, default=utcnow)
     price: Decimal | None = _money()
+    # The "was" or list price the page showed beside `price` (higher, same currency).
+    was_price: Decimal | None = _money()
     currency: str | None = Field(default=None, max_length=3)
     availability: str = Field(default=Availability.UNKNOWN, max_length=20)
 

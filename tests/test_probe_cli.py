@@ -22,6 +22,7 @@ JSON_KEYS = {
     "url",
     "title",
     "price",
+    "was_price",
     "currency",
     "availability",
     "image",
@@ -74,6 +75,19 @@ def test_json_carries_the_notes_the_summary_prints(tmp_path: Path) -> None:
     assert code == 0 and notes
     code, out, _ = probe(str(page), "--json")
     assert code == 0 and json.loads(out)["notes"] == notes
+
+
+def test_the_was_price_a_page_claims_is_shown(tmp_path: Path) -> None:
+    page = tmp_path / "sale.html"
+    page.write_text(
+        "<html><head><title>Kettle</title></head><body><h1>Kettle</h1>"
+        '<p><s class="price">49,00 €</s> <span class="price">39,00 €</span></p></body></html>',
+        encoding="utf-8",
+    )
+    code, out, _ = probe(str(page))
+    assert code == 0 and "Was price:    49.00 (claimed by the shop)" in out.splitlines()
+    code, out, _ = probe(str(page), "--json")
+    assert code == 0 and (json.loads(out)["price"], json.loads(out)["was_price"]) == ("39.00", "49.00")
 
 
 def test_file_target_prints_a_readable_summary(page_file: Path) -> None:

@@ -49,6 +49,7 @@ class Probed:
             "url": self.url,
             "title": found.title if found else None,
             "price": str(found.price) if found and found.price is not None else None,
+            "was_price": str(found.was_price) if found and found.was_price is not None else None,
             "currency": found.currency if found else None,
             "availability": found.availability if found else "unknown",
             "image": found.image if found else None,
@@ -134,6 +135,7 @@ def summary(probed: Probed) -> str:
         f"URL:          {probed.url}",
         f"Title:        {found.title or '-'}",
         f"Price:        {price}",
+        *([f"Was price:    {found.was_price} (claimed by the shop)"] if found.was_price is not None else []),
         f"Availability: {found.availability}"
         + (f" ({found.availability_raw})" if found.availability_raw else ""),
         f"Source:       {found.source or '-'} (confidence {found.confidence:.2f})",

@@ -18,11 +18,18 @@ from typing import Any
 
 from openai import AsyncOpenAI, OpenAIError
 
-from cloudtrack_app.i18n import percent_text
+from cloudtrack_app.i18n import day_text, percent_text
 from cloudtrack_app.models import AlertKind, Availability, WatchMode
 from cloudtrack_app.notify.facts import AlertFacts
 from cloudtrack_app.notify.wording_check import GeneratedTextRejected, check_wording, fill, placeholders_in
 from cloudtrack_app.settings import Settings
+from cloudtrack_app.tracking.deals import (
+    REFERENCE_DAYS,
+    DealOutcome,
+    claimed_discount_text,
+    days_text,
+    deal_sentence,
+)
 
 SUBJECT_MAX_CHARS = 150
 SUBJECT_TITLE_CHARS = 70
@@ -47,8 +54,22 @@ PLACEHOLDERS = {
     "average": "the average price over the last ninety days, with its currency",
     "savings": "how much less than the previous price it costs, with its currency",
     "drop_percent": "how much less than the previous price it costs, as a percentage",
+    "claimed_was": "the former price the shop claims beside the price, with its currency",
+    "claimed_discount": "the discount the shop claims from that former price, as a percentage",
+    "reference_lowest": "the lowest price CloudTrack recorded in the days before today that it checked",
+    "reference_date": "the day the product was on sale at that lowest price",
+    "history_days": "how many days of CloudTrack's price history that check covers",
 }
 KNOWN_PLACEHOLDERS = frozenset(PLACEHOLDERS)
+# The deal check's verdict on a shop's claimed discount, as the model is told it.
+DEAL_SITUATIONS = {
+    DealOutcome.HOLDS: "The shop claims a discount from a former price, and CloudTrack's history confirms it: "
+    "the product did not sell for less than that former price in the period checked.",
+    DealOutcome.OVERSTATED: "The shop claims a discount from a former price, but CloudTrack's history shows "
+    "the product sold for less than that former price in the period checked, so the claim is overstated.",
+    DealOutcome.NO_HISTORY: "The shop claims a discount from a former price; CloudTrack has no earlier prices "
+    "yet to check that claim against.",
+}
 
 SYSTEM_PROMPT = """You write the wording of one alert message for CloudTrack, a price and stock tracker.
 You are never shown the product, the shop, the prices or the recipient's name: you write
@@ -190,6 +211,8 @@ def template_body(facts: AlertFacts) -> str:
         lines.append(f"The lowest price CloudTrack has recorded is {lowest}.")
     if facts.good_deal and facts.kind in (AlertKind.PRICE_DROP, AlertKind.RESTOCK):
         lines.append("That is a good deal compared with the last 90 days.")
+    if facts.deal is not None:
+        lines.append(deal_sentence(facts.deal, facts.locale))
     return "\n".join(lines)
 
 
@@ -264,6 +287,14 @@ def placeholder_values(facts: AlertFacts, *, subject: bool = False) -> dict[str,
     )
     if facts.drop_percent:
         values["drop_percent"] = percent_text(facts.drop_percent, facts.locale)
+    deal = facts.deal
+    if deal is not None:
+        values["claimed_was"] = facts.money(deal.was_price) or ""
+        values["claimed_discount"] = claimed_discount_text(deal, facts.locale)
+        if deal.reference_lowest is not None and deal.reference_at is not None:
+            values["reference_lowest"] = facts.money(deal.reference_lowest) or ""
+            values["reference_date"] = day_text(deal.reference_at, facts.locale)
+            values["history_days"] = days_text(deal.history_days)
     return values
 
 
@@ -349,6 +380,9 @@ def model_input(facts: AlertFacts) -> dict[str, Any]:
         "subject_must_contain": ["product"],
         "body_must_contain": sorted(required_in_body(facts)),
     }
+    if facts.deal is not None:
+        data["shop_discount_claim"] = DEAL_SITUATIONS[facts.deal.outcome]
+        data["claim_checked_over_full_period"] = facts.deal.history_days >= REFERENCE_DAYS
     if facts.availability in set(Availability):
         data["availability"] = facts.availability
     if facts.mode in set(WatchMode):

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from cloudtrack_app.i18n import format_money, usable_locale
 from cloudtrack_app.models import LOWEST_WINDOWS, AlertKind
+from cloudtrack_app.tracking.deals import DealCheck, claimed_discount_text, deal_verdict
 from cloudtrack_app.tracking.event_facts import EventFacts
 
 TITLE_MAX_CHARS = 300
@@ -80,6 +81,7 @@ class AlertFacts:
     notify_increase: bool = False
     target_met: bool = False  # a confirmation whose first reading already met the rule
     summary_of: int = 0  # a "now watching" summary of this many new watches (0: one product)
+    deal: DealCheck | None = None  # the shop's claimed discount and the deal check's verdict
 
     def money(self, amount: Decimal | None) -> str | None:
         return None if amount is None else format_money(amount, self.currency, self.locale)
@@ -118,6 +120,9 @@ def fact_rows(facts: AlertFacts) -> list[tuple[str, str]]:
         money = facts.money(amount)
         if money:
             rows.append((label, money))
+    if facts.deal is not None:
+        claim = f"{claimed_discount_text(facts.deal, facts.locale)} from {facts.money(facts.deal.was_price)}"
+        rows.append(("Shop's discount", f"{claim}, {deal_verdict(facts.deal, facts.locale)}"))
     return rows
 
 
@@ -187,4 +192,5 @@ def read_facts(
         notify_increase=facts.notify_increase is True,
         target_met=facts.target_met is True,
         summary_of=max(0, min(facts.summary_of or 0, 10_000)),
+        deal=facts.deal_check(),
     )

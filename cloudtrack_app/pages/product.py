@@ -47,6 +47,7 @@ def header() -> rx.Component:
             ),
             reading_status_callout(detail),
             rx.cond(detail.error != "", rx.text(detail.error, size="1", color=rx.color("gray", 11))),
+            rx.cond(detail.deal_text != "", deal_note()),
             rx.cond(
                 detail.second_look_text != "",
                 rx.text(
@@ -59,6 +60,20 @@ def header() -> rx.Component:
         spacing="4",
         direction=rx.breakpoints(initial="column", sm="row"),
         width="100%",
+    )
+
+
+def deal_note() -> rx.Component:
+    """What CloudTrack's history says about the discount the shop claims."""
+    detail = ProductState.detail
+    return rx.cond(
+        detail.deal_overstated,
+        rx.callout(
+            detail.deal_text, icon="badge-alert", color_scheme="orange", size="1", data_testid="deal-check"
+        ),
+        rx.callout(
+            detail.deal_text, icon="badge-percent", color_scheme="gray", size="1", data_testid="deal-check"
+        ),
     )
 
 

@@ -105,6 +105,7 @@ _UPDATE_UNCHANGED = (
         Product.id == sa.bindparam("b_id"),
         Product.lease_owner == sa.bindparam("b_owner"),
         Product.last_price.is_not_distinct_from(sa.bindparam("b_price")),
+        Product.last_was_price.is_not_distinct_from(sa.bindparam("b_was_price")),
         Product.currency.is_not_distinct_from(sa.bindparam("b_currency")),
         Product.last_availability == sa.bindparam("b_availability"),
         Product.last_checked_at == sa.bindparam("b_checked"),
@@ -128,7 +129,9 @@ _UPDATE_UNCHANGED = (
 
 
 def _claimed_observation(product: claims.ClaimedProduct) -> Observation:
-    return Observation(product.last_price, product.currency, product.last_availability)
+    return Observation(
+        product.last_price, product.currency, product.last_availability, product.last_was_price
+    )
 
 
 def _save_unchanged(
@@ -143,6 +146,7 @@ def _save_unchanged(
         "b_id": claimed.id,
         "b_owner": owner,
         "b_price": claimed.last_price,
+        "b_was_price": claimed.last_was_price,
         "b_currency": claimed.currency,
         "b_availability": claimed.last_availability,
         "b_checked": claimed.last_checked_at,
@@ -160,6 +164,7 @@ def _save_unchanged(
                 product_id=claimed.id,
                 checked_at=now,
                 price=current.price,
+                was_price=current.was_price,
                 currency=current.currency,
                 availability=current.availability,
             )
@@ -264,7 +269,7 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     product.page_fingerprint = page.fingerprint
     product.next_check_at = now + next_check_delay(settings)
     alerts = record_observation(session, product, previous, previous_check_at, current, now)
-    status = page.unread or (CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED)
+    status = page.unread or (CheckStatus.UNCHANGED if current.same_reading(previous) else CheckStatus.CHANGED)
     return CheckOutcome(
         product_id, status, "", current.price, current.currency, current.availability, alerts, False, now
     )

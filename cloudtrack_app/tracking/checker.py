@@ -229,7 +229,9 @@ class Checker:
             return PageResult(product, utcnow(), error=READERS_BUSY_MESSAGE, transient=True)
         if extraction is None:
             return PageResult(product, utcnow(), error=UNREADABLE_MESSAGE, transient=True)
-        observation = Observation(extraction.price, extraction.currency, extraction.availability)
+        observation = Observation(
+            extraction.price, extraction.currency, extraction.availability, extraction.was_price
+        )
         return PageResult(
             product,
             utcnow(),

@@ -44,6 +44,7 @@ class ClaimedProduct:
     currency: str | None
     last_availability: str
     last_checked_at: datetime | None
+    last_was_price: Decimal | None
 
 
 _RETURNING = (
@@ -58,6 +59,7 @@ _RETURNING = (
     Product.currency,
     Product.last_availability,
     Product.last_checked_at,
+    Product.last_was_price,
 )
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from cloudtrack_app.i18n import decimal_string
+from cloudtrack_app.tracking.deals import REFERENCE_DAYS, DealCheck, DealOutcome
 
 if TYPE_CHECKING:
     from cloudtrack_app.models import Product, Watch
@@ -118,6 +119,12 @@ class EventFacts:
     lowest_window_days: int | None = None  # the watch's "lowest in the last N days" rule
     notify_increase: bool | None = None  # the watch also tells price increases
     summary_of: int | None = None  # set by the dispatcher on a confirmation sent as a summary
+    # The shop's claimed former price and the deal check's verdict on it (see `tracking.deals`).
+    was_price: Decimal | None = None
+    deal: str | None = None  # a `DealOutcome` value
+    deal_reference: Decimal | None = None  # the lowest price of the days measured
+    deal_reference_at: datetime | None = None
+    deal_history_days: int | None = None
 
     @classmethod
     def of_alert(
@@ -132,6 +139,7 @@ class EventFacts:
         previous: Observation | None,
         now: datetime,
         target_met: bool | None = None,
+        deal: DealCheck | None = None,
     ) -> EventFacts:
         """The facts of an alert of `watch`, with `product` as it is after the observation."""
         return cls(
@@ -161,7 +169,35 @@ class EventFacts:
             drop_percent=watch.drop_percent,
             lowest_window_days=watch.lowest_window_days,
             notify_increase=watch.notify_increase or None,
+            was_price=deal.was_price if deal else None,
+            deal=str(deal.outcome) if deal else None,
+            deal_reference=deal.reference_lowest if deal else None,
+            deal_reference_at=deal.reference_at if deal else None,
+            deal_history_days=deal.history_days if deal else None,
         )
+
+    def deal_check(self) -> DealCheck | None:
+        """The verdict on the shop's claim, when the facts hold a consistent one."""
+        price, was_price, currency = self.price, self.was_price, self.currency
+        if price is None or was_price is None or currency is None or was_price <= price:
+            return None
+        if self.deal not in set(DealOutcome):
+            return None
+        outcome = DealOutcome(self.deal)
+        days = self.deal_history_days or 0
+        reference = self.deal_reference
+        if outcome == DealOutcome.NO_HISTORY:
+            return DealCheck(outcome, price, was_price, currency)
+        if (
+            reference is None
+            or reference <= 0
+            or self.deal_reference_at is None
+            or not 0 < days <= REFERENCE_DAYS
+        ):
+            return None
+        if (outcome == DealOutcome.HOLDS) != (was_price <= reference):
+            return None
+        return DealCheck(outcome, price, was_price, currency, reference, self.deal_reference_at, days)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -196,6 +232,11 @@ class EventFacts:
             "lowest_window_days": self.lowest_window_days,
             "notify_increase": self.notify_increase,
             "summary_of": self.summary_of,
+            "was_price": decimal_string(self.was_price),
+            "deal": self.deal,
+            "deal_reference": decimal_string(self.deal_reference),
+            "deal_reference_at": _iso(self.deal_reference_at),
+            "deal_history_days": self.deal_history_days,
         }
         data.update((key, value) for key, value in optional.items() if value is not None)
         return data
@@ -234,4 +275,9 @@ class EventFacts:
             lowest_window_days=_int(facts.get("lowest_window_days")),
             notify_increase=_flag(facts.get("notify_increase")),
             summary_of=_int(facts.get("summary_of")),
+            was_price=parse_decimal(facts.get("was_price")),
+            deal=_text(facts.get("deal")),
+            deal_reference=parse_decimal(facts.get("deal_reference")),
+            deal_reference_at=_moment(facts.get("deal_reference_at")),
+            deal_history_days=_int(facts.get("deal_history_days")),
         )

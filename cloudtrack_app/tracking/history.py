@@ -87,7 +87,7 @@ def points_query(product_id: int, since: datetime | None) -> sa.Select[Any]:
     return query.order_by(PricePoint.checked_at)
 
 
-def _points(session: Session, product_id: int, since: datetime | None) -> list[HistoryPoint]:
+def points_from(session: Session, product_id: int, since: datetime | None) -> list[HistoryPoint]:
     """Points from `since` on, preceded by the one in effect at `since` (if any)."""
     head: list[HistoryPoint] = []
     if since is not None:
@@ -149,7 +149,7 @@ def price_history(
     now = now or utcnow()
     since = now - timedelta(days=days) if days is not None else None
     with session_scope() as session:
-        points = _points(session, product_id, since)
+        points = points_from(session, product_id, since)
     if since is not None and points and points[0].at < since:
         first = points[0]
         points[0] = HistoryPoint(since, first.price, first.currency, first.availability)
@@ -221,7 +221,7 @@ def stats_in_session(session: Session, product: Product, now: datetime | None = 
     assert product.id is not None
     return compute_stats(
         product.id,
-        _points(session, product.id, None),
+        points_from(session, product.id, None),
         currency=product.currency,
         current_price=product.last_price,
         availability=product.last_availability,

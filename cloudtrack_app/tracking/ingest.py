@@ -102,6 +102,7 @@ class Preview:
     currency: str | None
     availability: str
     availability_raw: str | None
+    was_price: Decimal | None
     image: str | None
     sku: str | None
     gtin: str | None
@@ -114,7 +115,7 @@ class Preview:
 
     @property
     def observation(self) -> Observation:
-        return Observation(self.price, self.currency, self.availability)
+        return Observation(self.price, self.currency, self.availability, self.was_price)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         currency=extraction.currency,
         availability=extraction.availability,
         availability_raw=extraction.availability_raw,
+        was_price=extraction.was_price,
         image=extraction.image,
         sku=extraction.sku,
         gtin=extraction.gtin,

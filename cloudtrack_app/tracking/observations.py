@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from cloudtrack_app.models import AlertEvent, AlertKind, DeliveryStatus, PricePoint, Product, Watch
+from cloudtrack_app.tracking.deals import deal_in_session
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.history import needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
@@ -51,7 +52,9 @@ class PageDetails(Protocol):
 def observation_of(product: Product) -> Observation | None:
     if product.last_checked_at is None and product.last_price is None:
         return None
-    return Observation(product.last_price, product.currency, product.last_availability)
+    return Observation(
+        product.last_price, product.currency, product.last_availability, product.last_was_price
+    )
 
 
 def lock_product(session: Session, product_id: int, owner: str | None = None) -> bool:
@@ -154,9 +157,10 @@ def record_observation(
     against the current observation there. Returns how many alert events were written.
     """
     assert product.id is not None
-    if previous != current:
+    if not current.same_reading(previous):
         product.last_changed_at = now
     product.last_price = current.price
+    product.last_was_price = current.was_price
     product.currency = current.currency or product.currency
     product.last_availability = current.availability
     if needs_point(previous, previous_check_at, current, now):
@@ -165,12 +169,13 @@ def record_observation(
                 product_id=product.id,
                 checked_at=now,
                 price=current.price,
+                was_price=current.was_price,
                 currency=current.currency,
                 availability=current.availability,
             )
         )
     session.add(product)
-    if previous == current:
+    if current.same_reading(previous):
         return 0
     return evaluate_watches(session, product, _active_watches(session, product), previous, current, now)
 
@@ -304,6 +309,7 @@ def _event_row(
         previous=previous,
         now=now,
         target_met=target_met,
+        deal=deal_in_session(session, product, now),
     )
     return {
         "watch_id": watch.id,

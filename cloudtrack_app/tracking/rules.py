@@ -68,6 +68,15 @@ class Observation:
     price: Decimal | None
     currency: str | None
     availability: str = Availability.UNKNOWN
+    was_price: Decimal | None = None  # the shop's claimed former price; no rule reads it
+
+    def same_reading(self, other: Observation | None) -> bool:
+        """Same price, currency and stock: a new claimed former price alone changes nothing watched."""
+        return other is not None and (self.price, self.currency, self.availability) == (
+            other.price,
+            other.currency,
+            other.availability,
+        )
 
 
 @dataclass(frozen=True)

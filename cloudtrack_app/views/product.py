@@ -27,6 +27,7 @@ from cloudtrack_app.models import (
     utcnow,
 )
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
+from cloudtrack_app.tracking.deals import DealOutcome, deal_in_session, deal_sentence
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
 from cloudtrack_app.tracking.rules import HoldReason
 from cloudtrack_app.tracking.second_look import SecondLook
@@ -66,6 +67,8 @@ class ProductDetail(WatchSummary):
     lowest_ever_when: str
     stats: list[StatLine]
     second_look_text: str  # what a held reading's second look found ("" for none)
+    deal_text: str = ""  # the verdict on the shop's claimed discount, "" when it claims none
+    deal_overstated: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         assert product is not None
         stats = stats_in_session(session, product, now)
         second_look = product.second_look
+        deal = deal_in_session(session, product, now)
     currency = view.currency
     return ProductDetail(
         **summary_fields(view, stats.good_deal, who.locale, now),
@@ -159,6 +163,8 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
             _stat_line("All time", stats.all_time, currency, who.locale),
         ],
         second_look_text=second_look_text(SecondLook.from_json(second_look), who.locale),
+        deal_text=deal_sentence(deal, who.locale, who.timezone) if deal else "",
+        deal_overstated=deal is not None and deal.outcome == DealOutcome.OVERSTATED,
     )
 
 

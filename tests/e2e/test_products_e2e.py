@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from benchmarks.shop import LocalShop
 from tests.e2e.test_accounts_e2e import sign_up, unique_email
 from tests.stubs import ResendStub
+from tests.test_deal_check_flow import kettle_page
 
 VIKING = "zpeb_2b9b46483ad6335f"  # nay.sk, 13.40 EUR, in stock
 TIMEOUT = 30_000
@@ -124,3 +125,18 @@ def test_another_user_cannot_open_the_product_page(browser: Browser, base: str, 
     expect(intruder.get_by_text("Viking 4v1")).to_have_count(0)
     owner.context.close()
     intruder.context.close()
+
+
+def test_a_discount_the_shop_claims_is_checked_on_the_product_page(
+    page: Page, base: str, shop: LocalShop
+) -> None:
+    url = shop.add_page(f"/kettle-{uuid.uuid4().hex[:6]}", kettle_page("119.40", listed="199.00"))
+    sign_up(page, base, unique_email("deals"), "Dee")
+    read_page(page, base, url)
+    expect(page.get_by_test_id("found-price")).to_have_text("€119.40", timeout=TIMEOUT)
+    page.get_by_role("button", name="Start watching").click()
+    expect(page).to_have_url(re.compile(r"/products/\d+$"), timeout=TIMEOUT)
+    expect(page.get_by_test_id("deal-check")).to_have_text(
+        "The shop says −40% from €199.00; CloudTrack has no earlier prices to check that against yet.",
+        timeout=TIMEOUT,
+    )

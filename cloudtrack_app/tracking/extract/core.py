@@ -81,6 +81,8 @@ CONFIDENT = 0.7
 # Remembered selectors read on one page (each watch of a product may have its own).
 MAX_PICKS = 64
 SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
+# A claimed former price more than this many times the price is not believed to be about it.
+MAX_CLAIMED_FACTOR = 10
 
 
 @dataclass
@@ -89,6 +91,9 @@ class Extraction:
     title: str | None = None
     price: Decimal | None = None
     currency: str | None = None
+    # The "was", list or struck-through price the page claims beside the price to pay:
+    # higher than it, in its currency (see `_decide_was_price`).
+    was_price: Decimal | None = None
     availability: str = UNKNOWN
     availability_raw: str | None = None
     image: str | None = None
@@ -315,6 +320,7 @@ def _extract_into(
         )
         for selector in picks:
             result.picked[selector] = reader.read(selector)
+    _decide_was_price(result, visible)
 
     _decide_availability(result, offers, og_offer, marked, anchors, surroundings, button)
 
@@ -380,6 +386,7 @@ def _decide_price(
             result.diagnostics.append(
                 f"structured price {offer.price} is shown struck through; using {near_visible.price}"
             )
+            result.was_price = offer.price
             return _take_visible(result, near_visible, 0.7)
         elif near_visible and not offer.low_only and _plausible_markdown(offer.price, near_visible.price):
             result.diagnostics.append(
@@ -394,6 +401,7 @@ def _decide_price(
         if offer.low_only:
             confidence -= 0.1
         result.price, result.currency, result.source = offer.price, offer.currency, source
+        result.was_price = offer.was_price
         result.confidence = round(max(0.05, confidence), 2)
         label = (main.name if main and source != "opengraph" else None) or None
         return Considered(
@@ -535,6 +543,34 @@ class _PickReader:
         if choice is None or choice[0].price is None:
             return None
         return PickedReading(choice[0].price, choice[0].currency or self.page_currency)
+
+
+def _decide_was_price(result: Extraction, visible: list[PriceCandidate]) -> None:
+    """Keep a claimed former price only when it can be about this price: higher by enough to
+    round to a whole percent, in the same currency, at most `MAX_CLAIMED_FACTOR` times it. Without
+    one from the structured data, the page's own struck-through or "was" amount nearest the
+    title and buy button, unless it is a saving or the start of a range, or other "was"
+    amounts just as near disagree with it (a list of variants, each with its own)."""
+    price = result.price
+    if price is None:
+        result.was_price = None
+        return
+    if result.was_price is None:
+        claims = [
+            c
+            for c in visible
+            if c.was and not c.saving and c.distance <= NEAR and c.currency in (None, result.currency)
+        ]
+        nearest = min(claims, key=lambda c: c.rank) if claims else None
+        if nearest is not None and all(
+            c.price == nearest.price for c in claims if c.rank[0] == nearest.rank[0]
+        ):
+            result.was_price = nearest.price
+    was = result.was_price
+    if was is not None and not (price < was <= price * MAX_CLAIMED_FACTOR and (was - price) * 200 >= was):
+        if was > price:
+            result.diagnostics.append(f"claimed former price {was} does not fit the price {price}")
+        result.was_price = None
 
 
 def _plausible_markdown(structured: Decimal, shown: Decimal) -> bool:

@@ -90,6 +90,8 @@ class Offer:
     currency: str | None
     availability: tuple[str, str] | None
     low_only: bool = False  # only a lowPrice/minPrice was given (a range starts there)
+    # The list or strikethrough price the offer names beside its price, when higher.
+    was_price: Decimal | None = None
     # The element the price was read from (a JSON-LD block's <script>, a microdata or RDFa
     # property, a meta tag), for the selector that finds it again.
     element: Any = field(default=None, compare=False, repr=False)
@@ -510,13 +512,24 @@ def read_offer(
             high = _amount(offer.get("highPrice"), currency)
             low_only = high is None or high != low
     for amount, amount_currency, element in prices[:1]:
-        yield Offer(amount, amount_currency, availability, low_only, element)
+        was_price = _was_price(amount, amount_currency, listed) if prices is not listed else None
+        yield Offer(amount, amount_currency, availability, low_only, was_price, element)
     nested = offer.get("offers")
     for child in nested if isinstance(nested, list) else [nested]:
         if isinstance(child, dict):
             yield from read_offer(child, currency, depth + 1, locate)
     if not prices and availability and not isinstance(nested, list | dict):
         yield Offer(None, currency, availability)
+
+
+def _was_price(
+    price: Decimal, currency: str | None, listed: list[tuple[Decimal, str | None, Any]]
+) -> Decimal | None:
+    """The highest list price in the price's own currency, when it is above the price."""
+    higher = [
+        amount for amount, listed_currency, _ in listed if listed_currency == currency and amount > price
+    ]
+    return max(higher, default=None)
 
 
 def collect_products(

@@ -63,6 +63,13 @@ WAS_LABELS = re.compile(
     r"|tidigare|før|förr|ordinarie|ord\.?|normalpris|bylo|było|przed|было|eredeti|înainte)(?!\w)",
     re.IGNORECASE,
 )
+# A saving or a discount is marked like a former price, but is not one.
+SAVING_WORDS = re.compile(r"\b(?:sav(?:e|es|ing|ings)|discount\w*|percent\w*|rebate|reduction|you ?save)\b")
+SAVING_LABELS = re.compile(
+    r"(?<!\w)(?:you save|save|saving|sie sparen|sparen|ersparnis|économisez|economisez|ahorra|ahorras"
+    r"|risparmi|risparmia|bespaar|je bespaart|oszczędzasz|spara|spar)(?!\w)",
+    re.IGNORECASE,
+)
 ELSEWHERE_WORDS = re.compile(
     r"\b(?:related\w*|recommend\w*|carousel\w*|slider\w*|swiper\w*|upsell\w*|up sell|cross ?sell\w*"
     r"|similar\w*|also|recent\w*|viewed|accessor\w*|bundle\w*|suggest\w*|complementary|product ?list\w*"
@@ -477,6 +484,12 @@ def was_price_mark(element: Any, surroundings: Surroundings) -> int:
     return strongest
 
 
+def is_saving(element: Any) -> bool:
+    """Whether the element or its two nearest ancestors are named like a saving or discount."""
+    trail = [element, *(a for a, _ in zip(element.iterancestors(), range(2), strict=False))]
+    return any(SAVING_WORDS.search(attribute_words(node)) for node in trail)
+
+
 def was_price_inside(element: Any, text: str, surroundings: Surroundings) -> int:
     """The was-price mark of a block whose amount all comes from one marked element inside
     it (`<div class="price-other"><div class="old-price">€ 109,00</div></div>`)."""
@@ -499,6 +512,7 @@ class PriceCandidate:
     text: str
     struck: bool = False  # visibly struck through: never the current price
     element: Any = field(default=None, compare=False, repr=False)  # where the amount is shown
+    saving: bool = False  # a "you save" amount or a range's start, not a former price
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -581,6 +595,11 @@ def price_candidates(
             1 if WAS_LABELS.search(text) or starts_a_range else 0,
             was_price_inside(element, text, surroundings),
         )
+        saving = was_mark > 0 and (
+            starts_a_range
+            or bool(SAVING_LABELS.search(text) or (label and SAVING_LABELS.search(label)))
+            or (was_mark == 1 and is_saving(element))
+        )
         candidates.append(
             PriceCandidate(
                 price=amount,
@@ -589,6 +608,7 @@ def price_candidates(
                 order=order,
                 was=was_mark > 0,
                 struck=was_mark == 2,
+                saving=saving,
                 hinted=element.get("itemprop") == "price"
                 or bool(NOW_WORDS.search(attribute_words(element)))
                 or bool(label and PAY_LABELS.search(label)),
