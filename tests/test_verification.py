@@ -37,6 +37,7 @@ from cloudtrack_app.notify.preferences import save_preferences
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
 from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.notifications import NotificationsState
+from cloudtrack_app.views.channels import ChannelState, channel_lines
 from tests.conftest import PG_AVAILABLE, PG_URL
 from tests.notify_fixtures import (
     PUBLIC_URL,
@@ -183,6 +184,29 @@ async def test_a_separate_alert_address_gets_alerts_only_while_it_is_the_verifie
     assert mails_to(mailbox, "other@example.net") == []
     _, deliveries = load_event(held)
     assert deliveries[0].status == DeliveryStatus.SKIPPED
+
+
+async def test_settings_say_needs_verification_exactly_while_alerts_are_held(mailbox: ResendStub) -> None:
+    user = accounts.create_user("owner@example.com", PASSWORD, "Owner")
+    assert channel_lines(user.id)["email"].state == ChannelState.ON
+
+    save_preferences(
+        user.id,
+        email_alerts=True,
+        alert_email="deals@example.org",
+        telegram_alerts=False,
+        ai_text=False,
+        ai_tone="friendly",
+    )
+    line = channel_lines(user.id)["email"]
+    outcomes = await send_test_alert(user.id)
+    assert line.state == ChannelState.NEEDS_VERIFICATION
+    assert "deals@example.org" in line.detail
+    assert [(o.channel, o.status) for o in outcomes] == [("email", "skipped")]
+
+    await verification.send_address_link(user.id, VerificationPurpose.ALERT)
+    await verification.confirm_link(link_in(mails_to(mailbox, "deals@example.org")[0]))
+    assert channel_lines(user.id)["email"].state == ChannelState.ON
 
 
 async def test_a_link_cannot_verify_an_address_changed_since_it_was_sent(mailbox: ResendStub) -> None:

@@ -353,14 +353,12 @@ async def send_address_link(
 
 
 def alert_address_verified(user_id: int) -> bool:
-    """Whether the separate alert address (if any) may receive alerts."""
+    """Whether the separate alert address, if the person set one, has been confirmed.
+
+    Whether e-mail alerts may go out at all is the e-mail channel's `held_reason`.
+    """
     user = _user(user_id)
     return recipient_verified(user) or not user.alert_email or user.alert_email == user.email
-
-
-def alert_recipient_verified(user_id: int) -> bool:
-    """Whether e-mail alerts may go out at all: the address they go to has been confirmed."""
-    return recipient_verified(_user(user_id))
 
 
 def _user(user_id: int) -> User:

@@ -493,6 +493,7 @@ class ChannelStatus:
     recipient: str | None  # address or chat id the alerts go to
     error: str | None  # the last lasting failure, until a send succeeds
     last_outcome: str | None = None  # the last delivery in words, for channels that keep it
+    held: str | None = None  # the channel's `held_reason`: why nothing may go to the recipient yet
 
 
 def _target_status(target: TargetView) -> ChannelStatus:
@@ -536,6 +537,7 @@ def channel_status(user_id: int, *, settings: Settings | None = None) -> list[Ch
                     enabled=recipient is not None,
                     recipient=recipient,
                     error=getattr(user, channel_error_column(name), None),
+                    held=cls.held_reason(user),
                 )
             )
         return statuses
