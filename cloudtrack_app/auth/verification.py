@@ -42,7 +42,6 @@ LINKS_PER_USER_PER_HOUR = 3
 TEST_ALERT_WINDOW = timedelta(minutes=10)
 # The lowest-id rule for "the first account" is a race; this one-time claim is not.
 _FIRST_ACCOUNT_KEY = "first-account"
-_FOREVER = timedelta(days=365 * 100)
 
 NO_MAIL_SIGNUP = (
     "This server cannot send e-mail yet, so new accounts cannot confirm their address. "
@@ -257,7 +256,9 @@ def _current(user: User) -> CurrentUser:
 def _create_first_account(email: str, password: str, display_name: str) -> CurrentUser:
     with session_scope() as db:
         has_users = db.exec(select(User.id).limit(1)).first() is not None
-    if has_users or rate_limits.hit(_FIRST_ACCOUNT_KEY, 1, _FOREVER) is not None:
+    # Counted only while nobody has an account, so that of two sign-ups racing to be first one
+    # wins; a first try that failed half-way blocks the next for a day at most.
+    if has_users or rate_limits.hit(_FIRST_ACCOUNT_KEY, 1, rate_limits.LONGEST_WINDOW) is not None:
         raise AccountError(NO_MAIL_SIGNUP)
     return accounts.create_user(email, password, display_name, is_admin=True, verified=True)
 
