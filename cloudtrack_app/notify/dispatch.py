@@ -10,9 +10,9 @@ SMTP it becomes the Message-ID, so the second copy is recognisably the same mess
 A delivery is written down as "sending" before it is sent and marked sent by a single
 write right after (`outbox.record_sent`). Only a kill between the provider accepting the
 message and that write sends it again: e-mail through Resend still arrives once (same
-idempotency key); over SMTP and on Telegram it arrives twice, since neither has an
-idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in that
-window, Resend exactly-once.
+idempotency key); over SMTP, on Telegram and through Apprise it arrives twice, since none
+has an idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in
+that window, Resend exactly-once.
 
 Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
 least one channel delivered), `failed` (every channel gave up), `skipped` (composed and
