@@ -136,7 +136,9 @@ async def test_a_provider_that_keeps_failing_is_given_up_after_the_last_attempt(
     assert load_user(user_id).email_channel_error == delivery.error
 
 
-async def test_a_crash_between_claim_and_marking_sent_does_not_email_twice_through_resend(stubs: Stubs) -> None:
+async def test_a_crash_between_claim_and_marking_sent_does_not_email_twice_through_resend(
+    stubs: Stubs,
+) -> None:
     _, event_id = one_alert(ai_text=False)
     stubs.resend.delay = 5  # Resend accepts the e-mail, then the worker dies before hearing back
     now = utcnow()
