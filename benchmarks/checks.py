@@ -143,6 +143,55 @@ def _serve(hosts: list[str], prices: list[CorpusPrice], changed: dict[int, Decim
         shop.stop()
 
 
+@dataclass(frozen=True)
+class LocalShops:
+    """The shops of a bench run: product `n` is at `urls[n]`; `changed` maps the products whose
+    page shows a lower price since the seeded reading to that price."""
+
+    prices: list[CorpusPrice]
+    urls: list[str]
+    changed: dict[int, Decimal]
+    conn: Connection
+
+    def tally(self) -> tuple[int, float]:
+        """Ends the count: the requests the shops answered and the CPU seconds they used."""
+        self.conn.send("done")
+        return self.conn.recv()
+
+
+@contextmanager
+def local_shops(
+    products: int, shops: int, latency_ms: float, changed_every: int, *, etags: bool, visit_tokens: bool
+) -> Iterator[LocalShops]:
+    """`shops` shops on 127.0.0.1…, in a child process, serving `products` saved pages; every
+    `changed_every`-th (none for 0) at 90 % of its price."""
+    prices = corpus_prices()
+    if not prices:
+        raise RuntimeError(f"No saved page with a readable price in {CORPUS_DIR}.")
+    changed = {
+        number: (prices[number % len(prices)].price * Decimal("0.9")).quantize(Decimal("0.01"))
+        for number in range(products)
+        if changed_every and number % changed_every == 0
+    }
+    hosts = [f"127.0.0.{n + 1}" for n in range(shops)]
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(
+        target=_serve,
+        args=(hosts, prices, changed, products, latency_ms / 1000, etags, visit_tokens, child),
+        daemon=True,
+    )
+    server.start()
+    try:
+        ports = parent.recv()
+        urls = [f"http://{hosts[n % shops]}:{ports[n % shops]}/p/{n}" for n in range(products)]
+        yield LocalShops(prices, urls, changed, parent)
+    finally:
+        server.join(timeout=10)
+        if server.is_alive():
+            server.terminate()
+
+
 @contextmanager
 def bench_database(database_url: str | None) -> Iterator[str]:
     """A fresh migrated database: a temporary SQLite file, or a new PostgreSQL database
@@ -288,68 +337,37 @@ def run_bench(
     per_shop_delay: float = 0.0,
 ) -> BenchResult:
     etags = etags and not visit_tokens  # a page that differs on every visit has no ETag
-    prices = corpus_prices()
-    if not prices:
-        raise RuntimeError(f"No saved page with a readable price in {CORPUS_DIR}.")
     step = max(1, round(1 / changed_share)) if changed_share > 0 else 0
-    changed = {
-        number: (prices[number % len(prices)].price * Decimal("0.9")).quantize(Decimal("0.01"))
-        for number in range(products)
-        if step and number % step == 0
-    }
-    hosts = [f"127.0.0.{n + 1}" for n in range(shops)]
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    server = context.Process(
-        target=_serve,
-        args=(
-            hosts,
-            prices,
-            changed,
-            products,
-            latency_ms / 1000,
-            etags,
-            visit_tokens,
-            child,
-        ),
-        daemon=True,
-    )
-    server.start()
-    try:
-        ports = parent.recv()
-        urls = [f"http://{hosts[n % shops]}:{ports[n % shops]}/p/{n}" for n in range(products)]
-        with bench_database(database_url) as url:
-            use_database(url)
-            _seed(url, prices, urls, changed)
-            settings: Settings = get_settings().model_copy(
-                update={
-                    "allow_private_urls": True,
-                    "fetch_concurrency": fetch_concurrency or get_settings().fetch_concurrency,
-                    "per_shop_concurrency": per_shop_concurrency,
-                    "per_shop_delay": per_shop_delay,
-                }
-            )
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            readers_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            report, rss = asyncio.run(_cycle(settings))
-            seconds = time.perf_counter() - started
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            readers_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            parent.send("done")
-            requests, shop_cpu = parent.recv()
-            size_mb = database_mb(url)
-            dbmod.dispose_engines()
-    finally:
-        server.join(timeout=10)
-        if server.is_alive():
-            server.terminate()
+    with (
+        local_shops(products, shops, latency_ms, step, etags=etags, visit_tokens=visit_tokens) as shop,
+        bench_database(database_url) as url,
+    ):
+        use_database(url)
+        _seed(url, shop.prices, shop.urls, shop.changed)
+        settings: Settings = get_settings().model_copy(
+            update={
+                "allow_private_urls": True,
+                "fetch_concurrency": fetch_concurrency or get_settings().fetch_concurrency,
+                "per_shop_concurrency": per_shop_concurrency,
+                "per_shop_delay": per_shop_delay,
+            }
+        )
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        readers_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        report, rss = asyncio.run(_cycle(settings))
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        readers_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        requests, shop_cpu = shop.tally()
+        size_mb = database_mb(url)
+        dbmod.dispose_engines()
     return BenchResult(
         products=products,
         shops=shops,
         database="sqlite" if not database_url or dbmod.is_sqlite(database_url) else "postgresql",
         latency_ms=latency_ms,
-        changed=len(changed),
+        changed=len(shop.changed),
         etags=etags,
         visit_tokens=visit_tokens,
         seconds=seconds,
@@ -374,7 +392,7 @@ class PeakRss:
     together_mb: float = 0.0
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     """Resident memory of a running process (Linux); 0 once it is gone."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -387,9 +405,9 @@ def _rss_mb(pid: int) -> float:
 async def _sample_rss(checker: Checker, peak: PeakRss) -> None:
     # getrusage cannot say this: a child's ru_maxrss includes the parent's memory it was forked from.
     while True:
-        readers = sum(_rss_mb(pid) for pid in checker.extractors.worker_pids())
+        readers = sum(rss_mb(pid) for pid in checker.extractors.worker_pids())
         peak.readers_mb = max(peak.readers_mb, readers)
-        peak.together_mb = max(peak.together_mb, _rss_mb(os.getpid()) + readers)
+        peak.together_mb = max(peak.together_mb, rss_mb(os.getpid()) + readers)
         await asyncio.sleep(RSS_SAMPLE_SECONDS)
 
 

@@ -12,7 +12,6 @@ sends (recorded from the driver), on a table of a million products with a watch 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import subprocess
@@ -20,12 +19,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks.checks import _seed, _serve, bench_database, corpus_prices, use_database
+from benchmarks.checks import _seed, bench_database, local_shops, rss_mb, use_database
 from cloudtrack_app import db as dbmod
 from cloudtrack_app.models import Product, User, utcnow
 from cloudtrack_app.settings import PROJECT_ROOT
@@ -144,18 +142,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    kilobytes = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
-    return int(kilobytes) / 1024
-
-
 def _tree_rss_mb(pid: int) -> float:
     """The replica's resident memory: its process and its page readers."""
-    return _rss_mb(pid) + sum(_rss_mb(child) for child in _children(pid))
+    return rss_mb(pid) + sum(rss_mb(child) for child in _children(pid))
 
 
 def _checked(output: str) -> int:
@@ -226,53 +215,34 @@ def _scale_run(
     fetch_concurrency: int,
     per_shop_concurrency: int,
 ) -> ScaleRun:
-    prices = corpus_prices()
-    changed = {
-        number: (prices[number % len(prices)].price * Decimal("0.9")).quantize(Decimal("0.01"))
-        for number in range(0, products, 10)
-    }
-    hosts = [f"127.0.0.{n + 1}" for n in range(shops)]
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    server = context.Process(
-        target=_serve,
-        args=(hosts, prices, changed, products, latency_ms / 1000, True, False, child),
-        daemon=True,
-    )
-    server.start()
-    try:
-        ports = parent.recv()
-        urls = [f"http://{hosts[n % shops]}:{ports[n % shops]}/p/{n}" for n in range(products)]
-        with bench_database(database_url) as url:
-            use_database(url)
-            _seed(url, prices, urls, changed)
-            dbmod.dispose_engines()
-            seeded_at = utcnow()
-            transactions_before = _transactions(url)
-            started = time.perf_counter()
-            replicas = _run_replicas(count, url, fetch_concurrency, per_shop_concurrency)
-            seconds = time.perf_counter() - started
-            time.sleep(1)  # the statistics of the replicas' last transactions reach pg_stat_database
-            transactions = _transactions(url) - transactions_before - 1
-            parent.send("done")
-            requests, shop_cpu = parent.recv()
-            with dbmod.get_engine(url).connect() as connection:
-                checked = connection.execute(
-                    sa.select(sa.func.count(Product.id)).where(Product.last_checked_at >= seeded_at)
-                ).scalar_one()
-                first, last = connection.execute(
-                    sa.select(
-                        sa.func.min(Product.last_checked_at), sa.func.max(Product.last_checked_at)
-                    ).where(Product.last_checked_at >= seeded_at)
-                ).one()
-                leased = connection.execute(
-                    sa.select(sa.func.count(Product.id)).where(Product.lease_owner.is_not(None))
-                ).scalar_one()
-            dbmod.dispose_engines()
-    finally:
-        server.join(timeout=10)
-        if server.is_alive():
-            server.terminate()
+    with (
+        local_shops(products, shops, latency_ms, 10, etags=True, visit_tokens=False) as shop,
+        bench_database(database_url) as url,
+    ):
+        use_database(url)
+        _seed(url, shop.prices, shop.urls, shop.changed)
+        dbmod.dispose_engines()
+        seeded_at = utcnow()
+        transactions_before = _transactions(url)
+        started = time.perf_counter()
+        replicas = _run_replicas(count, url, fetch_concurrency, per_shop_concurrency)
+        seconds = time.perf_counter() - started
+        time.sleep(1)  # the statistics of the replicas' last transactions reach pg_stat_database
+        transactions = _transactions(url) - transactions_before - 1
+        requests, shop_cpu = shop.tally()
+        with dbmod.get_engine(url).connect() as connection:
+            checked = connection.execute(
+                sa.select(sa.func.count(Product.id)).where(Product.last_checked_at >= seeded_at)
+            ).scalar_one()
+            first, last = connection.execute(
+                sa.select(sa.func.min(Product.last_checked_at), sa.func.max(Product.last_checked_at)).where(
+                    Product.last_checked_at >= seeded_at
+                )
+            ).one()
+            leased = connection.execute(
+                sa.select(sa.func.count(Product.id)).where(Product.lease_owner.is_not(None))
+            ).scalar_one()
+        dbmod.dispose_engines()
     span = (last - first).total_seconds() if first and last else 0.0
     return ScaleRun(replicas, seconds, requests, shop_cpu, products, checked, leased, span, transactions)
 

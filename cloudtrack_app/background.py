@@ -1,5 +1,6 @@
 """The backend's background work, for the Reflex lifespan: the check scheduler, the alert
-dispatcher (a job on the same scheduler), Telegram updates (long polling or webhook set-up)
+dispatcher and the pruning of spent rate-limit and log-in counters (jobs on the same
+scheduler), Telegram updates (long polling or webhook set-up)
 and imports of lists of links (people start those, so they run even without the scheduler).
 
 Everything is created inside the running event loop, once per worker process: Reflex forks
@@ -14,6 +15,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from cloudtrack_app import rate_limits
+from cloudtrack_app.auth import throttle
 from cloudtrack_app.notify.dispatch import dispatch_pending
 from cloudtrack_app.notify.telegram import run_telegram
 from cloudtrack_app.settings import get_settings
@@ -22,6 +25,8 @@ from cloudtrack_app.tracking.scheduler import scheduler_lifespan
 
 log = logging.getLogger(__name__)
 DISPATCH_JOB_ID = "cloudtrack-alert-dispatch"
+PRUNE_JOB_ID = "cloudtrack-prune-counters"
+PRUNE_SECONDS = 3600
 
 
 async def _dispatch() -> None:
@@ -30,6 +35,22 @@ async def _dispatch() -> None:
     except Exception:
         # A failed run leaves its claims to expire; the next run retries them.
         log.exception("alert dispatch failed")
+
+
+def prune_counters() -> int:
+    """Delete the rate-limit and log-in counters that no longer count anything; answers how many."""
+    return rate_limits.prune() + throttle.prune()
+
+
+async def _prune() -> None:
+    try:
+        pruned = await asyncio.to_thread(prune_counters)
+    except Exception:
+        # Spent counters only take room; the next run deletes them.
+        log.exception("pruning spent counters failed")
+        return
+    if pruned:
+        log.info("pruned %d spent rate-limit and log-in counters", pruned)
 
 
 @asynccontextmanager
@@ -41,6 +62,7 @@ async def background_services() -> AsyncIterator[None]:
         telegram_task: asyncio.Task[None] | None = None
         if scheduler is not None:
             scheduler.add_interval_job(_dispatch, settings.notify_dispatch_seconds, DISPATCH_JOB_ID)
+            scheduler.add_interval_job(_prune, PRUNE_SECONDS, PRUNE_JOB_ID)
             if settings.telegram_bot_token:
                 telegram_task = asyncio.create_task(
                     run_telegram(stop, settings=settings), name="cloudtrack-telegram"

@@ -3,6 +3,10 @@
 Sign-ups per client address, links mailed per person, test alerts per person: each key
 has one row, and one `UPDATE … RETURNING` both counts the action and reads the count, so
 concurrent requests on SQLite or PostgreSQL can never all slip under the limit together.
+
+No window is longer than `LONGEST_WINDOW`, so a row whose window began before that counts
+nothing any more and `prune` may delete it: the next action starts a new row, as it would
+have restarted the old one.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import RateLimit, UTCDateTime, utcnow
 
 KEY_MAX_CHARS = 400
+LONGEST_WINDOW = timedelta(days=1)
 
 
 def hit(key: str, limit: int, window: timedelta, *, now: datetime | None = None) -> timedelta | None:
     """Count one action under `key`: None when it is allowed, else how long until it would be."""
+    if window > LONGEST_WINDOW:
+        raise ValueError(f"A rate-limit window is at most {LONGEST_WINDOW} (pruning relies on it).")
     now = now or utcnow()
     key = key[:KEY_MAX_CHARS]
     with session_scope() as db:
@@ -45,6 +52,14 @@ def hit(key: str, limit: int, window: timedelta, *, now: datetime | None = None)
     if count <= limit:
         return None
     return max(timedelta(seconds=1), started + window - now)
+
+
+def prune(*, now: datetime | None = None) -> int:
+    """Delete the rows whose window is over whatever its length; answers how many."""
+    cutoff = (now or utcnow()) - LONGEST_WINDOW
+    with session_scope() as db:
+        result = db.execute(sa.delete(RateLimit).where(RateLimit.window_started_at <= cutoff))  # type: ignore[arg-type]
+        return result.rowcount or 0
 
 
 def wait_words(wait: timedelta) -> str:

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = Field(
         default="starttls", validation_alias="SMTP_SECURITY"
     )
+    # PEM file of the certificates that may sign the mail server's (its own, when self-signed);
+    # empty: the system's certificate authorities.
+    smtp_ca_file: str = Field(default="", validation_alias="SMTP_CA_FILE")
     telegram_bot_token: str = Field(default="", validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="", validation_alias="TELEGRAM_API_URL")
     telegram_mode: Literal["polling", "webhook"] = Field(default="polling", validation_alias="TELEGRAM_MODE")

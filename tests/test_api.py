@@ -24,6 +24,7 @@ from cloudtrack_app.api.tokens import authenticate, create_token, list_tokens, r
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import ApiToken, Watch, utcnow
+from cloudtrack_app.notify.preferences import save_watch_defaults
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.read_limits import page_read_limiter
 from tests.engine_fixtures import EDUSCHO_SHELF, OTTO_GLASS, local_shop_settings, make_user
@@ -126,6 +127,29 @@ def test_adding_listing_reading_and_deleting_a_watch(ada: Person, shop: LocalSho
     gone = ada.client.get(f"/watches/{watch['id']}")
     assert gone.status_code == 404 and error_of(gone)["code"] == "not_found"
     assert ada.client.get("/watches").json()["watches"] == []
+
+
+def test_a_watch_added_without_a_rule_gets_the_persons_defaults(ada: Person, shop: LocalShop) -> None:
+    save_watch_defaults(ada.user_id, confirmation_messages=True, default_mode="both", default_drop_percent="10",
+                        default_lowest_window="", default_notify_increase=True)  # fmt: skip
+    by_default = ada.client.post("/watches", json={"url": shop.url("/shelf")})
+    assert by_default.status_code == 201, by_default.text
+    watch = by_default.json()["watch"]
+    assert (watch["mode"], watch["target_price"], watch["any_drop"]) == ("both", None, False)
+    assert (watch["drop_percent"], watch["lowest_window_days"], watch["notify_increase"]) == (
+        "10.00",
+        None,
+        True,
+    )
+
+    asked = ada.client.post("/watches", json={"url": shop.url("/glass"), "mode": "price", "any_drop": True})
+    watch = asked.json()["watch"]
+    assert (watch["mode"], watch["any_drop"], watch["drop_percent"], watch["notify_increase"]) == (
+        "price",
+        True,
+        None,
+        False,
+    )
 
 
 def test_another_persons_ids_are_not_found(ada: Person, bob: Person, shop: LocalShop) -> None:

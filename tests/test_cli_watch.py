@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from benchmarks.shop import LocalShop
 from cloudtrack_app.cli import main
+from cloudtrack_app.notify.preferences import save_watch_defaults
 from tests.engine_fixtures import EDUSCHO_SHELF, alert_events, local_shop_settings, make_due, make_user
 
 
@@ -109,3 +110,19 @@ def test_conflicting_rules_are_refused_by_the_cli(shop: LocalShop) -> None:
     code, output = cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf"),
                        "--target", "80", "--drop-percent", "10")  # fmt: skip
     assert code == 1 and "Choose one price rule" in output
+
+
+def test_watch_add_takes_the_users_default_rules_for_what_it_leaves_out(shop: LocalShop) -> None:
+    ada = make_user("ada@example.com")
+    shop.add_corpus_page("/shelf-oak", EDUSCHO_SHELF)
+    code, output = cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf"))
+    assert code == 1 and "(add --any-drop)" in output  # no default price rule yet: one is asked for
+
+    save_watch_defaults(ada, confirmation_messages=True, default_mode="both", default_drop_percent="10",
+                        default_lowest_window="", default_notify_increase=True)  # fmt: skip
+    assert cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf"))[0] == 0
+    assert cli("watch", "add", "--user", "ada@example.com", shop.url("/shelf-oak"), "--target", "90")[0] == 0
+
+    _, listed = cli("watch", "list", "--user", "ada@example.com")
+    assert "drop of 10 % or more or any rise or restock" in listed
+    assert "price ≤ €90.00 or restock" in listed

@@ -169,7 +169,7 @@ async def test_the_model_words_the_verdict_with_placeholders_cloudtrack_fills(mo
         model.requests[0]["messages"][1]["content"].split("<facts>\n", 1)[1].split("\n</facts>")[0]
     )
     assert "overstated" in data["shop_discount_claim"] and data["claim_checked_over_full_period"] is True
-    assert {"claimed_was", "claimed_discount", "reference_lowest", "reference_date", "history_days"} <= set(
+    assert {"claimed_was", "claimed_discount", "reference_lowest", "reference_date", "reference_days"} <= set(
         data["placeholders"]
     )
     for number in ("199", "129", "40", "Nov", "€"):

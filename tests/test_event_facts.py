@@ -69,7 +69,7 @@ NOTHING = EventFacts(
 )
 
 
-def grinder_facts(*, target_met: bool | None = None) -> EventFacts:
+def grinder_facts(*, target_met: bool | None = None, lowest_window_days: int | None = None) -> EventFacts:
     product = Product(
         id=5,
         url="https://shop.example/grinder",
@@ -80,7 +80,15 @@ def grinder_facts(*, target_met: bool | None = None) -> EventFacts:
         last_price=D("79.90"),
         last_availability="in_stock",
     )
-    watch = Watch(id=3, user_id=1, product_id=5, mode="price", target_price=D("80"), initial_price=D("99"))
+    watch = Watch(
+        id=3,
+        user_id=1,
+        product_id=5,
+        mode="price",
+        target_price=D("80"),
+        initial_price=D("99"),
+        lowest_window_days=lowest_window_days,
+    )
     history = [
         HistoryPoint(NOW - timedelta(days=40), D("99.00"), "EUR", "in_stock"),
         HistoryPoint(NOW, D("79.90"), "EUR", "in_stock"),
@@ -123,6 +131,15 @@ def test_optional_keys_are_stored_only_when_set() -> None:
     by_hand = EventFacts.from_json({"product_id": 7, "watch_id": "3"})
     assert (by_hand.product_id, by_hand.watch_id) == (7, 3)
     assert by_hand.to_json()["product_id"] == 7
+
+
+@pytest.mark.parametrize(("window", "history_days"), [(None, None), (30, None), (90, 40), (365, 40)])
+def test_a_new_low_rule_with_less_history_than_its_window_stores_the_days_there_are(
+    window: int | None, history_days: int | None
+) -> None:
+    stored = grinder_facts(lowest_window_days=window).to_json()  # 40 days of history
+    assert stored.get("history_days") == history_days
+    assert EventFacts.from_json(stored).history_days == history_days
 
 
 @pytest.mark.parametrize(

@@ -333,7 +333,7 @@ def test_each_channel_state_is_said_in_words_with_its_switch() -> None:
         False,
     )
     assert not_set_up.state_text == "Not set up on this server"
-    assert channel_line(status(), verified=False).state == ChannelState.NEEDS_VERIFICATION
+    assert channel_line(status(held="Not sent: not verified yet.")).state == ChannelState.NEEDS_VERIFICATION
     on = channel_line(status())
     assert (on.state, on.detail, on.switch_on, on.switch_enabled) == (
         ChannelState.ON,

@@ -141,6 +141,18 @@ def test_confirmation_whose_first_reading_meets_the_rule_says_so() -> None:
             "That is the lowest price in the last 30 days.",
         ),
         (
+            {"reason": "lowest_in_window", "lowest_window_days": 90, "history_days": 12},
+            "That is the lowest price in the 12 days CloudTrack has watched it (you chose 90 days).",
+        ),
+        (
+            {"reason": "lowest_in_window", "lowest_window_days": 30, "history_days": 0},
+            "That is the lowest price since CloudTrack began watching it, less than a day ago (you chose 30 days).",
+        ),
+        (
+            {"reason": "lowest_in_window", "lowest_window_days": 30, "history_days": 30},
+            "That is the lowest price in the last 30 days.",  # a stored count that is not short is ignored
+        ),
+        (
             {"reason": "percent_drop", "drop_percent": "15", "target_price": None},
             "That is at least 15% below the price when you started watching.",
         ),

@@ -1,4 +1,5 @@
-"""Delivery: retried when the provider stumbles, stopped when it refuses, and never twice."""
+"""Delivery: retried when the provider stumbles, stopped when it refuses, never sent again once
+recorded as sent, and through Resend not even after a crash before the record."""
 
 from __future__ import annotations
 
@@ -135,7 +136,9 @@ async def test_a_provider_that_keeps_failing_is_given_up_after_the_last_attempt(
     assert load_user(user_id).email_channel_error == delivery.error
 
 
-async def test_a_crash_between_claim_and_marking_sent_does_not_send_twice(stubs: Stubs) -> None:
+async def test_a_crash_between_claim_and_marking_sent_does_not_email_twice_through_resend(
+    stubs: Stubs,
+) -> None:
     _, event_id = one_alert(ai_text=False)
     stubs.resend.delay = 5  # Resend accepts the e-mail, then the worker dies before hearing back
     now = utcnow()

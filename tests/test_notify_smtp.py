@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,22 +94,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def use_smtp(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
-    configure(
-        monkeypatch,
-        EMAIL_BACKEND="smtp",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=str(port),
-        SMTP_SECURITY="none",
-        RESEND_API_KEY="",
-        TELEGRAM_BOT_TOKEN="",
-        OPENAI_API_KEY="",
-        OPENAI_BASE_URL="",
-        EMAIL_FROM=SENDER,
-        PUBLIC_URL=PUBLIC_URL,
-        SECRET_KEY="test-secret-key-for-smtp",
-        NOTIFY_SEND_TIMEOUT="5",
-    )
+def use_smtp(monkeypatch: pytest.MonkeyPatch, port: int, **overrides: str) -> None:
+    settings = {
+        "EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "SMTP_SECURITY": "none",
+        "SMTP_CA_FILE": "",
+        "RESEND_API_KEY": "",
+        "TELEGRAM_BOT_TOKEN": "",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "EMAIL_FROM": SENDER,
+        "PUBLIC_URL": PUBLIC_URL,
+        "SECRET_KEY": "test-secret-key-for-smtp",
+        "NOTIFY_SEND_TIMEOUT": "5",
+    }
+    configure(monkeypatch, **(settings | overrides))
 
 
 @pytest.fixture
@@ -263,4 +268,109 @@ async def test_a_new_alert_address_saved_in_settings_gets_its_link_over_smtp(
     assert "E-mail alerts go there once you do." in state.notify_message
     [got] = [r for r in handler.received if r.recipients == ["alerts@example.org"]]
     assert got.message["Subject"] == "Confirm your e-mail address for CloudTrack"
+    get_settings.cache_clear()
+
+
+# --- TLS: STARTTLS and TLS from the start, with a certificate made for the test -------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+
+def self_signed(folder: Path, name: str, alt_names: str) -> Certificate:
+    """A self-signed certificate made by the openssl command, valid for `alt_names`."""
+    made = Certificate(folder / f"{name}.pem", folder / f"{name}.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(made.key), "-out", str(made.cert), "-days", "2", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName={alt_names}"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return made
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Certificate]:
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    return {
+        "this server": self_signed(folder, "localhost", "IP:127.0.0.1,DNS:localhost"),
+        "another host": self_signed(folder, "mail.example", "DNS:mail.example"),
+    }
+
+
+@contextmanager
+def tls_mail_server(security: str, certificate: Certificate) -> Iterator[tuple[RecordingHandler, int]]:
+    """A mail server that speaks only TLS: from the start (`tls`), or after STARTTLS, refusing
+    mail before it (`starttls`), so whatever it takes came over TLS."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate.cert, certificate.key)
+    options: dict[str, Any] = (
+        {"ssl_context": context} if security == "tls" else {"tls_context": context, "require_starttls": True}
+    )
+    handler, port = RecordingHandler(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_an_alert_goes_over_tls_to_a_server_whose_certificate_is_trusted(
+    sqlite_url: str, certificates: dict[str, Certificate], monkeypatch: pytest.MonkeyPatch, security: str
+) -> None:
+    trusted = certificates["this server"]
+    with tls_mail_server(security, trusted) as (handler, port):
+        use_smtp(monkeypatch, port, SMTP_SECURITY=security, SMTP_CA_FILE=str(trusted.cert))
+        _, event_id = one_alert()
+
+        report = await dispatch_pending()
+
+    assert report.sent == 1
+    [got] = handler.received
+    event, [delivery] = load_event(event_id)
+    assert got.recipients == ["alex@example.com"] and got.message["Subject"] == event.subject
+    assert got.message["Message-ID"] == delivery.provider_id
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("security", "served", "ca_file", "reason"),
+    [
+        ("starttls", "this server", False, "self-signed certificate"),
+        ("tls", "this server", False, "self-signed certificate"),
+        ("starttls", "another host", True, "IP address mismatch, certificate is not valid for '127.0.0.1'"),
+        ("tls", "another host", True, "IP address mismatch, certificate is not valid for '127.0.0.1'"),
+    ],
+)
+async def test_a_certificate_that_does_not_verify_is_a_permanent_failure_shown_in_settings(
+    sqlite_url: str,
+    certificates: dict[str, Certificate],
+    monkeypatch: pytest.MonkeyPatch,
+    security: str,
+    served: str,
+    ca_file: bool,
+    reason: str,
+) -> None:
+    certificate = certificates[served]
+    with tls_mail_server(security, certificate) as (handler, port):
+        use_smtp(
+            monkeypatch, port, SMTP_SECURITY=security, SMTP_CA_FILE=str(certificate.cert) if ca_file else ""
+        )
+        user_id, event_id = one_alert()
+
+        report = await dispatch_pending()
+
+    assert (report.sent, report.failed, report.retrying) == (0, 1, 0)
+    event, [delivery] = load_event(event_id)
+    assert (event.status, delivery.status, delivery.attempts) == ("failed", "failed", 1)
+    assert load_user(user_id).email_channel_error == (
+        f"The mail server's TLS certificate could not be verified ({reason}); ask the administrator."
+    )
+    assert handler.received == []
     get_settings.cache_clear()

@@ -12,12 +12,17 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages and their states)
 from benchmarks.shop import LocalShop
+from cloudtrack_app.auth import accounts
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import ImportOutcome, Watch
+from cloudtrack_app.notify.preferences import save_watch_defaults
+from cloudtrack_app.states.transfer import ImportState
 from cloudtrack_app.tracking.imports import ImportBusy, ImportRunner, import_report, run_import, start_import
 from cloudtrack_app.tracking.ingest import add_watch
+from cloudtrack_app.tracking.new_watch_rules import NewWatchDefaults, PriceRule
 from cloudtrack_app.tracking.transfer import (
     ImportRefused,
     export_csv,
@@ -28,6 +33,7 @@ from cloudtrack_app.tracking.transfer import (
 )
 from cloudtrack_app.tracking.watches import list_watches, pause_watch
 from tests.engine_fixtures import EDUSCHO_SHELF, OTTO_GLASS, SMALL_PAGE, local_shop_settings, make_user
+from tests.state_fixtures import run_handler, state_for
 
 
 @pytest.mark.parametrize(
@@ -97,6 +103,22 @@ def test_a_csv_file_gives_mode_and_target_per_line() -> None:
         (5, "price", None, True, "Enter the target price as a number, like 79.99."),
         (6, "price", None, True, "Choose what to watch: price, stock or both."),
         (7, "price", None, True, 'A stock watch has no price target. Choose "both" to watch the price too.'),
+    ]
+
+
+def test_lines_without_a_mode_or_rule_take_the_importing_persons_defaults() -> None:
+    defaults = NewWatchDefaults("both", PriceRule(drop_percent=Decimal("10"), notify_increase=True))
+    text = "url,mode,target\nhttps://shop.example/a,,\nhttps://shop.example/b,price,\n" \
+           "https://shop.example/c,,79.99\nhttps://shop.example/d,stock,\n"  # fmt: skip
+    rows = parse_import(text, defaults) + parse_import("https://shop.example/e\n", defaults)
+    assert [
+        (r.mode, r.target_price, r.any_drop, r.drop_percent, r.notify_increase, r.problem) for r in rows
+    ] == [
+        ("both", None, False, Decimal("10"), True, None),
+        ("price", None, False, Decimal("10"), True, None),
+        ("both", Decimal("79.99"), False, None, False, None),
+        ("stock", None, False, None, False, None),
+        ("both", None, False, Decimal("10"), True, None),
     ]
 
 
@@ -343,3 +365,19 @@ async def test_a_shop_that_does_not_answer_is_tried_again_then_reported(
     with session_scope() as session:
         attempts = {line.url: line.attempts for line in session.exec(select(ImportLine)).all()}
     assert attempts[down] == imports.MAX_ATTEMPTS
+
+
+async def test_the_import_page_gives_lines_without_a_rule_the_persons_defaults(shop: LocalShop) -> None:
+    user = accounts.create_user("ada@example.com", "a long enough password", "Ada")
+    save_watch_defaults(user.id, confirmation_messages=False, default_mode="price", default_drop_percent="",
+                        default_lowest_window="90", default_notify_increase=False)  # fmt: skip
+    state = state_for(ImportState, accounts.start_session(user.id))
+    await run_handler(state, "import_text", {"links": f"{shop.url('/shelf')}\n{shop.url('/glass')}"})
+    assert state.import_error == ""
+
+    await run_import(state.job_id)
+
+    assert sorted((w.url, w.lowest_window_days, w.any_drop) for w in list_watches(user.id)) == [
+        (shop.url("/glass"), 90, False),
+        (shop.url("/shelf"), 90, False),
+    ]

@@ -37,6 +37,7 @@ from cloudtrack_app.notify.preferences import save_preferences
 from cloudtrack_app.settings import PROJECT_ROOT, get_settings
 from cloudtrack_app.states.account import AccountFormState, VerifyState
 from cloudtrack_app.states.notifications import NotificationsState
+from cloudtrack_app.views.channels import ChannelState, channel_lines
 from tests.conftest import PG_AVAILABLE, PG_URL
 from tests.notify_fixtures import (
     PUBLIC_URL,
@@ -74,6 +75,18 @@ def mailbox(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Resend
 
 def mails_to(resend: ResendStub, address: str) -> list[dict[str, Any]]:
     return [m for m in resend.emails if m["to"] == [address]]
+
+
+def alerts_to(user_id: int, address: str) -> None:
+    """E-mail alerts on, to `address` (the settings page's "Send alerts to")."""
+    save_preferences(
+        user_id,
+        email_alerts=True,
+        alert_email=address,
+        telegram_alerts=False,
+        ai_text=False,
+        ai_tone="friendly",
+    )
 
 
 def link_in(mail: dict[str, Any]) -> str:
@@ -149,14 +162,7 @@ async def test_a_separate_alert_address_gets_alerts_only_while_it_is_the_verifie
 ) -> None:
     user = accounts.create_user("owner@example.com", PASSWORD, "Owner")  # verified: made by the operator
     product, watch = make_watch(user.id)
-    save_preferences(
-        user.id,
-        email_alerts=True,
-        alert_email="deals@example.org",
-        telegram_alerts=False,
-        ai_text=False,
-        ai_tone="friendly",
-    )
+    alerts_to(user.id, "deals@example.org")
     assert not verification.alert_address_verified(user.id)
     make_event(user.id, product, watch)
     await dispatch_pending()
@@ -170,14 +176,7 @@ async def test_a_separate_alert_address_gets_alerts_only_while_it_is_the_verifie
     assert len(mails_to(mailbox, "deals@example.org")) == 2  # the link, then the alert
 
     # A new address needs its own link: the old verification does not carry over.
-    save_preferences(
-        user.id,
-        email_alerts=True,
-        alert_email="other@example.net",
-        telegram_alerts=False,
-        ai_text=False,
-        ai_tone="friendly",
-    )
+    alerts_to(user.id, "other@example.net")
     held = make_event(user.id, product, watch)
     await dispatch_pending()
     assert mails_to(mailbox, "other@example.net") == []
@@ -185,26 +184,28 @@ async def test_a_separate_alert_address_gets_alerts_only_while_it_is_the_verifie
     assert deliveries[0].status == DeliveryStatus.SKIPPED
 
 
+async def test_settings_say_needs_verification_exactly_while_alerts_are_held(mailbox: ResendStub) -> None:
+    user = accounts.create_user("owner@example.com", PASSWORD, "Owner")
+    assert channel_lines(user.id)["email"].state == ChannelState.ON
+
+    alerts_to(user.id, "deals@example.org")
+    line = channel_lines(user.id)["email"]
+    outcomes = await send_test_alert(user.id)
+    assert line.state == ChannelState.NEEDS_VERIFICATION
+    assert "deals@example.org" in line.detail
+    assert [(o.channel, o.status) for o in outcomes] == [("email", "skipped")]
+
+    await verification.send_address_link(user.id, VerificationPurpose.ALERT)
+    await verification.confirm_link(link_in(mails_to(mailbox, "deals@example.org")[0]))
+    assert channel_lines(user.id)["email"].state == ChannelState.ON
+
+
 async def test_a_link_cannot_verify_an_address_changed_since_it_was_sent(mailbox: ResendStub) -> None:
     user = accounts.create_user("owner@example.com", PASSWORD, "Owner")
-    save_preferences(
-        user.id,
-        email_alerts=True,
-        alert_email="first@example.org",
-        telegram_alerts=False,
-        ai_text=False,
-        ai_tone="friendly",
-    )
+    alerts_to(user.id, "first@example.org")
     await verification.send_address_link(user.id, VerificationPurpose.ALERT)
     (link_mail,) = mails_to(mailbox, "first@example.org")
-    save_preferences(
-        user.id,
-        email_alerts=True,
-        alert_email="second@example.org",
-        telegram_alerts=False,
-        ai_text=False,
-        ai_tone="friendly",
-    )
+    alerts_to(user.id, "second@example.org")
 
     with pytest.raises(VerificationError, match="no longer use"):
         await verification.confirm_link(link_in(link_mail))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from benchmarks.shop import LocalShop
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import User
+from cloudtrack_app.models import PricePoint, User
+from cloudtrack_app.notify.compose import template_message
+from cloudtrack_app.notify.facts import read_facts
 from cloudtrack_app.tracking.checker import Checker
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.ingest import IngestError, add_watch
@@ -141,3 +145,27 @@ async def test_editing_a_watch_sets_and_clears_its_rules(shop: LocalShop) -> Non
     )
     with pytest.raises(IngestError, match="Choose one price rule"):
         edit_watch(ada, added.watch_id, mode="price", target_price="80", drop_percent="5", any_drop=False)
+
+
+async def test_a_new_low_with_less_history_than_the_window_says_how_many_days_it_is_based_on(
+    shop: LocalShop,
+) -> None:
+    ada = make_user("ada@example.com")
+    await add_watch(ada, shop.url("/shelf"), "price", None, lowest_window_days=90)
+    with session_scope() as session:  # the shelf has been watched for twelve days
+        for point in session.exec(select(PricePoint)).all():
+            point.checked_at -= timedelta(days=12)
+            session.add(point)
+    seen = len(alert_events())
+
+    shop.set_price("/shelf", D("95.00"))
+    await cycle()
+
+    (event,) = alert_events()[seen:]
+    assert (event.facts["reason"], event.facts["history_days"]) == ("lowest_in_window", 12)
+    alert = read_facts(
+        event.facts, kind=event.kind, display_name="Ada", locale="en", public_url="https://ct.example"
+    )
+    assert "the lowest price in the 12 days CloudTrack has watched it (you chose 90 days)" in (
+        template_message(alert, None).body
+    )

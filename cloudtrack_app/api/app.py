@@ -38,7 +38,8 @@ from cloudtrack_app.tracking.check_results import CheckStatus
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.history import PriceWindow, price_history, product_stats
 from cloudtrack_app.tracking.images import preview_image_path, product_image_path
-from cloudtrack_app.tracking.ingest import IngestError, Preview, add_watch, preview_url
+from cloudtrack_app.tracking.ingest import IngestError, Preview, preview_url
+from cloudtrack_app.tracking.new_watch_rules import PriceRule, add_watch_with_defaults
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, watch_status
 from cloudtrack_app.views.product import owned_watch
@@ -138,9 +139,14 @@ class _Body(BaseModel):
 
 class NewWatch(_Body):
     url: str = Field(min_length=1, max_length=2048, description="The product page's address.")
-    mode: Literal["price", "stock", "both"] = "price"
+    mode: Literal["price", "stock", "both"] | None = Field(
+        default=None, description="Left out: the default mode on your settings page."
+    )
     target_price: str | None = Field(
-        default=None, max_length=40, description='A decimal string, like "79.99", in the page\'s currency.'
+        default=None,
+        max_length=40,
+        description='A decimal string, like "79.99", in the page\'s currency. With `any_drop` left '
+        "out too: the default price rule on your settings page.",
     )
     any_drop: StrictBool = Field(default=False, description="Alert on any price drop instead of a target.")
 
@@ -180,6 +186,9 @@ def watch_json(view: WatchView) -> dict[str, Any]:
         "mode": view.mode,
         "target_price": decimal_string(view.target_price),
         "any_drop": view.any_drop,
+        "drop_percent": decimal_string(view.drop_percent),
+        "lowest_window_days": view.lowest_window_days,
+        "notify_increase": view.notify_increase,
         "active": view.active,
         "fulfilled": view.fulfilled,
         "price": decimal_string(view.price),
@@ -427,7 +436,9 @@ def create_api() -> FastAPI:
     async def create_watch(body: NewWatch, holder: Writer) -> JSONResponse:
         result = await _reading(
             holder.user_id,
-            lambda: add_watch(holder.user_id, body.url, body.mode, body.target_price, any_drop=body.any_drop),
+            lambda: add_watch_with_defaults(
+                holder.user_id, body.url, body.mode, PriceRule(body.target_price, body.any_drop)
+            ),
         )
         view = await asyncio.to_thread(watches.get_watch, holder.user_id, result.watch_id)
         return JSONResponse(

@@ -218,5 +218,26 @@ def reserve(account: str, client: str | None) -> Attempt:
     return Attempt(pair_key=pair.key, held=tuple(held), locks_until=locks_until)
 
 
+def prune(*, now: datetime | None = None) -> int:
+    """Delete the rows that no longer hold anything: no lock, no failure inside the window and
+    no log-in recent enough to exempt the client. Answers how many.
+
+    Such a row acts exactly as a missing one: the next attempt starts its count afresh.
+    """
+    now = now or utcnow()
+    window = timedelta(minutes=get_settings().login_lock_minutes)
+    t = _throttles
+    with session_scope() as db:
+        result = db.connection().execute(
+            sa.delete(t).where(
+                t.c.locked_until.is_(None) | (t.c.locked_until <= now),
+                t.c.first_failure_at.is_(None) | (t.c.first_failure_at <= now - window),
+                t.c.last_success_at.is_(None)
+                | (t.c.last_success_at < now - timedelta(days=KNOWN_CLIENT_DAYS)),
+            )
+        )
+        return result.rowcount or 0
+
+
 def minutes_left(until: datetime) -> int:
     return max(1, int((until - utcnow()).total_seconds() + 59) // 60)

@@ -42,7 +42,6 @@ LINKS_PER_USER_PER_HOUR = 3
 TEST_ALERT_WINDOW = timedelta(minutes=10)
 # The lowest-id rule for "the first account" is a race; this one-time claim is not.
 _FIRST_ACCOUNT_KEY = "first-account"
-_FOREVER = timedelta(days=365 * 100)
 
 NO_MAIL_SIGNUP = (
     "This server cannot send e-mail yet, so new accounts cannot confirm their address. "
@@ -257,7 +256,9 @@ def _current(user: User) -> CurrentUser:
 def _create_first_account(email: str, password: str, display_name: str) -> CurrentUser:
     with session_scope() as db:
         has_users = db.exec(select(User.id).limit(1)).first() is not None
-    if has_users or rate_limits.hit(_FIRST_ACCOUNT_KEY, 1, _FOREVER) is not None:
+    # Counted only while nobody has an account, so that of two sign-ups racing to be first one
+    # wins; a first try that failed half-way blocks the next for a day at most.
+    if has_users or rate_limits.hit(_FIRST_ACCOUNT_KEY, 1, rate_limits.LONGEST_WINDOW) is not None:
         raise AccountError(NO_MAIL_SIGNUP)
     return accounts.create_user(email, password, display_name, is_admin=True, verified=True)
 
@@ -353,14 +354,12 @@ async def send_address_link(
 
 
 def alert_address_verified(user_id: int) -> bool:
-    """Whether the separate alert address (if any) may receive alerts."""
+    """Whether the separate alert address, if the person set one, has been confirmed.
+
+    Whether e-mail alerts may go out at all is the e-mail channel's `held_reason`.
+    """
     user = _user(user_id)
     return recipient_verified(user) or not user.alert_email or user.alert_email == user.email
-
-
-def alert_recipient_verified(user_id: int) -> bool:
-    """Whether e-mail alerts may go out at all: the address they go to has been confirmed."""
-    return recipient_verified(_user(user_id))
 
 
 def _user(user_id: int) -> User:

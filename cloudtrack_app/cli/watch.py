@@ -36,7 +36,7 @@ def watch() -> None:
 @watch.command("add")
 @click.option("--user", "email", required=True, help="Email of the account that owns the watch.")
 @click.argument("url")
-@click.option("--mode", type=MODES, default="price", show_default=True, help="What to watch.")
+@click.option("--mode", type=MODES, default=None, help="What to watch.  [default: the user's default]")
 @click.option("--target", default=None, help="Alert when the price is at or below this (e.g. 79.99).")
 @click.option("--any-drop", is_flag=True, help="Alert on any price drop instead of a target.")
 @click.option("--drop-percent", default=None, help="Alert on a drop of at least this many percent instead.")
@@ -51,33 +51,26 @@ def watch() -> None:
 def add(
     email: str,
     url: str,
-    mode: str,
+    mode: str | None,
     target: str | None,
     any_drop: bool,
     drop_percent: str | None,
     lowest_days: str | None,
     notify_increase: bool,
 ) -> None:
-    """Watch the product at URL: fetch it once, then check it on schedule."""
+    """Watch the product at URL: fetch it once, then check it on schedule.
+
+    The mode and the price rule left out are the user's defaults (settings page)."""
     import asyncio
 
     from cloudtrack_app.tracking.fetch import PRIVATE_NETWORK_HINT
-    from cloudtrack_app.tracking.ingest import IngestError, add_watch
+    from cloudtrack_app.tracking.ingest import IngestError
+    from cloudtrack_app.tracking.new_watch_rules import PriceRule, add_watch_with_defaults
 
     user_id = user_id_for(email)
+    rule = PriceRule(target, any_drop, drop_percent, lowest_days, notify_increase)
     try:
-        result = asyncio.run(
-            add_watch(
-                user_id,
-                url,
-                mode,
-                target,
-                any_drop=any_drop,
-                drop_percent=drop_percent,
-                lowest_window_days=lowest_days,
-                notify_increase=notify_increase,
-            )
-        )
+        result = asyncio.run(add_watch_with_defaults(user_id, url, mode, rule))
     except IngestError as error:
         hint = {"any_drop": " (add --any-drop)", "price_watch": " (use --mode price)"}.get(
             error.offer or "", ""
@@ -201,11 +194,12 @@ def import_(email: str, file: click.utils.LazyFile) -> None:
     import asyncio
 
     from cloudtrack_app.tracking.imports import ImportBusy, import_report, run_import, start_import
+    from cloudtrack_app.tracking.new_watch_rules import load_defaults
     from cloudtrack_app.tracking.transfer import ImportRefused, parse_import
 
     user_id = user_id_for(email)
     try:
-        job_id = start_import(user_id, parse_import(file.read()))
+        job_id = start_import(user_id, parse_import(file.read(), load_defaults(user_id)))
     except (ImportRefused, ImportBusy) as error:
         raise click.ClickException(str(error)) from error
 

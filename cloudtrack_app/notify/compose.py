@@ -58,7 +58,7 @@ PLACEHOLDERS = {
     "claimed_discount": "the discount the shop claims from that former price, as a percentage",
     "reference_lowest": "the lowest price CloudTrack recorded in the days before today that it checked",
     "reference_date": "the day the product was on sale at that lowest price",
-    "history_days": "how many days of CloudTrack's price history that check covers",
+    "reference_days": "how many days of CloudTrack's price history that check covers",
 }
 KNOWN_PLACEHOLDERS = frozenset(PLACEHOLDERS)
 # The deal check's verdict on a shop's claimed discount, as the model is told it.
@@ -152,7 +152,7 @@ def _opening(facts: AlertFacts) -> str:
             line = f"{facts.title} at {facts.shop} dropped to {price}"
             line += f" (was {previous})." if previous else "."
             if facts.reason == "lowest_in_window" and facts.lowest_window_days:
-                line += f" That is the lowest price in the last {facts.lowest_window_days} days."
+                line += f" {_lowest_in_window_words(facts.lowest_window_days, facts.history_days)}"
             elif facts.reason == "percent_drop" and facts.rule_drop_percent is not None:
                 pct = percent_text(int(facts.rule_drop_percent), facts.locale)
                 line += f" That is at least {pct} below the price when you started watching."
@@ -170,6 +170,16 @@ def _opening(facts: AlertFacts) -> str:
         case _:
             line = "This is a test alert from CloudTrack: your notifications work."
             return line + (f" {facts.title} at {facts.shop} is {price} right now." if price else "")
+
+
+def _lowest_in_window_words(window_days: int, history_days: int | None) -> str:
+    if history_days is None:
+        return f"That is the lowest price in the last {window_days} days."
+    chose = f"(you chose {window_days} days)"
+    if history_days == 0:
+        return f"That is the lowest price since CloudTrack began watching it, less than a day ago {chose}."
+    watched = "one day" if history_days == 1 else f"{history_days} days"
+    return f"That is the lowest price in the {watched} CloudTrack has watched it {chose}."
 
 
 def _what_you_hear(facts: AlertFacts) -> list[str]:
@@ -294,7 +304,7 @@ def placeholder_values(facts: AlertFacts, *, subject: bool = False) -> dict[str,
         if deal.reference_lowest is not None and deal.reference_at is not None:
             values["reference_lowest"] = facts.money(deal.reference_lowest) or ""
             values["reference_date"] = day_text(deal.reference_at, facts.locale)
-            values["history_days"] = days_text(deal.history_days)
+            values["reference_days"] = days_text(deal.history_days)
     return values
 
 
@@ -336,6 +346,11 @@ def _situation(facts: AlertFacts) -> str:
     match facts.kind:
         case AlertKind.PRICE_DROP:
             if facts.reason == "lowest_in_window":
+                if facts.history_days is not None:
+                    return (
+                        "The price is the lowest CloudTrack has recorded since it began watching the "
+                        "product, which is less time than the period the recipient chose."
+                    )
                 return "The price is the lowest CloudTrack has recorded in the period the recipient chose."
             if facts.reason == "percent_drop":
                 return (

@@ -10,9 +10,9 @@ SMTP it becomes the Message-ID, so the second copy is recognisably the same mess
 A delivery is written down as "sending" before it is sent and marked sent by a single
 write right after (`outbox.record_sent`). Only a kill between the provider accepting the
 message and that write sends it again: e-mail through Resend still arrives once (same
-idempotency key); over SMTP and on Telegram it arrives twice, since neither has an
-idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in that
-window, Resend exactly-once.
+idempotency key); over SMTP, on Telegram and through Apprise it arrives twice, since none
+has an idempotency key (the SMTP copy keeps its Message-ID). Those are at-least-once in
+that window, Resend exactly-once.
 
 Event statuses: `pending` (to compose, or deliveries waiting for a retry), `sent` (at
 least one channel delivered), `failed` (every channel gave up), `skipped` (composed and
@@ -493,6 +493,7 @@ class ChannelStatus:
     recipient: str | None  # address or chat id the alerts go to
     error: str | None  # the last lasting failure, until a send succeeds
     last_outcome: str | None = None  # the last delivery in words, for channels that keep it
+    held: str | None = None  # the channel's `held_reason`: why nothing may go to the recipient yet
 
 
 def _target_status(target: TargetView) -> ChannelStatus:
@@ -536,6 +537,7 @@ def channel_status(user_id: int, *, settings: Settings | None = None) -> list[Ch
                     enabled=recipient is not None,
                     recipient=recipient,
                     error=getattr(user, channel_error_column(name), None),
+                    held=cls.held_reason(user),
                 )
             )
         return statuses

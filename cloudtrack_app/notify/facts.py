@@ -78,6 +78,7 @@ class AlertFacts:
     reason: str | None = None
     rule_drop_percent: Decimal | None = None  # the watch's "drop of at least X %" rule
     lowest_window_days: int | None = None  # the watch's new-low window
+    history_days: int | None = None  # fewer days of history than that window: how many
     notify_increase: bool = False
     target_met: bool = False  # a confirmation whose first reading already met the rule
     summary_of: int = 0  # a "now watching" summary of this many new watches (0: one product)
@@ -189,6 +190,11 @@ def read_facts(
         if facts.drop_percent is not None and 0 < facts.drop_percent < 100
         else None,
         lowest_window_days=facts.lowest_window_days if facts.lowest_window_days in LOWEST_WINDOWS else None,
+        history_days=facts.history_days
+        if facts.history_days is not None
+        and facts.lowest_window_days in LOWEST_WINDOWS
+        and 0 <= facts.history_days < facts.lowest_window_days
+        else None,
         notify_increase=facts.notify_increase is True,
         target_met=facts.target_met is True,
         summary_of=max(0, min(facts.summary_of or 0, 10_000)),

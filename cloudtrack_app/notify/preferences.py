@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from cloudtrack_app.auth.accounts import AccountError, validate_email
 from cloudtrack_app.db import session_scope
@@ -10,6 +11,7 @@ from cloudtrack_app.models import User, WatchMode
 from cloudtrack_app.notify.compose import TONES, ai_configured
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.ingest import IngestError, validate_rules
+from cloudtrack_app.tracking.new_watch_rules import defaults_of
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,14 @@ def load_watch_defaults(user_id: int) -> WatchDefaults:
         user = db.get(User, user_id)
         if user is None:
             raise LookupError(f"No user with id {user_id}.")
-        percent = user.default_drop_percent
+        defaults = defaults_of(user)
+        percent = defaults.rule.drop_percent
         return WatchDefaults(
             confirmation_messages=user.confirmation_messages,
-            default_mode=user.default_watch_mode
-            if user.default_watch_mode in set(WatchMode)
-            else WatchMode.PRICE,
-            default_drop_percent=f"{percent.normalize():f}" if percent is not None else "",
-            default_lowest_window=str(user.default_lowest_window_days or ""),
-            default_notify_increase=user.default_notify_increase,
+            default_mode=defaults.mode,
+            default_drop_percent=f"{Decimal(percent).normalize():f}" if percent is not None else "",
+            default_lowest_window=str(defaults.rule.lowest_window_days or ""),
+            default_notify_increase=defaults.rule.notify_increase,
         )
 
 

@@ -10,6 +10,7 @@ server or client that saw the first copy can tell.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -64,8 +65,27 @@ def _short(text: object) -> str:
     return str(text).strip()[:MAX_ERROR_CHARS]
 
 
+def _certificate_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate check that failed under `error` (aiosmtplib wraps it on connecting)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def classify_smtp_error(error: Exception) -> Exception:
-    """A permanent refusal (5xx) or a reason to try again later (4xx, no server, a timeout)."""
+    """A permanent refusal (5xx, a certificate that does not verify) or a reason to try again
+    later (4xx, no server, a timeout)."""
+    if (certificate := _certificate_error(error)) is not None:
+        # Retrying cannot help: the administrator must fix the server or SMTP_CA_FILE.
+        return PermanentSendError(
+            _short(
+                "The mail server's TLS certificate could not be verified "
+                f"({str(certificate.verify_message or certificate.reason).rstrip('.')}); ask the administrator."
+            )
+        )
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         refusals: Sequence[aiosmtplib.SMTPRecipientRefused] = error.recipients
         if refusals and all(refusal.code >= 500 for refusal in refusals):
@@ -122,6 +142,7 @@ class SMTPSender:
                 password=settings.smtp_password or None,
                 use_tls=settings.smtp_security == "tls",
                 start_tls=settings.smtp_security == "starttls",
+                cert_bundle=settings.smtp_ca_file or None,
                 timeout=settings.notify_send_timeout,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:

@@ -434,7 +434,8 @@ def new_watches_section() -> rx.Component:
     return rx.box(
         section(
             "New watches",
-            "The message that says a watch has started, and the rules a new watch starts with.",
+            "The message that says a watch has started, and the rules a new watch starts with: the add "
+            "page starts from them, and imports and the API use them where a line or request names none.",
             rx.form(
                 rx.vstack(
                     form_error(state.defaults_error),

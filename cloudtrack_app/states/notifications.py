@@ -63,8 +63,7 @@ class NotificationsState(AuthState):
         for name, value in asdict(prefs).items():
             setattr(self, name, value)
         self.alert_email_verified = await asyncio.to_thread(verification.alert_address_verified, user_id)
-        mail_ok = await asyncio.to_thread(verification.alert_recipient_verified, user_id)
-        self._channel_lines = await asyncio.to_thread(channel_lines, user_id, verified={"email": mail_ok})
+        self._channel_lines = await asyncio.to_thread(channel_lines, user_id)
         self.email_channel = self._channel_lines.get("email", NO_CHANNEL)
         self.telegram_channel = self._channel_lines.get("telegram", NO_CHANNEL)
         self.apprise_channels = apprise_lines(self._channel_lines)

@@ -15,6 +15,7 @@ import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.tracking.imports import ImportBusy, ImportReport, import_report, start_import
+from cloudtrack_app.tracking.new_watch_rules import load_defaults
 from cloudtrack_app.tracking.transfer import (
     MAX_IMPORT_BYTES,
     ImportRefused,
@@ -78,7 +79,8 @@ class ImportState(AuthState):
     async def _start(self, user_id: int, data: str | bytes) -> rx.event.EventSpec | None:
         self.import_error = ""
         try:
-            requests = await asyncio.to_thread(parse_import, data)
+            defaults = await asyncio.to_thread(load_defaults, user_id)
+            requests = await asyncio.to_thread(parse_import, data, defaults)
             job_id = await asyncio.to_thread(start_import, user_id, requests)
         except (ImportRefused, ImportBusy) as error:
             self.import_error = str(error)

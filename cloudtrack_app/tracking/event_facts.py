@@ -80,6 +80,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _history_days(window_days: int | None, first_seen_at: datetime | None, now: datetime) -> int | None:
+    if window_days is None or first_seen_at is None:
+        return None
+    days = (now - first_seen_at).days
+    return days if days < window_days else None
+
+
 @dataclass(frozen=True)
 class EventFacts:
     """What was true when the event was written; None where unknown.
@@ -117,6 +124,8 @@ class EventFacts:
     watch_id: int | None = None
     drop_percent: Decimal | None = None  # the watch's "drop of at least X %" rule
     lowest_window_days: int | None = None  # the watch's "lowest in the last N days" rule
+    # With that rule and fewer than N days of history: the whole days there are (0: less than one).
+    history_days: int | None = None
     notify_increase: bool | None = None  # the watch also tells price increases
     summary_of: int | None = None  # set by the dispatcher on a confirmation sent as a summary
     # The shop's claimed former price and the deal check's verdict on it (see `tracking.deals`).
@@ -168,6 +177,7 @@ class EventFacts:
             target_met=target_met,
             drop_percent=watch.drop_percent,
             lowest_window_days=watch.lowest_window_days,
+            history_days=_history_days(watch.lowest_window_days, stats.first_seen_at, now),
             notify_increase=watch.notify_increase or None,
             was_price=deal.was_price if deal else None,
             deal=str(deal.outcome) if deal else None,
@@ -230,6 +240,7 @@ class EventFacts:
             "watch_id": self.watch_id,
             "drop_percent": decimal_string(self.drop_percent),
             "lowest_window_days": self.lowest_window_days,
+            "history_days": self.history_days,
             "notify_increase": self.notify_increase,
             "summary_of": self.summary_of,
             "was_price": decimal_string(self.was_price),
@@ -273,6 +284,7 @@ class EventFacts:
             watch_id=_int(facts.get("watch_id")),
             drop_percent=parse_decimal(facts.get("drop_percent")),
             lowest_window_days=_int(facts.get("lowest_window_days")),
+            history_days=_int(facts.get("history_days")),
             notify_increase=_flag(facts.get("notify_increase")),
             summary_of=_int(facts.get("summary_of")),
             was_price=parse_decimal(facts.get("was_price")),

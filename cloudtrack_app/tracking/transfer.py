@@ -27,6 +27,12 @@ from cloudtrack_app.db import session_scope
 from cloudtrack_app.i18n import decimal_string
 from cloudtrack_app.models import Product, Watch, WatchMode
 from cloudtrack_app.tracking.ingest import IngestError, parse_target, validate_watch_request
+from cloudtrack_app.tracking.new_watch_rules import (
+    BUILT_IN_DEFAULTS,
+    NewWatchDefaults,
+    PriceRule,
+    rule_for_new_watch,
+)
 from cloudtrack_app.tracking.urls import InvalidURL, canonical_url
 
 EXPORT_FORMAT = "cloudtrack-watches"
@@ -144,22 +150,40 @@ def _checked(request: ImportRequest) -> ImportRequest:
     return request
 
 
-def _from_row(position: int, row: dict[str, str]) -> ImportRequest:
+def _with_defaults(
+    position: int, url: str, mode: str | None, rule: PriceRule | None, defaults: NewWatchDefaults
+) -> ImportRequest:
+    """A line that leaves out its mode or rule gets the person's defaults (any drop at worst)."""
+    mode, rule = rule_for_new_watch(defaults, mode, rule, any_drop_unless_chosen=True)
+    return _checked(
+        ImportRequest(
+            position,
+            url,
+            mode,
+            parse_target(rule.target_price),
+            rule.any_drop,
+            None if rule.drop_percent is None else Decimal(rule.drop_percent),
+            None if rule.lowest_window_days is None else int(rule.lowest_window_days),
+            rule.notify_increase,
+        )
+    )
+
+
+def _from_row(position: int, row: dict[str, str], defaults: NewWatchDefaults) -> ImportRequest:
     cell = (row.get("url") or "").strip()
     links = links_in(cell)
     if not links:
         return _refused(position, cell, "No link on this line.")
-    mode = (row.get("mode") or "").strip().lower() or WatchMode.PRICE
-    target_text = (row.get("target") or "").strip()
+    mode = (row.get("mode") or "").strip().lower() or None
     try:
-        target = parse_target(target_text)
+        target = parse_target((row.get("target") or "").strip())
     except IngestError as error:
         return _refused(position, links[0], error.message)
-    any_drop = target is None and mode != WatchMode.STOCK
-    return _checked(ImportRequest(position, links[0], mode, target, any_drop))
+    rule = PriceRule(target_price=target) if target is not None else None
+    return _with_defaults(position, links[0], mode, rule, defaults)
 
 
-def _from_csv(text: str) -> list[ImportRequest]:
+def _from_csv(text: str, defaults: NewWatchDefaults) -> list[ImportRequest]:
     reader = csv.reader(io.StringIO(text))
     header = [name.strip().lower() for name in next(reader)]
     requests = []
@@ -167,11 +191,11 @@ def _from_csv(text: str) -> list[ImportRequest]:
         if not any(cell.strip() for cell in row):
             continue
         position = reader.line_num
-        requests.append(_from_row(position, dict(zip(header, row, strict=False))))
+        requests.append(_from_row(position, dict(zip(header, row, strict=False)), defaults))
     return requests
 
 
-def _from_lines(text: str) -> list[ImportRequest]:
+def _from_lines(text: str, defaults: NewWatchDefaults) -> list[ImportRequest]:
     requests = []
     for position, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -180,7 +204,7 @@ def _from_lines(text: str) -> list[ImportRequest]:
         if not links:
             requests.append(_refused(position, line.strip(), "No link on this line."))
         else:
-            requests.append(_checked(ImportRequest(position, links[0])))
+            requests.append(_with_defaults(position, links[0], None, None, defaults))
     return requests
 
 
@@ -233,8 +257,11 @@ def _from_export(document: Any) -> list[ImportRequest]:
     return requests
 
 
-def parse_import(data: str | bytes) -> list[ImportRequest]:
-    """Read a pasted list, a text or CSV file, or a JSON export; raises `ImportRefused`."""
+def parse_import(data: str | bytes, defaults: NewWatchDefaults = BUILT_IN_DEFAULTS) -> list[ImportRequest]:
+    """Read a pasted list, a text or CSV file, or a JSON export; raises `ImportRefused`.
+
+    A list or CSV line without a mode or rule gets the importing person's `defaults`; an
+    export's watches come back as they were."""
     if isinstance(data, bytes):
         if len(data) > MAX_IMPORT_BYTES:
             raise ImportRefused("That file is too large: import at most 1 MB at a time.")
@@ -257,7 +284,7 @@ def parse_import(data: str | bytes) -> list[ImportRequest]:
     else:
         first_line = text.splitlines()[0]
         header = [name.strip().lower() for name in next(csv.reader([first_line]), [])]
-        requests = _from_csv(text) if "url" in header else _from_lines(text)
+        requests = _from_csv(text, defaults) if "url" in header else _from_lines(text, defaults)
     if not requests:
         raise ImportRefused("There is nothing to import. Paste one link per line.")
     if len(requests) > MAX_IMPORT_LINES:

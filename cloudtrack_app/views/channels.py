@@ -47,11 +47,11 @@ class ChannelLine:
 NO_CHANNEL = ChannelLine("", "", ChannelState.NOT_SET_UP, "", "", False, False)
 
 
-def channel_line(status: ChannelStatus, *, verified: bool = True) -> ChannelLine:
+def channel_line(status: ChannelStatus) -> ChannelLine:
     """A channel's state for the settings page.
 
-    `verified`: whether the person confirmed the channel's address. Channels without a
-    confirmation step (and every channel until e-mail verification exists) pass True.
+    It needs verification exactly when the dispatcher would hold its alerts (`status.held`),
+    so the page and the sending never disagree.
     """
     if not status.configured:
         return ChannelLine(
@@ -63,7 +63,7 @@ def channel_line(status: ChannelStatus, *, verified: bool = True) -> ChannelLine
             switch_on=False,
             switch_enabled=False,
         )
-    if status.enabled and not verified:
+    if status.enabled and status.held:
         state, detail = (
             ChannelState.NEEDS_VERIFICATION,
             f"Confirm {status.recipient} with the link CloudTrack sent there; alerts start after that.",
@@ -92,17 +92,9 @@ def _recipient_words(status: ChannelStatus) -> str:
     return status.recipient or status.label
 
 
-def channel_lines(user_id: int, *, verified: Mapping[str, bool] | None = None) -> dict[str, ChannelLine]:
-    """Every channel of the registry for this person, by channel name.
-
-    `verified` maps a channel name to whether its address is confirmed; a channel not named
-    is treated as verified (today no channel has a confirmation step).
-    """
-    confirmed = verified or {}
-    return {
-        status.name: channel_line(status, verified=confirmed.get(status.name, True))
-        for status in channel_status(user_id)
-    }
+def channel_lines(user_id: int) -> dict[str, ChannelLine]:
+    """Every channel of the registry for this person, by channel name."""
+    return {status.name: channel_line(status) for status in channel_status(user_id)}
 
 
 def apprise_lines(lines: Mapping[str, ChannelLine]) -> list[ChannelLine]:

@@ -4,7 +4,8 @@ Both replicas run the scheduler and the alert dispatcher, with Telegram in webho
 README's "Scaling out" section says to run them. A person logs in on one and goes on on the
 other; a product is checked once per cycle, not once per replica; an alert reaches the
 stubs once; and a replica killed with SIGKILL in the middle of a check cycle loses nothing:
-the other one checks its products once their leases run out, and no e-mail is sent twice.
+the other one checks its products once their leases run out, and no e-mail arrives twice
+(Resend answers a retry's idempotency key with the first e-mail).
 
 Both replicas start from this worktree, one after the other, each with its own port and data
 folder. A frontend build names its backend's port, so each builds its own in a copy of the
