@@ -242,9 +242,9 @@ def record_observation(
     if previous != current:
         automatic = session.exec(active.where(Watch.price_selector.is_(None))).all()
         alerts += evaluate_watches(session, product, automatic, previous, current, now)
-    if previous != current or picked:
-        picking = session.exec(active.where(Watch.price_selector.is_not(None))).all()
-        alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
+    # Picked prices move on their own, and their series need their daily points too.
+    picking = session.exec(active.where(Watch.price_selector.is_not(None))).all()
+    alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
     return alerts
 
 
@@ -320,7 +320,8 @@ def record_picks(
             missing = reading is None
             if reading is not None:
                 watch.pick_price = reading.price
-                watch.pick_currency = reading.currency or watch.pick_currency or current.currency
+                code = reading.currency if reading.currency and len(reading.currency) == 3 else None
+                watch.pick_currency = code or watch.pick_currency or current.currency
         watch.pick_missing_since = (watch.pick_missing_since or now) if missing else None
         after = watch_observation(watch, current)
         assert after is not None
