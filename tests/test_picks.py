@@ -261,6 +261,24 @@ async def test_a_pick_resumed_is_read_again_on_a_page_that_sends_the_same_bytes(
         assert new_alerts(seen) == [(ada, "price_drop", "44.90")]
 
 
+async def test_a_new_lowest_price_is_the_lowest_of_the_watchers_own_series(
+    db_url: str, shop: LocalShop
+) -> None:
+    shop.set_html("/kettle", kettle_page("39.90", "49.90"))
+    url = shop.url("/kettle")
+    ada = make_user("ada@example.com")
+    watch = await add_watch(
+        ada, url, "price", None, lowest_window_days=30, pick=("span.member-price", "49.90", "EUR")
+    )
+    seen = len(alert_events())
+
+    # 45.00 is above every automatic price (39.90) but the lowest her element has shown.
+    shop.set_html("/kettle", kettle_page("39.90", "45.00"))
+    await cycle()
+    assert new_alerts(seen) == [(ada, "price_drop", "45.00")]
+    assert get_watch(ada, watch.watch_id).price == D("45.00")
+
+
 async def test_stock_news_still_reaches_a_watch_whose_pick_went_missing(db_url: str, shop: LocalShop) -> None:
     shop.set_html("/kettle", kettle_page("59.90", "49.90", availability="OutOfStock"))
     url = shop.url("/kettle")

@@ -174,21 +174,15 @@ def window_lowest(
     in its automatic series or in a picked element's (`selector_key`)."""
     if days is None or currency is None:
         return None
-    if selector_key is None:
-        query = select(sa.func.min(PricePoint.price)).where(
-            PricePoint.product_id == product_id,
-            PricePoint.currency == currency,
-            PricePoint.checked_at >= now - timedelta(days=days),
-            PricePoint.checked_at < now,
-        )
-    else:
-        query = select(sa.func.min(PickPoint.price)).where(
-            PickPoint.product_id == product_id,
-            PickPoint.selector_key == selector_key,
-            PickPoint.currency == currency,
-            PickPoint.checked_at >= now - timedelta(days=days),
-            PickPoint.checked_at < now,
-        )
+    table: type[PricePoint] | type[PickPoint] = PricePoint if selector_key is None else PickPoint
+    query = select(sa.func.min(table.price)).where(
+        table.product_id == product_id,
+        table.currency == currency,
+        table.checked_at >= now - timedelta(days=days),
+        table.checked_at < now,
+    )
+    if selector_key is not None:
+        query = query.where(PickPoint.selector_key == selector_key)
     return session.exec(query).one()
 
 
