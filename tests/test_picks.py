@@ -356,7 +356,7 @@ def test_the_cli_picks_reads_once_and_lists_the_pick(sqlite_url: str, shop: Loca
     shop.set_html("/kettle", kettle_page("59.90", None))
     asyncio.run(cycle())
     code, output = cli("watch", "list", "--user", "ada@example.com")
-    assert "the page layout changed" in output and "€59.90" in output
+    assert "page layout changed" in output.lower() and "€59.90" in output
 
     code, output = cli("watch", "pick", "--user", "ada@example.com", wid, "--clear")
     assert code == 0 and "back to the automatic price" in output
