@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -21,7 +23,7 @@ from benchmarks.shop import LocalShop
 from cloudtrack_app.api.app import _product as api_product
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import PickPoint
+from cloudtrack_app.models import PickPoint, Product, utcnow
 from cloudtrack_app.tracking.checker import Checker, CycleReport
 from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.history import price_history, product_stats
@@ -277,6 +279,27 @@ async def test_a_new_lowest_price_is_the_lowest_of_the_watchers_own_series(
     await cycle()
     assert new_alerts(seen) == [(ada, "price_drop", "45.00")]
     assert get_watch(ada, watch.watch_id).price == D("45.00")
+
+
+async def test_a_picked_series_gets_its_daily_point_when_the_shop_answers_not_modified(
+    db_url: str, shop: LocalShop
+) -> None:
+    ada = make_user("ada@example.com")
+    watch = await add_watch(
+        ada, shop.url("/kettle"), "price", None, any_drop=True, pick=("span.member-price", "49.90", "EUR")
+    )
+    await cycle()  # the page is read once for the new pick; later checks get 304s
+    with session_scope() as session:
+        session.execute(
+            sa.update(Product)
+            .values(last_checked_at=utcnow() - timedelta(days=1))
+            .where(Product.id == watch.product_id)
+        )
+        session.execute(sa.update(PickPoint).values(checked_at=utcnow() - timedelta(days=1)))
+    report = await cycle()
+    assert report.statuses == {"not_modified": 1}
+    assert picked_series(watch.product_id, "span.member-price") == [D("49.90"), D("49.90")]
+    assert get_watch(ada, watch.watch_id).price == D("49.90") and len(alert_events()) == 1
 
 
 async def test_stock_news_still_reaches_a_watch_whose_pick_went_missing(db_url: str, shop: LocalShop) -> None:
