@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -20,7 +21,6 @@ from cloudtrack_app.models import (
     AlertEvent,
     AlertKind,
     Availability,
-    PricePoint,
     Product,
     Watch,
     WatchMode,
@@ -143,7 +143,9 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
     with session_scope() as session:
         product = session.get(Product, product_id)
         assert product is not None
-        stats = stats_in_session(session, product, now)
+        stats = stats_in_session(
+            session, product, now, selector_key=view.series, current=view.own_observation
+        )
         second_look = product.second_look
         deal = deal_in_session(session, product, now)
     currency = view.currency
@@ -295,7 +297,9 @@ def stock_bands(points: list[HistoryPoint], now: datetime) -> list[tuple[datetim
 
 def _chart(view: WatchView, who: Viewer, range_key: str, now: datetime | None = None) -> Chart:
     now = now or utcnow()
-    points = price_history(view.product_id, CHART_RANGES.get(range_key, 90), now=now)
+    points = price_history(
+        view.product_id, CHART_RANGES.get(range_key, 90), now=now, selector_key=view.series
+    )
     target = f"{view.target_price:f}" if view.target_price is not None and view.mode != "stock" else ""
     target_label = f"Target {format_money(view.target_price, view.currency, who.locale)}" if target else ""
     if not points:
@@ -370,18 +374,15 @@ def _alerts(view: WatchView, who: Viewer, user_id: int) -> list[AlertLine]:
 
 
 def history_csv(user_id: int, product_id: int) -> str:
-    """Every recorded point of the product, oldest first, as CSV."""
-    owned_watch(user_id, product_id)
-    with session_scope() as session:
-        points = session.exec(
-            select(PricePoint).where(PricePoint.product_id == product_id).order_by(PricePoint.checked_at)
-        ).all()
+    """Every recorded point of the product as the user's watch sees it, oldest first, as CSV."""
+    view = owned_watch(user_id, product_id)
+    points = price_history(product_id, None, sys.maxsize, selector_key=view.series)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["checked_at_utc", "price", "currency", "availability"])
     for point in points:
         price = "" if point.price is None else f"{point.price.normalize():f}"
-        writer.writerow([point.checked_at.isoformat(), price, point.currency or "", point.availability])
+        writer.writerow([point.at.isoformat(), price, point.currency or "", point.availability])
     return out.getvalue()
 
 
