@@ -6,7 +6,7 @@ reveal nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from cloudtrack_app.db import session_scope
+from cloudtrack_app.db import get_engine, session_scope
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
 from cloudtrack_app.tracking.ingest import IngestError, validate_watch_request
 from cloudtrack_app.tracking.observations import (
@@ -106,9 +106,12 @@ _VIEW_FIELDS: tuple[tuple[str, type[Watch] | type[Product], str], ...] = (
 )
 
 
-def _view_of(fields: Mapping[str, Any]) -> WatchView:
-    """The view of one watch from the values `_VIEW_FIELDS` names."""
-    values = dict(fields)
+_VIEW_NAMES = tuple(name for name, _, _ in _VIEW_FIELDS)
+
+
+def _view_of(fields: Iterable[Any]) -> WatchView:
+    """The view of one watch from the values of `_VIEW_FIELDS`, in their order."""
+    values = dict(zip(_VIEW_NAMES, fields, strict=True))
     mode = values["mode"]
     values["any_drop"] = (
         mode != WatchMode.STOCK
@@ -123,7 +126,7 @@ def _view_of(fields: Mapping[str, Any]) -> WatchView:
 def _view(watch: Watch, product: Product) -> WatchView:
     assert watch.id is not None and product.id is not None
     rows = {Watch: watch, Product: product}
-    return _view_of({name: getattr(rows[table], column) for name, table, column in _VIEW_FIELDS})
+    return _view_of(getattr(rows[table], column) for _, table, column in _VIEW_FIELDS)
 
 
 def list_watches(user_id: int) -> list[WatchView]:
@@ -134,8 +137,8 @@ def list_watches(user_id: int) -> list[WatchView]:
         .where(Watch.user_id == user_id)
         .order_by(Watch.created_at.desc(), Watch.id.desc())
     )
-    with session_scope() as session:
-        return [_view_of(row._mapping) for row in session.execute(query)]
+    with get_engine().connect() as connection:
+        return [_view_of(row) for row in connection.execute(query)]
 
 
 def _owned(session: Session, user_id: int, watch_id: int) -> Watch:
