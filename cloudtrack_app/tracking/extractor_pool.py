@@ -255,8 +255,8 @@ class ExtractorPool:
         self._workers.remove(worker)
         worker.pages.close()
         if self._unsent and self._replacing is None:
-            # No page of the dead worker may be read again (their reads start a worker each),
-            # yet pages waiting for any worker need one.
+            # The dead worker's own pages start a new one when they are read again; pages still
+            # waiting in the pool need one even when none of those is read again.
             self._replacing = asyncio.get_running_loop().create_task(self._replace())
         return True
 
