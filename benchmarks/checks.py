@@ -100,6 +100,10 @@ class BenchResult:
             f" both together {self.together_peak_rss_mb:.0f} MB (sampled every {RSS_SAMPLE_SECONDS} s)",
             f"database size after the cycle: {self.database_mb:.1f} MB",
             f"shop requests: {self.requests} ({'each product fetched once' if self.requests == self.products else 'MISMATCH'})",
+            # One line to compare runs by: CPU per check, not checks/s, on a shared host.
+            f"summary: {self.checks_per_second:.1f} checks/s; checker {self.cpu_seconds / max(1, checked) * 1000:.2f}"
+            f" ms/check; readers {self.reader_cpu_seconds / max(1, checked) * 1000:.2f} ms/check"
+            f" (their start included); peak RSS {self.together_peak_rss_mb:.0f} MB together",
         ]
 
 

@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 
 from benchmarks.hostile_pages import hostile_pages
-from benchmarks.shop import LocalShop
+from benchmarks.shop import LocalShop, corpus_page
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.checker import TOO_SLOW_MESSAGE as CHECK_TOO_SLOW_MESSAGE
 from cloudtrack_app.tracking.checker import Checker
+from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.extractor_pool import (
     ExtractorPool,
     PageTooSlow,
@@ -88,6 +89,29 @@ async def test_a_page_waiting_behind_more_too_slow_pages_than_read_attempts_is_s
         assert read is not None and str(read.price) == "19.99"
     finally:
         await pool.close()
+
+
+async def test_pages_read_in_reader_processes_read_as_they_do_in_this_process() -> None:
+    latin_page = "<html><body><h1>Käsereibe</h1><span class='price'>12,50 €</span></body></html>"
+    pages = [
+        (corpus_page(EDUSCHO_SHELF).encode(), URL, None),
+        (latin_page.encode("windows-1252"), "https://shop.example.com/p/käse?ü=1", "windows-1252"),
+        (PRICED_PAGE, URL, ""),
+        (b"", URL, "utf-8"),
+    ]
+    pool = ExtractorPool(2)
+    try:
+        # More pages at once than the readers hold, so some wait for a free reader.
+        read = await asyncio.gather(*(pool.read(*page) for page in pages * 4))
+    finally:
+        await pool.close()
+    assert read == [extract(*page) for page in pages * 4]
+    assert [r.price for r in read[:4] if r is not None] == [
+        Decimal("99.95"),
+        Decimal("12.50"),
+        Decimal("19.99"),
+        None,
+    ]
 
 
 async def test_a_full_reader_pool_refuses_more_pages_instead_of_queueing_them(

@@ -10,6 +10,11 @@ pickles it into a queue, one collects results) woken with more pipes and locks; 
 of half a megabyte at a hundred or more a second, that hand-off cost the checker about as
 much CPU as fetching the page. The workers run `extractor_process.serve_pages`.
 
+Pages wait in the pool, not in the pipes: a worker holds at most `PAGES_PER_WORKER` (the
+one it reads and the next), so the page bytes go into an almost empty pipe in one write,
+without a pickle or a copy into the transport's buffer, and the next free worker takes the
+next page whichever worker was busier.
+
 The web process has a pool of its own for the pages people ask for (preview, "check
 now"), started by a lifespan task (`request_pool_lifespan`): read in the web process, a
 hostile page would hold the interpreter and the thread pool that every request, log-in
@@ -31,17 +36,19 @@ import pickle
 import struct
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.extract import Extraction, extract
-from cloudtrack_app.tracking.extractor_process import CPU_LIMIT_SIGNAL, serve_pages
+from cloudtrack_app.tracking.extractor_process import CPU_LIMIT_SIGNAL, page_header, serve_pages
 
 log = logging.getLogger(__name__)
 
 EXTRACT_ATTEMPTS = 3
 PAGE_PIPE_BYTES = 1024 * 1024  # the most an unprivileged process may ask for (fs.pipe-max-size)
+PAGES_PER_WORKER = 2  # the page being read and the next, so a worker never waits for the event loop
 _LENGTH = struct.Struct("!i")  # the frame header of multiprocessing.Connection.send_bytes/recv_bytes
 EXIT_WAIT_SECONDS = 5.0
 READERS_BUSY_MESSAGE = "CloudTrack is reading many pages right now. Try again in a minute."
@@ -96,16 +103,28 @@ class _Answers(asyncio.Protocol):
                 return
             answer = pickle.loads(self.buffer[_LENGTH.size : end])
             del self.buffer[:end]
-            waiting = self.worker.waiting.popleft()
+            waiting = self.worker.waiting.popleft().future
             if waiting.done():  # its check was cancelled
                 continue
             if isinstance(answer, BaseException):
                 waiting.set_exception(answer)
             else:
                 waiting.set_result(answer)
+        self.worker.pool.send_waiting_pages()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.died()
+
+
+@dataclass(eq=False)
+class _Page:
+    """A page to read and the future its reader awaits."""
+
+    body: bytes
+    url: str
+    charset: str | None
+    selectors: tuple[str, ...]
+    future: asyncio.Future[Extraction]
 
 
 class _Worker:
@@ -115,25 +134,20 @@ class _Worker:
         self.process = process
         self.pages = pages
         self.pool = pool
-        self.waiting: collections.deque[asyncio.Future[Extraction]] = collections.deque()
+        self.waiting: collections.deque[_Page] = collections.deque()
         self.answers: asyncio.ReadTransport | None = None
 
-    def send(
-        self, body: bytes, url: str, charset: str | None, selectors: tuple[str, ...] = ()
-    ) -> asyncio.Future[Extraction]:
-        future: asyncio.Future[Extraction] = asyncio.get_running_loop().create_future()
-        payload = pickle.dumps((body, url, charset, selectors), pickle.HIGHEST_PROTOCOL)
-        self.waiting.append(future)
-        self.pages.write(_LENGTH.pack(len(payload)))
-        self.pages.write(payload)
-        return future
+    def send(self, page: _Page) -> None:
+        self.waiting.append(page)
+        self.pages.write(page_header(page.url, page.charset, page.selectors, len(page.body)))
+        self.pages.write(page.body)  # bytes go straight to the pipe (written now while it has room)
 
     def died(self) -> None:
         if self.pool.forget(self):
             log.warning("a page extraction worker died; starting a new one")
         was_reading = True
         while self.waiting:
-            waiting = self.waiting.popleft()
+            waiting = self.waiting.popleft().future
             if not waiting.done():
                 waiting.set_exception(ExtractorDied(self, was_reading=was_reading))
             was_reading = False
@@ -170,6 +184,8 @@ class ExtractorPool:
         self._holding = 0
         self._workers: list[_Worker] = []
         self._starting: asyncio.Lock | None = None
+        self._unsent: collections.deque[_Page] = collections.deque()
+        self._replacing: asyncio.Task[None] | None = None
 
     def has_room(self) -> bool:
         return self.max_pages is None or self._holding < self.max_pages
@@ -197,10 +213,13 @@ class ExtractorPool:
     ) -> Extraction | None:
         deaths = 0
         while deaths < EXTRACT_ATTEMPTS:
-            workers = self._workers if len(self._workers) == self.processes else await self._start()
-            worker = min(workers, key=lambda w: len(w.waiting))
+            if len(self._workers) < self.processes:
+                await self._start()
+            page = _Page(body, url, charset, selectors, asyncio.get_running_loop().create_future())
+            self._unsent.append(page)
+            self.send_waiting_pages()
             try:
-                return await worker.send(body, url, charset, selectors)
+                return await page.future
             except ExtractorDied as death:
                 if await self._over_cpu_limit(death):
                     log.warning(
@@ -221,6 +240,16 @@ class ExtractorPool:
             return False
         return await death.worker.exit_signal() == CPU_LIMIT_SIGNAL
 
+    def send_waiting_pages(self) -> None:
+        """Give waiting pages, oldest first, to the workers with room for one."""
+        while self._unsent:
+            worker = min(self._workers, key=lambda w: len(w.waiting), default=None)
+            if worker is None or len(worker.waiting) >= PAGES_PER_WORKER:
+                return
+            page = self._unsent.popleft()
+            if not page.future.done():  # else its check was cancelled while it waited
+                worker.send(page)
+
     def worker_pids(self) -> list[int]:
         """The running extractor processes (for measuring them)."""
         return sorted(w.process.pid for w in self._workers if w.process.pid is not None)
@@ -231,10 +260,27 @@ class ExtractorPool:
             return False
         self._workers.remove(worker)
         worker.pages.close()
+        if self._unsent and self._replacing is None:
+            # The dead worker's own pages start a new one when they are read again; pages still
+            # waiting in the pool need one even when none of those is read again.
+            self._replacing = asyncio.get_running_loop().create_task(self._replace())
         return True
+
+    async def _replace(self) -> None:
+        try:
+            await self._start()
+            self.send_waiting_pages()
+        finally:
+            self._replacing = None
 
     async def close(self) -> None:
         workers, self._workers = self._workers, []
+        if self._replacing is not None:
+            self._replacing.cancel()
+        while self._unsent:
+            waiting = self._unsent.popleft().future
+            if not waiting.done():
+                waiting.set_exception(RuntimeError("the page readers were closed before reading this page"))
         for worker in workers:
             worker.pages.close()  # the worker reads to the end of its pipe and exits
         for worker in workers:
@@ -242,12 +288,12 @@ class ExtractorPool:
             if worker.answers is not None:
                 worker.answers.close()
 
-    async def _start(self) -> list[_Worker]:
+    async def _start(self) -> None:
         self._starting = self._starting or asyncio.Lock()
         async with self._starting:
             while len(self._workers) < self.processes:
                 self._workers.append(await self._spawn())
-        return self._workers
+                self.send_waiting_pages()
 
     async def _spawn(self) -> _Worker:
         context = multiprocessing.get_context("spawn")

@@ -85,8 +85,13 @@ def series_of(watch: Watch) -> str | None:
     return selector_key(watch.price_selector) if watch.price_selector else None
 
 
+def pick_in_use(selector: str | None, missing_since: datetime | None, pick_price: Decimal | None) -> bool:
+    """Whether a watch follows its picked element now: picked, on the page, and read there."""
+    return bool(selector) and missing_since is None and pick_price is not None
+
+
 def _pick_in_use(watch: Watch) -> bool:
-    return bool(watch.price_selector) and watch.pick_missing_since is None and watch.pick_price is not None
+    return pick_in_use(watch.price_selector, watch.pick_missing_since, watch.pick_price)
 
 
 def watch_price(watch: Watch, product: Product) -> tuple[Decimal | None, str | None, str]:

@@ -6,25 +6,29 @@ reveal nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlmodel import select
+import sqlalchemy as sa
 
-from cloudtrack_app.db import session_scope
+from cloudtrack_app.db import get_engine, session_scope
 from cloudtrack_app.i18n import DEFAULT_LOCALE
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
 from cloudtrack_app.tracking.ingest import IngestError, validate_watch_request
 from cloudtrack_app.tracking.observations import (
     PRICE_AUTOMATIC,
+    PRICE_PICKED,
     evaluate_watches,
     memory_of,
     observation_of,
+    pick_in_use,
+    selector_key,
     series_of,
     set_memory,
     watch_observation,
-    watch_price,
     window_lowest,
 )
 from cloudtrack_app.tracking.owned import WatchNotFound as WatchNotFound  # where callers look for it
@@ -90,59 +94,85 @@ def watch_status(view: WatchView, now: datetime, locale: str = DEFAULT_LOCALE) -
     return reading_status(view.problem, view.last_good_at, now, pick_missing=view.pick_missing, locale=locale)
 
 
+# Each input of a WatchView: (its name, the table it comes from, that table's column). One
+# list serves both paths: the dashboard and GET /watches select just these columns (building
+# full ORM rows for every watch was most of their CPU), single-watch actions read them off
+# the ORM objects they already hold.
+_VIEW_FIELDS: tuple[tuple[str, type[Watch] | type[Product], str], ...] = (
+    ("watch_id", Watch, "id"),
+    ("product_id", Product, "id"),
+    ("url", Product, "url"),
+    ("shop", Product, "shop_domain"),
+    ("title", Product, "title"),
+    ("image", Product, "image_url"),
+    ("mode", Watch, "mode"),
+    ("target_price", Watch, "target_price"),
+    ("active", Watch, "active"),
+    ("stock_fulfilled", Watch, "stock_fulfilled"),
+    ("price", Product, "last_price"),
+    ("currency", Product, "currency"),
+    ("availability", Product, "last_availability"),
+    ("initial_price", Watch, "initial_price"),
+    ("last_alerted_price", Watch, "last_alerted_price"),
+    ("last_checked_at", Product, "last_checked_at"),
+    ("last_changed_at", Product, "last_changed_at"),
+    ("next_check_at", Product, "next_check_at"),
+    ("failing", Product, "failing"),
+    ("last_error", Product, "last_error"),
+    ("created_at", Watch, "created_at"),
+    ("drop_percent", Watch, "drop_percent"),
+    ("lowest_window_days", Watch, "lowest_window_days"),
+    ("notify_increase", Watch, "notify_increase"),
+    ("problem", Product, "problem"),
+    ("last_good_at", Product, "last_good_at"),
+    ("price_selector", Watch, "price_selector"),
+    ("picked_price", Watch, "picked_price"),
+    ("pick_missing_since", Watch, "pick_missing_since"),
+    ("pick_price", Watch, "pick_price"),
+    ("pick_currency", Watch, "pick_currency"),
+)
+
+
+_VIEW_NAMES = tuple(name for name, _, _ in _VIEW_FIELDS)
+
+
+def _view_of(fields: Iterable[Any]) -> WatchView:
+    """The view of one watch from the values of `_VIEW_FIELDS`, in their order."""
+    values = dict(zip(_VIEW_NAMES, fields, strict=True))
+    mode = values["mode"]
+    values["any_drop"] = (
+        mode != WatchMode.STOCK
+        and values["target_price"] is None
+        and values["drop_percent"] is None
+        and values["lowest_window_days"] is None
+    )
+    values["fulfilled"] = is_fulfilled(mode, WatchMemory(stock_fulfilled=values.pop("stock_fulfilled")))
+    selector, missing_since = values["price_selector"], values.pop("pick_missing_since")
+    pick_price, pick_currency = values.pop("pick_price"), values.pop("pick_currency")
+    values["pick_missing"] = missing_since is not None
+    values["series"] = selector_key(selector) if selector else None
+    if pick_in_use(selector, missing_since, pick_price):
+        values["price"], values["price_source"] = pick_price, PRICE_PICKED
+        values["currency"] = pick_currency or values["currency"]
+    return WatchView(**values)
+
+
 def _view(watch: Watch, product: Product) -> WatchView:
     assert watch.id is not None and product.id is not None
-    memory = WatchMemory(stock_fulfilled=watch.stock_fulfilled)
-    price, currency, source = watch_price(watch, product)
-    return WatchView(
-        watch_id=watch.id,
-        product_id=product.id,
-        url=product.url,
-        shop=product.shop_domain,
-        title=product.title,
-        image=product.image_url,
-        mode=watch.mode,
-        target_price=watch.target_price,
-        any_drop=watch.mode != WatchMode.STOCK
-        and watch.target_price is None
-        and watch.drop_percent is None
-        and watch.lowest_window_days is None,
-        active=watch.active,
-        fulfilled=is_fulfilled(watch.mode, memory),
-        price=price,
-        currency=currency,
-        availability=product.last_availability,
-        initial_price=watch.initial_price,
-        last_alerted_price=watch.last_alerted_price,
-        last_checked_at=product.last_checked_at,
-        last_changed_at=product.last_changed_at,
-        next_check_at=product.next_check_at,
-        failing=product.failing,
-        last_error=product.last_error,
-        created_at=watch.created_at,
-        drop_percent=watch.drop_percent,
-        lowest_window_days=watch.lowest_window_days,
-        notify_increase=watch.notify_increase,
-        problem=product.problem,
-        last_good_at=product.last_good_at,
-        price_source=source,
-        price_selector=watch.price_selector,
-        picked_price=watch.picked_price,
-        pick_missing=watch.pick_missing_since is not None,
-        series=series_of(watch),
-    )
+    rows = {Watch: watch, Product: product}
+    return _view_of(getattr(rows[table], column) for _, table, column in _VIEW_FIELDS)
 
 
 def list_watches(user_id: int) -> list[WatchView]:
     """The user's watches, newest first."""
     query = (
-        select(Watch, Product)
+        sa.select(*(getattr(table, column).label(name) for name, table, column in _VIEW_FIELDS))
         .join(Product, Product.id == Watch.product_id)
         .where(Watch.user_id == user_id)
         .order_by(Watch.created_at.desc(), Watch.id.desc())
     )
-    with session_scope() as session:
-        return [_view(watch, product) for watch, product in session.exec(query).all()]
+    with get_engine().connect() as connection:
+        return [_view_of(row) for row in connection.execute(query)]
 
 
 def get_watch(user_id: int, watch_id: int) -> WatchView:
