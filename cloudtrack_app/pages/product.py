@@ -6,9 +6,11 @@ import reflex as rx
 from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
+from cloudtrack_app.components.price_picker import PickerBindings, price_picker
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
 from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.product import ProductState
+from cloudtrack_app.views.picker import PICK_PROMPT
 from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
 
 RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
@@ -45,6 +47,7 @@ def header() -> rx.Component:
                 size="2",
                 color=rx.color("gray", 11),
             ),
+            followed_price(),
             rx.cond(
                 detail.failing,
                 rx.callout(detail.error, icon="triangle-alert", color_scheme="red", role="alert", size="1"),
@@ -58,6 +61,74 @@ def header() -> rx.Component:
     )
 
 
+def followed_price() -> rx.Component:
+    """Which price the watch follows, and when the picked one is gone, what to do."""
+    detail = ProductState.detail
+    return rx.cond(
+        detail.pick_missing,
+        rx.callout(
+            rx.hstack(
+                rx.text("The page layout changed: pick the price again."),
+                rx.button("Pick the price", on_click=ProductState.open_picker, size="1", type="button"),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            icon="triangle-alert",
+            color_scheme="amber",
+            role="status",
+            size="1",
+            data_testid="layout-changed",
+        ),
+        rx.cond(
+            detail.picked,
+            rx.text(
+                "Following the price you picked: ",
+                rx.text.strong(detail.pick_text),
+                size="2",
+                data_testid="following-pick",
+            ),
+        ),
+    )
+
+
+def picker() -> rx.Component:
+    return rx.cond(
+        ProductState.picking,
+        rx.card(
+            price_picker(
+                PICK_PROMPT,
+                PickerBindings(
+                    choices=ProductState.pick_choices,
+                    chosen="",
+                    on_choose=ProductState.choose_price,
+                    on_try=ProductState.try_pick_selector,
+                    trying=ProductState.trying_selector,
+                    message=ProductState.pick_message,
+                    reading=ProductState.picker_reading,
+                ),
+                rx.cond(
+                    ProductState.detail.picked,
+                    rx.button(
+                        "Use automatic reading",
+                        on_click=ProductState.use_automatic,
+                        variant="soft",
+                        type="button",
+                    ),
+                ),
+                rx.button(
+                    "Close",
+                    on_click=ProductState.close_picker,
+                    variant="soft",
+                    color_scheme="gray",
+                    type="button",
+                ),
+            ),
+            width="100%",
+        ),
+    )
+
+
 def actions() -> rx.Component:
     detail = ProductState.detail
     return rx.flex(
@@ -66,6 +137,13 @@ def actions() -> rx.Component:
             rx.cond(ProductState.checking, "Checking…", "Check now"),
             on_click=ProductState.check_now,
             disabled=ProductState.checking,
+        ),
+        rx.button(
+            rx.icon("mouse-pointer-click", size=16),
+            "Not the right price?",
+            on_click=ProductState.open_picker,
+            variant="soft",
+            data_testid="not-right-price",
         ),
         rx.cond(
             detail.active,
@@ -345,6 +423,7 @@ def product_page() -> rx.Component:
                 rx.vstack(
                     header(),
                     actions(),
+                    picker(),
                     rx.cond(
                         ProductState.check_message != "",
                         rx.callout(ProductState.check_message, icon="info", size="1", role="status"),

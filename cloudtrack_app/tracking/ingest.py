@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -23,6 +24,7 @@ from cloudtrack_app.i18n import format_money, percent_text, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
+from cloudtrack_app.tracking.extract import Candidate, PickedReading
 from cloudtrack_app.tracking.extractor_pool import (
     READERS_BUSY_MESSAGE,
     PageTooSlow,
@@ -111,6 +113,10 @@ class Preview:
     etag: str | None
     last_modified: str | None
     fetched_at: datetime
+    # The prices the reading considered, best first, for a person to pick from.
+    candidates: tuple[Candidate, ...] = ()
+    # What each selector asked for reads on this page (None: it finds no price there).
+    picked: Mapping[str, PickedReading | None] = field(default_factory=dict)
 
     @property
     def observation(self) -> Observation:
@@ -151,10 +157,13 @@ def _canonical(url: str) -> str:
         raise IngestError("invalid_url", str(error)) from error
 
 
-async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
+async def preview_url(
+    url: str, *, settings: Settings | None = None, selectors: Sequence[str] = ()
+) -> Preview:
     """Fetch and read a product page, writing nothing; raises `IngestError`.
 
-    The page is read outside this process in the web app (see `read_requested_page`)."""
+    The page is read outside this process in the web app (see `read_requested_page`);
+    `selectors` (a person's picks, or one they are trying) are read on the same page."""
     requested = _canonical(url)
     settings = settings or get_settings()
     try:
@@ -167,7 +176,7 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
     except InvalidURL:
         final = requested
     try:
-        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset)
+        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset, selectors)
     except PageTooSlow as error:
         raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
     except ReadersBusy as error:
@@ -196,6 +205,8 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         etag=fetched.etag,
         last_modified=fetched.last_modified,
         fetched_at=utcnow(),
+        candidates=tuple(extraction.candidates),
+        picked=dict(extraction.picked),
     )
 
 

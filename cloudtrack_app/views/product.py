@@ -29,6 +29,7 @@ from cloudtrack_app.models import (
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
 from cloudtrack_app.tracking.images import product_image_path
+from cloudtrack_app.tracking.picks import watch_price
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 from cloudtrack_app.views.dashboard import target_text
 from cloudtrack_app.views.viewer import Viewer, local_time, viewer
@@ -79,6 +80,9 @@ class ProductDetail:
     lowest_ever_when: str
     good_deal: bool
     stats: list[StatLine]
+    picked: bool = False  # the watch follows a price its owner picked on the page
+    pick_text: str = ""  # the picked price as last seen ("" for none)
+    pick_missing: bool = False  # the picked element is gone: "the page layout changed"
 
 
 @dataclass(frozen=True)
@@ -152,9 +156,11 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
     now = utcnow()
     with session_scope() as session:
         product = session.get(Product, product_id)
-        assert product is not None
+        watch = session.get(Watch, view.watch_id)
+        assert product is not None and watch is not None
         stats = stats_in_session(session, product, now)
-    currency = view.currency
+        price, currency, _source = watch_price(watch, product)
+        pick = _pick_status(watch, who.locale)
     return ProductDetail(
         watch_id=view.watch_id,
         product_id=view.product_id,
@@ -171,7 +177,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         notify_increase=view.notify_increase,
         active=view.active,
         fulfilled=view.fulfilled,
-        price_text=format_money(view.price, currency, who.locale),
+        price_text=format_money(price, currency, who.locale),
         availability=view.availability,
         failing=view.failing,
         error=view.last_error or "",
@@ -184,7 +190,26 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
             _stat_line("90 days", stats.last_90_days, currency, who.locale),
             _stat_line("All time", stats.all_time, currency, who.locale),
         ],
+        picked=pick.picked,
+        pick_text=pick.price_text,
+        pick_missing=pick.missing,
     )
+
+
+@dataclass(frozen=True)
+class _PickStatus:
+    picked: bool
+    price_text: str
+    missing: bool
+
+
+def _pick_status(watch: Watch, locale: str) -> _PickStatus:
+    """Whether the watch follows a picked price, what that showed last, and whether it is gone."""
+    if not watch.price_selector:
+        return _PickStatus(False, "", False)
+    seen = watch.pick_price if watch.pick_price is not None else watch.picked_price
+    currency = watch.pick_currency if watch.pick_price is not None else watch.picked_currency
+    return _PickStatus(True, format_money(seen, currency, locale), watch.pick_missing_since is not None)
 
 
 def chart_series(user_id: int, product_id: int, range_key: str) -> Chart:
