@@ -285,6 +285,17 @@ class Watch(SQLModel, table=True):
     lowest_window_days: int | None = Field(default=None)
     notify_increase: bool = Field(default=False)
     increase_count: int = Field(default=0)
+    # The owner's own price on the shared page (`tracking/picks.py`): the element they picked,
+    # what it showed then, and what it showed at the last check that found it.
+    price_selector: str | None = Field(default=None, max_length=500)
+    picked_price: Decimal | None = _money()
+    picked_currency: str | None = Field(default=None, max_length=3)
+    picked_at: datetime | None = _ts()
+    pick_price: Decimal | None = _money()
+    pick_currency: str | None = Field(default=None, max_length=3)
+    # Set by the check when the picked element no longer matches ("the page layout changed");
+    # cleared when it matches again.
+    pick_missing_since: datetime | None = _ts()
 
 
 class PricePoint(SQLModel, table=True):
@@ -293,6 +304,23 @@ class PricePoint(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="products.id", ondelete="CASCADE")
+    checked_at: datetime = _ts(nullable=False, default=utcnow)
+    price: Decimal | None = _money()
+    currency: str | None = Field(default=None, max_length=3)
+    availability: str = Field(default=Availability.UNKNOWN, max_length=20)
+
+
+class PickPoint(SQLModel, table=True):
+    """The price history of one picked element of a product page, as the watches that picked
+    it saw it (the automatic reading while it was missing); `PricePoint` stays the automatic
+    reading alone. Watches that picked the same element share its rows (`selector_key`)."""
+
+    __tablename__ = "pick_points"
+    __table_args__ = (sa.Index("ix_pick_points_series", "product_id", "selector_key", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="products.id", ondelete="CASCADE")
+    selector_key: str = Field(max_length=32)
     checked_at: datetime = _ts(nullable=False, default=utcnow)
     price: Decimal | None = _money()
     currency: str | None = Field(default=None, max_length=3)

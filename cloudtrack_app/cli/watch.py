@@ -121,11 +121,67 @@ def list_(email: str) -> None:
         state = "paused" if not view.active else "fulfilled" if view.fulfilled else "active"
         if view.failing:
             state += f", failing: {view.last_error}"
+        mark = "*" if view.price_selector else " "
         click.echo(
-            f"{view.watch_id:>5}  {(view.title or view.url)[:50]:<50}  {_price(view.price, view.currency):>14}"
+            f"{view.watch_id:>5}  {(view.title or view.url)[:50]:<50} {mark}{_price(view.price, view.currency):>14}"
             f"  {view.availability:<12}  {wants[view.mode]}  [{state}]"
         )
         click.echo(f"       product {view.product_id}  {view.url}")
+        if view.pick_missing:
+            click.echo(
+                "       the page layout changed: your picked price is gone, the automatic one is shown"
+            )
+        elif view.price_selector:
+            click.echo(f"       * your picked price: {view.price_selector}")
+
+
+@watch.command("pick")
+@click.option("--user", "email", required=True, help="Email of the account.")
+@click.argument("watch_id", type=int)
+@click.option("--selector", default=None, help="CSS selector of the element that shows the right price.")
+@click.option("--clear", is_flag=True, help="Forget the picked price: back to the automatic reading.")
+@needs_database
+def pick(email: str, watch_id: int, selector: str | None, clear: bool) -> None:
+    """Make the element at SELECTOR the price of WATCH_ID (read once now), or --clear it."""
+    import asyncio
+
+    from cloudtrack_app.db import session_scope
+    from cloudtrack_app.tracking.extract import validate_selector
+    from cloudtrack_app.tracking.ingest import IngestError, preview_url
+    from cloudtrack_app.tracking.picks import PickRefused, clear_pick, set_pick
+    from cloudtrack_app.tracking.watches import WatchNotFound, get_watch
+
+    if clear == (selector is not None):
+        raise click.ClickException("Give either --selector CSS or --clear.")
+    user_id = user_id_for(email)
+    try:
+        view = get_watch(user_id, watch_id)
+        if clear:
+            with session_scope() as session:
+                clear_pick(session, user_id=user_id, watch_id=watch_id)
+            click.echo(f"Watch {watch_id}: back to the automatic price.")
+            return
+        assert selector is not None
+        if (problem := validate_selector(selector)) is not None:
+            raise click.ClickException(problem)
+        page = asyncio.run(preview_url(view.url, selectors=[selector]))
+        found = page.picked.get(selector)
+        if found is None:
+            raise click.ClickException(f"That selector finds no price on {view.url}.")
+        with session_scope() as session:
+            set_pick(
+                session,
+                user_id=user_id,
+                watch_id=watch_id,
+                selector=selector,
+                price=found.price,
+                currency=found.currency,
+            )
+    except (WatchNotFound, PickRefused, IngestError) as error:
+        raise click.ClickException(getattr(error, "message", None) or str(error)) from error
+    click.echo(
+        f"Watch {watch_id}: found {_price(found.price, found.currency)} at {selector}; it is this watch's price now."
+    )
 
 
 def _manage(action: str, email: str, watch_id: int) -> None:

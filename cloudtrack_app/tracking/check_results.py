@@ -173,7 +173,8 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
         readable = seen is not None and (
             seen.price is not None or seen.availability == Availability.OUT_OF_STOCK
         )
-        if readable and seen == claimed:
+        # Picked prices are read and recorded per watch: the one-statement path knows none.
+        if readable and seen == claimed and not page.product.selectors:
             outcome = _save_unchanged(session, page, owner, settings, claimed)
             if outcome is not None:
                 return outcome
@@ -232,7 +233,8 @@ def _save_one(session: Session, page: PageResult, owner: str, settings: Settings
     product.page_fingerprint = page.fingerprint
     product.last_checked_at = now
     product.next_check_at = now + next_check_delay(settings)
-    alerts = record_observation(session, product, previous, previous_check_at, current, now)
+    picked = page.extraction.picked if page.extraction is not None and not page.unread else None
+    alerts = record_observation(session, product, previous, previous_check_at, current, now, picked)
     status = page.unread or (CheckStatus.CHANGED if previous != current else CheckStatus.UNCHANGED)
     return CheckOutcome(
         product_id, status, "", current.price, current.currency, current.availability, alerts, False, now

@@ -169,7 +169,8 @@ class Checker:
         selectors: Sequence[str] = (),
     ) -> PageResult:
         """Fetch and extract one product page (in `extractors`, by default the checker's own),
-        reading `selectors` (remembered picks) on it too; never raises for a bad page or shop."""
+        reading `selectors` (remembered picks; by default its watches') on it too; never
+        raises for a bad page or shop."""
         shop = product.shop_domain
         try:
             pause = self.gate.pause_remaining(shop)
@@ -193,6 +194,7 @@ class Checker:
         selectors: Sequence[str] = (),
     ) -> PageResult:
         shop = product.shop_domain
+        selectors = tuple(selectors) or product.selectors
         try:
             fetched = await fetch_page(
                 product.url, etag=product.etag, last_modified=product.last_modified, settings=self.settings

@@ -44,6 +44,8 @@ class ClaimedProduct:
     currency: str | None
     last_availability: str
     last_checked_at: datetime | None
+    # The distinct selectors its active watches picked (`picks`): read on the same page.
+    selectors: tuple[str, ...] = ()
 
 
 _RETURNING = (
@@ -121,7 +123,28 @@ def claim_due(
     )
     with (engine or get_engine()).begin() as connection:
         rows = connection.execute(claim).all()
-    return [ClaimedProduct(*row) for row in rows]
+        picks = _picked_selectors(connection, [row[0] for row in rows])
+    return [ClaimedProduct(*row, selectors=picks.get(row[0], ())) for row in rows]
+
+
+def _picked_selectors(connection: sa.Connection, product_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Each product's distinct picked selectors among its active watches (most products: none)."""
+    if not product_ids:
+        return {}
+    query = (
+        sa.select(Watch.product_id, Watch.price_selector)
+        .where(
+            Watch.product_id.in_(product_ids),
+            Watch.active.is_(True),
+            Watch.price_selector.is_not(None),
+        )
+        .distinct()
+        .order_by(Watch.product_id, Watch.price_selector)
+    )
+    found: dict[int, tuple[str, ...]] = {}
+    for product_id, selector in connection.execute(query):
+        found[product_id] = (*found.get(product_id, ()), selector)
+    return found
 
 
 def claim_product(
@@ -142,7 +165,10 @@ def claim_product(
     )
     with (engine or get_engine()).begin() as connection:
         row = connection.execute(claim).first()
-    return ClaimedProduct(*row) if row else None
+        if row is None:
+            return None
+        picks = _picked_selectors(connection, [row[0]])
+    return ClaimedProduct(*row, selectors=picks.get(row[0], ()))
 
 
 def release(product_ids: list[int], owner: str, *, engine: Engine | None = None) -> int:

@@ -132,8 +132,10 @@ class EventFacts:
         previous: Observation | None,
         now: datetime,
         target_met: bool | None = None,
+        current: Observation | None = None,
     ) -> EventFacts:
-        """The facts of an alert of `watch`, with `product` as it is after the observation."""
+        """The facts of an alert of `watch`, with `product` as it is after the observation;
+        `current` is what the watch saw when that is its own picked price, not the product's."""
         return cls(
             kind=str(kind),
             reason=reason,
@@ -142,8 +144,8 @@ class EventFacts:
             shop=product.shop_domain,
             url=product.url,
             image=product.image_url,
-            currency=product.currency,
-            price=product.last_price,
+            currency=(current.currency if current else None) or product.currency,
+            price=current.price if current else product.last_price,
             previous_price=previous.price if previous else None,
             target_price=watch.target_price,
             any_drop=watch.target_price is None,

@@ -4,6 +4,9 @@ A `PricePoint` is written on every change of price, currency or availability and
 first check of each UTC day, so a chart drawn as steps between points is exact and the
 table grows by a few rows per product per day at most.
 
+A watch with a picked price has its own series (`PickPoint`, named by its selector's key);
+every function here reads the automatic series unless given a `selector_key`.
+
 Averages are time-weighted: each price counts for as long as it was on the page (from its
 point to the next one, the last one until now), clipped to the window.
 """
@@ -20,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from cloudtrack_app.db import session_scope
-from cloudtrack_app.models import PricePoint, Product, utcnow
+from cloudtrack_app.models import PickPoint, PricePoint, Product, utcnow
 from cloudtrack_app.tracking.rules import Observation
 
 DEFAULT_MAX_POINTS = 500
@@ -77,28 +80,47 @@ def needs_point(
 
 
 _POINT_COLUMNS = (PricePoint.checked_at, PricePoint.price, PricePoint.currency, PricePoint.availability)
+_PICK_COLUMNS = (PickPoint.checked_at, PickPoint.price, PickPoint.currency, PickPoint.availability)
 
 
-def points_query(product_id: int, since: datetime | None) -> sa.Select[Any]:
-    """The product's points from `since` on, in time order (served by the product/time index)."""
-    query = sa.select(*_POINT_COLUMNS).where(PricePoint.product_id == product_id)
+def _series(product_id: int, selector_key: str | None) -> sa.Select[Any]:
+    """All points of one series of the product: the automatic one, or a picked element's."""
+    if selector_key is None:
+        return sa.select(*_POINT_COLUMNS).where(PricePoint.product_id == product_id)
+    return sa.select(*_PICK_COLUMNS).where(
+        PickPoint.product_id == product_id, PickPoint.selector_key == selector_key
+    )
+
+
+def points_query(product_id: int, since: datetime | None, selector_key: str | None = None) -> sa.Select[Any]:
+    """The series' points from `since` on, in time order (served by the product/time index)."""
+    checked_at = _POINT_COLUMNS[0] if selector_key is None else _PICK_COLUMNS[0]
+    query = _series(product_id, selector_key)
     if since is not None:
-        query = query.where(PricePoint.checked_at >= since)
-    return query.order_by(PricePoint.checked_at)
+        query = query.where(checked_at >= since)
+    return query.order_by(checked_at)
 
 
-def _points(session: Session, product_id: int, since: datetime | None) -> list[HistoryPoint]:
+def last_point(session: Session, product_id: int, selector_key: str | None = None) -> HistoryPoint | None:
+    """The series' latest point: what it showed at its last change (or daily point)."""
+    checked_at = _POINT_COLUMNS[0] if selector_key is None else _PICK_COLUMNS[0]
+    row = session.execute(_series(product_id, selector_key).order_by(checked_at.desc()).limit(1)).first()
+    return HistoryPoint(*row) if row else None
+
+
+def _points(
+    session: Session, product_id: int, since: datetime | None, selector_key: str | None = None
+) -> list[HistoryPoint]:
     """Points from `since` on, preceded by the one in effect at `since` (if any)."""
     head: list[HistoryPoint] = []
     if since is not None:
+        checked_at = _POINT_COLUMNS[0] if selector_key is None else _PICK_COLUMNS[0]
         before = (
-            sa.select(*_POINT_COLUMNS)
-            .where(PricePoint.product_id == product_id, PricePoint.checked_at < since)
-            .order_by(PricePoint.checked_at.desc())
-            .limit(1)
+            _series(product_id, selector_key).where(checked_at < since).order_by(checked_at.desc()).limit(1)
         )
         head = [HistoryPoint(*row) for row in session.execute(before)]
-    return head + [HistoryPoint(*row) for row in session.execute(points_query(product_id, since))]
+    query = points_query(product_id, since, selector_key)
+    return head + [HistoryPoint(*row) for row in session.execute(query)]
 
 
 def downsample(points: Sequence[HistoryPoint], max_points: int = DEFAULT_MAX_POINTS) -> list[HistoryPoint]:
@@ -143,13 +165,18 @@ def _bucket_extremes(points: Sequence[HistoryPoint], buckets: int) -> list[Histo
 
 
 def price_history(
-    product_id: int, days: int | None, max_points: int = DEFAULT_MAX_POINTS, *, now: datetime | None = None
+    product_id: int,
+    days: int | None,
+    max_points: int = DEFAULT_MAX_POINTS,
+    *,
+    now: datetime | None = None,
+    selector_key: str | None = None,
 ) -> list[HistoryPoint]:
     """The product's history over the last `days` (None: all of it), ready for a chart."""
     now = now or utcnow()
     since = now - timedelta(days=days) if days is not None else None
     with session_scope() as session:
-        points = _points(session, product_id, since)
+        points = _points(session, product_id, since, selector_key)
     if since is not None and points and points[0].at < since:
         first = points[0]
         points[0] = HistoryPoint(since, first.price, first.currency, first.availability)
@@ -216,14 +243,23 @@ def compute_stats(
     )
 
 
-def stats_in_session(session: Session, product: Product, now: datetime | None = None) -> ProductStats:
+def stats_in_session(
+    session: Session,
+    product: Product,
+    now: datetime | None = None,
+    *,
+    selector_key: str | None = None,
+    current: Observation | None = None,
+) -> ProductStats:
+    """Statistics of the product's automatic series, or of a picked element's (`selector_key`,
+    with `current` what the watch sees now)."""
     now = now or utcnow()
     assert product.id is not None
     return compute_stats(
         product.id,
-        _points(session, product.id, None),
-        currency=product.currency,
-        current_price=product.last_price,
+        _points(session, product.id, None, selector_key),
+        currency=(current.currency if current else None) or product.currency,
+        current_price=current.price if current else product.last_price,
         availability=product.last_availability,
         last_checked_at=product.last_checked_at,
         now=now,

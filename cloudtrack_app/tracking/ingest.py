@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -40,9 +40,11 @@ from cloudtrack_app.tracking.observations import (
     queue_confirmation,
     record_observation,
     rule_of,
+    series_of,
     set_memory,
     window_lowest,
 )
+from cloudtrack_app.tracking.picks import Pick, PickRefused, pick_for_new_watch, validated_pick
 from cloudtrack_app.tracking.rules import Observation, initial_memory, rule_problem
 from cloudtrack_app.tracking.urls import InvalidURL, canonical_url, shop_domain
 
@@ -115,7 +117,7 @@ class Preview:
     fetched_at: datetime
     # The prices the reading considered, best first, for a person to pick from.
     candidates: tuple[Candidate, ...] = ()
-    # What each selector asked for reads on this page (None: it finds no price there).
+    # What the selectors asked for read on the page (None: nothing there).
     picked: Mapping[str, PickedReading | None] = field(default_factory=dict)
 
     @property
@@ -162,8 +164,8 @@ async def preview_url(
 ) -> Preview:
     """Fetch and read a product page, writing nothing; raises `IngestError`.
 
-    The page is read outside this process in the web app (see `read_requested_page`);
-    `selectors` (a person's picks, or one they are trying) are read on the same page."""
+    `selectors` (a price a person picks) are read on the page too, into `Preview.picked`.
+    The page is read outside this process in the web app (see `read_requested_page`)."""
     requested = _canonical(url)
     settings = settings or get_settings()
     try:
@@ -428,9 +430,10 @@ def _save_watch(
     target: Decimal | None,
     settings: Settings,
     rules: ExtraRules = ExtraRules(),
+    pick: Pick | None = None,
 ) -> tuple[int, int, bool]:
     now = utcnow()
-    current = preview.observation
+    automatic = preview.observation
     with session_scope() as session:
         user = session.get(User, user_id)
         if user is None:
@@ -441,7 +444,7 @@ def _save_watch(
             _apply_preview(product, preview, now)
             session.add(product)
             session.flush()
-            record_observation(session, product, None, None, current, now)
+            record_observation(session, product, None, None, automatic, now)
         else:
             assert product.id is not None
             lock_product(session, product.id)
@@ -451,20 +454,22 @@ def _save_watch(
             previous = observation_of(product)
             previous_check_at = product.last_checked_at
             _apply_preview(product, preview, now)
-            record_observation(session, product, previous, previous_check_at, current, now)
+            record_observation(session, product, previous, previous_check_at, automatic, now)
         watch = Watch(
             user_id=user_id,
             product_id=product.id,
             mode=mode,
             target_price=target,
-            initial_price=current.price,
             created_at=now,
             drop_percent=rules.drop_percent,
             lowest_window_days=rules.lowest_window_days,
             notify_increase=rules.notify_increase,
         )
+        current = automatic if pick is None else pick_for_new_watch(session, product, watch, pick, automatic)
+        watch.initial_price = current.price
         assert product.id is not None
-        low = window_lowest(session, product.id, current.currency, rules.lowest_window_days, now)
+        series = series_of(watch)
+        low = window_lowest(session, product.id, current.currency, rules.lowest_window_days, now, series)
         memory, target_met = initial_memory(rule_of(watch), current, window_lowest=low)
         set_memory(watch, memory)
         session.add(watch)
@@ -513,17 +518,24 @@ async def add_watch(
     drop_percent: Decimal | str | int | None = None,
     lowest_window_days: int | str | None = None,
     notify_increase: bool = False,
+    pick: tuple[str, Decimal | str, str | None] | None = None,
 ) -> AddWatchResult:
     """Start watching a product for `user_id`; raises `IngestError` and then saves nothing.
 
     A `preview` from `preview_url` for the same address, less than ten minutes old, is
     used instead of fetching the page again. `restoring` re-creates an exported watch: an
-    in-stock item or a target above today's price is kept as it was, not refused.
+    in-stock item or a target above today's price is kept as it was, not refused. A `pick`
+    (selector, the price it showed, currency) makes that element the watch's price
+    (see `picks`); the rules are judged against it.
     """
     settings = settings or get_settings()
     mode, target, rules = validate_watch_request(
         mode, target_price, any_drop, drop_percent, lowest_window_days, notify_increase
     )
+    try:
+        chosen = validated_pick(*pick) if pick is not None else None
+    except PickRefused as error:
+        raise IngestError("invalid_pick", error.message) from error
     requested = _canonical(url)
     requester = await asyncio.to_thread(_requester, user_id, requested)
     if requester.watching:
@@ -531,16 +543,22 @@ async def add_watch(
     fresh = preview is not None and utcnow() - preview.fetched_at <= PREVIEW_MAX_AGE
     if preview is None or not fresh or requested not in (preview.url, preview.requested_url):
         preview = await preview_url(url, settings=settings)
-    _refuse_if_unwatchable(preview, mode, target, requester.locale, restoring=restoring)
+    # What the watch will see: its picked price when it has one, else the page's reading.
+    seen = (
+        preview
+        if chosen is None
+        else replace(preview, price=chosen.price, currency=chosen.currency or preview.currency)
+    )
+    _refuse_if_unwatchable(seen, mode, target, requester.locale, restoring=restoring)
     try:
         watch_id, product_id, target_met = await asyncio.to_thread(
-            _save_watch, user_id, preview, mode, target, settings, rules
+            _save_watch, user_id, preview, mode, target, settings, rules, chosen
         )
     except IntegrityError:
         # Two requests at once: the other one created the watch or the product first.
         try:
             watch_id, product_id, target_met = await asyncio.to_thread(
-                _save_watch, user_id, preview, mode, target, settings, rules
+                _save_watch, user_id, preview, mode, target, settings, rules, chosen
             )
         except IntegrityError as error:
             existing = await asyncio.to_thread(_requester, user_id, preview.url)
@@ -552,5 +570,5 @@ async def add_watch(
         mode=mode,
         target_price=target,
         target_met=target_met,
-        message=_describe(preview, mode, target, target_met, requester.locale, rules),
+        message=_describe(seen, mode, target, target_met, requester.locale, rules),
     )

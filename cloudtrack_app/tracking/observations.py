@@ -7,7 +7,9 @@ and an alert written the same way whoever read the page. Callers hold the produc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -16,9 +18,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from cloudtrack_app.models import AlertEvent, AlertKind, DeliveryStatus, PricePoint, Product, Watch
+from cloudtrack_app.models import (
+    AlertEvent,
+    AlertKind,
+    Availability,
+    DeliveryStatus,
+    PickPoint,
+    PricePoint,
+    Product,
+    Watch,
+)
 from cloudtrack_app.tracking.event_facts import EventFacts
-from cloudtrack_app.tracking.history import needs_point, stats_in_session
+from cloudtrack_app.tracking.extract import PickedReading
+from cloudtrack_app.tracking.history import HistoryPoint, last_point, needs_point, stats_in_session
 from cloudtrack_app.tracking.images import storable_image_url
 from cloudtrack_app.tracking.rules import (
     Observation,
@@ -27,6 +39,7 @@ from cloudtrack_app.tracking.rules import (
     WatchRule,
     evaluate,
     is_fulfilled,
+    rebased_memory,
 )
 
 REASON_WATCH_ADDED = "watch_added"
@@ -51,6 +64,44 @@ def observation_of(product: Product) -> Observation | None:
     if product.last_checked_at is None and product.last_price is None:
         return None
     return Observation(product.last_price, product.currency, product.last_availability)
+
+
+PRICE_PICKED = "picked"  # the watch's price is its picked element's
+PRICE_AUTOMATIC = "automatic"  # the product's own reading
+
+
+def selector_key(selector: str) -> str:
+    """The name of a picked element's price series: watches that picked the same selector share it."""
+    return hashlib.sha256(selector.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def series_of(watch: Watch) -> str | None:
+    """The price series the watch follows: its picked element's (also while that element is
+    gone: the series then holds the automatic readings the watch fell back to), else None."""
+    return selector_key(watch.price_selector) if watch.price_selector else None
+
+
+def _pick_in_use(watch: Watch) -> bool:
+    return bool(watch.price_selector) and watch.pick_missing_since is None and watch.pick_price is not None
+
+
+def watch_price(watch: Watch, product: Product) -> tuple[Decimal | None, str | None, str]:
+    """The current price the watch's owner sees: (price, currency, PRICE_PICKED or PRICE_AUTOMATIC).
+
+    Their picked element's price while it is on the page, else the product's own reading.
+    """
+    if _pick_in_use(watch):
+        return watch.pick_price, watch.pick_currency or product.currency, PRICE_PICKED
+    return product.last_price, product.currency, PRICE_AUTOMATIC
+
+
+def watch_observation(watch: Watch, automatic: Observation | None) -> Observation | None:
+    """What the watch sees when the product's reading is `automatic`: its picked price with
+    the product's availability while the pick is in use, else the automatic reading."""
+    if not _pick_in_use(watch):
+        return automatic
+    availability = automatic.availability if automatic is not None else Availability.UNKNOWN
+    return Observation(watch.pick_price, watch.pick_currency, availability)
 
 
 def lock_product(session: Session, product_id: int, owner: str | None = None) -> bool:
@@ -112,17 +163,32 @@ def rule_of(watch: Watch) -> WatchRule:
 
 
 def window_lowest(
-    session: Session, product_id: int, currency: str | None, days: int | None, now: datetime
+    session: Session,
+    product_id: int,
+    currency: str | None,
+    days: int | None,
+    now: datetime,
+    selector_key: str | None = None,
 ) -> Decimal | None:
-    """The lowest price recorded for the product in the `days` before `now` (not at `now`)."""
+    """The lowest price recorded for the product in the `days` before `now` (not at `now`),
+    in its automatic series or in a picked element's (`selector_key`)."""
     if days is None or currency is None:
         return None
-    query = select(sa.func.min(PricePoint.price)).where(
-        PricePoint.product_id == product_id,
-        PricePoint.currency == currency,
-        PricePoint.checked_at >= now - timedelta(days=days),
-        PricePoint.checked_at < now,
-    )
+    if selector_key is None:
+        query = select(sa.func.min(PricePoint.price)).where(
+            PricePoint.product_id == product_id,
+            PricePoint.currency == currency,
+            PricePoint.checked_at >= now - timedelta(days=days),
+            PricePoint.checked_at < now,
+        )
+    else:
+        query = select(sa.func.min(PickPoint.price)).where(
+            PickPoint.product_id == product_id,
+            PickPoint.selector_key == selector_key,
+            PickPoint.currency == currency,
+            PickPoint.checked_at >= now - timedelta(days=days),
+            PickPoint.checked_at < now,
+        )
     return session.exec(query).one()
 
 
@@ -143,12 +209,16 @@ def record_observation(
     previous_check_at: datetime | None,
     current: Observation,
     now: datetime,
+    picked: Mapping[str, PickedReading | None] | None = None,
 ) -> int:
     """Store an observation on a locked product: history point, watch memory, alert events.
 
     Watches are evaluated on a change only: rules are idempotent on a repeated observation,
     and a watch whose memory is set outside a check (new, edited, resumed) is evaluated
-    against the current observation there. Returns how many alert events were written.
+    against the current observation there. Watches with a picked price are evaluated on
+    their own (`picks.record_picks`), with what their selectors read on this page
+    (`picked`; None when the page was not read for them). Returns how many alert events
+    were written.
     """
     assert product.id is not None
     if previous != current:
@@ -167,10 +237,15 @@ def record_observation(
             )
         )
     session.add(product)
-    if previous == current:
-        return 0
-    watches = session.exec(select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))).all()
-    return evaluate_watches(session, product, watches, previous, current, now)
+    active = select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True))
+    alerts = 0
+    if previous != current:
+        automatic = session.exec(active.where(Watch.price_selector.is_(None))).all()
+        alerts += evaluate_watches(session, product, automatic, previous, current, now)
+    if previous != current or picked:
+        picking = session.exec(active.where(Watch.price_selector.is_not(None))).all()
+        alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
+    return alerts
 
 
 def evaluate_watches(
@@ -181,19 +256,23 @@ def evaluate_watches(
     current: Observation,
     now: datetime,
 ) -> int:
-    """Run the rules of `watches` on an observation; write their memory and alert events."""
+    """Run the rules of `watches` on an observation; write their memory and alert events.
+
+    The observation is the one the watches see: the product's automatic reading, or for
+    a watch with a picked price its own (`watch_observation`).
+    """
     alerts: list[tuple[Watch, RuleAlert]] = []
-    lows: dict[int | None, Decimal | None] = {}
+    lows: dict[tuple[int | None, str | None], Decimal | None] = {}
     for watch in watches:
         rule = rule_of(watch)
         memory = memory_of(watch)
         if is_fulfilled(watch.mode, memory):
             continue
-        days = watch.lowest_window_days
-        if days not in lows:
+        days, series = watch.lowest_window_days, series_of(watch)
+        if (days, series) not in lows:
             assert product.id is not None
-            lows[days] = window_lowest(session, product.id, current.currency, days, now)
-        decision = evaluate(rule, memory, previous, current, window_lowest=lows[days])
+            lows[days, series] = window_lowest(session, product.id, current.currency, days, now, series)
+        decision = evaluate(rule, memory, previous, current, window_lowest=lows[days, series])
         if decision.memory != memory:
             set_memory(watch, decision.memory)
             session.add(watch)
@@ -208,6 +287,92 @@ def evaluate_watches(
         for watch, alert in alerts
     ]
     return _insert_alert_events(session, rows)
+
+
+def record_picks(
+    session: Session,
+    product: Product,
+    watches: Sequence[Watch],
+    previous: Observation | None,
+    previous_check_at: datetime | None,
+    current: Observation,
+    now: datetime,
+    picked: Mapping[str, PickedReading | None] | None,
+) -> int:
+    """Evaluate watches with a picked price on what their own selectors read (`picked`, from
+    the same parsed page as `current`), and keep their elements' price series.
+
+    A selector that matches nothing marks the watch `pick_missing_since` ("the page layout
+    changed") and the watch falls back to the automatic reading; when it matches again the
+    mark clears. Neither switch alerts: the watch's price rule is re-based on the reading
+    it switches to. A selector absent from `picked` (the page was not read for it) leaves
+    the pick as it was; only the product's availability reaches the watch then.
+    """
+    alerts = 0
+    recorded: set[str] = set()
+    for watch in watches:
+        assert watch.price_selector is not None
+        before = watch_observation(watch, previous)
+        was_missing = watch.pick_missing_since is not None
+        missing = was_missing
+        if picked is not None and watch.price_selector in picked:
+            reading = picked[watch.price_selector]
+            missing = reading is None
+            if reading is not None:
+                watch.pick_price = reading.price
+                watch.pick_currency = reading.currency or watch.pick_currency or current.currency
+        watch.pick_missing_since = (watch.pick_missing_since or now) if missing else None
+        after = watch_observation(watch, current)
+        assert after is not None
+        series = selector_key(watch.price_selector)
+        if series not in recorded:
+            recorded.add(series)
+            record_pick_point(session, product, series, previous_check_at, after, now)
+        if missing != was_missing:
+            rebase_watch(session, product, watch, after, now)
+            # Only what else changed (the stock) is news to the watch's rules.
+            before = replace(after, availability=before.availability) if before is not None else None
+        session.add(watch)
+        if before != after:
+            alerts += evaluate_watches(session, product, [watch], before, after, now)
+    return alerts
+
+
+def record_pick_point(
+    session: Session,
+    product: Product,
+    series: str,
+    previous_check_at: datetime | None,
+    seen: Observation,
+    now: datetime,
+) -> None:
+    """Write `seen` to the picked element's series when it is news there (see `needs_point`)."""
+    assert product.id is not None
+    last: HistoryPoint | None = last_point(session, product.id, series)
+    before = Observation(last.price, last.currency, last.availability) if last is not None else None
+    if needs_point(before, previous_check_at, seen, now):
+        session.add(
+            PickPoint(
+                product_id=product.id,
+                selector_key=series,
+                checked_at=now,
+                price=seen.price,
+                currency=seen.currency,
+                availability=seen.availability,
+            )
+        )
+
+
+def rebase_watch(session: Session, product: Product, watch: Watch, seen: Observation, now: datetime) -> None:
+    """Start the watch's price rule afresh at `seen` without an alert: its price switched to
+    another reading (a pick set or cleared, a picked element gone or back). A watch without
+    a target measures its drops from this price on."""
+    assert product.id is not None
+    if watch.target_price is None and seen.price is not None:
+        watch.initial_price = seen.price
+    low = window_lowest(session, product.id, seen.currency, watch.lowest_window_days, now, series_of(watch))
+    set_memory(watch, rebased_memory(rule_of(watch), memory_of(watch), seen, window_lowest=low))
+    session.add(watch)
 
 
 def queue_confirmation(
@@ -267,16 +432,19 @@ def _event_row(
     target_met: bool | None,
 ) -> dict[str, Any]:
     assert watch.id is not None
+    series = series_of(watch)
+    seen = watch_observation(watch, observation_of(product)) if series else None
     facts = EventFacts.of_alert(
         product,
         watch,
-        stats_in_session(session, product, now),
+        stats_in_session(session, product, now, selector_key=series, current=seen),
         kind=kind,
         reason=reason,
         crossing=crossing,
         previous=previous,
         now=now,
         target_met=target_met,
+        current=seen,
     )
     return {
         "watch_id": watch.id,

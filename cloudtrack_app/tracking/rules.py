@@ -243,6 +243,19 @@ def initial_memory(
     return replace(decision.memory, price_crossings=0), target_met
 
 
+def rebased_memory(
+    rule: WatchRule, memory: WatchMemory, current: Observation, *, window_lowest: Decimal | None = None
+) -> WatchMemory:
+    """Price rule memory started afresh at `current`, as if the watch began there: a rule it
+    already meets counts as alerted, without an alert. Counters and stock memory are kept.
+
+    For a watch whose price switches to another reading (its picked element, or the
+    automatic price while that element is gone): the switch itself is no price move.
+    """
+    fresh, _ = initial_memory(rule, current, window_lowest=window_lowest)
+    return replace(memory, price_armed=fresh.price_armed, last_alerted_price=fresh.last_alerted_price)
+
+
 def rearmed_stock_memory(memory: WatchMemory, current: Observation) -> WatchMemory:
     """Memory after the user asks to be told about the next restock again."""
     out_now = current.availability == Availability.OUT_OF_STOCK

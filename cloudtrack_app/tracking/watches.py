@@ -10,19 +10,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Product, Watch, WatchMode, utcnow
 from cloudtrack_app.tracking.ingest import IngestError, validate_watch_request
 from cloudtrack_app.tracking.observations import (
+    PRICE_AUTOMATIC,
     evaluate_watches,
-    lock_product,
     memory_of,
     observation_of,
+    series_of,
     set_memory,
+    watch_observation,
+    watch_price,
     window_lowest,
 )
+from cloudtrack_app.tracking.owned import WatchNotFound as WatchNotFound  # where callers look for it
+from cloudtrack_app.tracking.owned import locked_watch, owned_watch
 from cloudtrack_app.tracking.rules import (
     Observation,
     WatchMemory,
@@ -31,13 +36,6 @@ from cloudtrack_app.tracking.rules import (
     is_fulfilled,
     rearmed_stock_memory,
 )
-
-
-class WatchNotFound(LookupError):
-    """No such watch for this user."""
-
-    def __init__(self) -> None:
-        super().__init__("That watch does not exist (or belongs to someone else).")
 
 
 @dataclass(frozen=True)
@@ -69,11 +67,16 @@ class WatchView:
     drop_percent: Decimal | None = None  # "a drop of at least X %" instead of a target
     lowest_window_days: int | None = None  # "the lowest price in the last N days" instead
     notify_increase: bool = False  # also told when the price goes up
+    price_source: str = PRICE_AUTOMATIC  # PRICE_PICKED: `price` is the element the owner picked
+    price_selector: str | None = None  # the owner's pick, kept while it is missing from the page
+    picked_price: Decimal | None = None  # what the picked element showed when it was picked
+    pick_missing: bool = False  # the picked element is gone from the page ("the page layout changed")
 
 
 def _view(watch: Watch, product: Product) -> WatchView:
     assert watch.id is not None and product.id is not None
     memory = WatchMemory(stock_fulfilled=watch.stock_fulfilled)
+    price, currency, source = watch_price(watch, product)
     return WatchView(
         watch_id=watch.id,
         product_id=product.id,
@@ -89,8 +92,8 @@ def _view(watch: Watch, product: Product) -> WatchView:
         and watch.lowest_window_days is None,
         active=watch.active,
         fulfilled=is_fulfilled(watch.mode, memory),
-        price=product.last_price,
-        currency=product.currency,
+        price=price,
+        currency=currency,
         availability=product.last_availability,
         initial_price=watch.initial_price,
         last_alerted_price=watch.last_alerted_price,
@@ -103,6 +106,10 @@ def _view(watch: Watch, product: Product) -> WatchView:
         drop_percent=watch.drop_percent,
         lowest_window_days=watch.lowest_window_days,
         notify_increase=watch.notify_increase,
+        price_source=source,
+        price_selector=watch.price_selector,
+        picked_price=watch.picked_price,
+        pick_missing=watch.pick_missing_since is not None,
     )
 
 
@@ -118,26 +125,9 @@ def list_watches(user_id: int) -> list[WatchView]:
         return [_view(watch, product) for watch, product in session.exec(query).all()]
 
 
-def _owned(session: Session, user_id: int, watch_id: int) -> Watch:
-    watch = session.get(Watch, watch_id)
-    if watch is None or watch.user_id != user_id:
-        raise WatchNotFound
-    return watch
-
-
-def _locked(session: Session, user_id: int, watch_id: int) -> tuple[Watch, Product]:
-    """The watch and its product, with the product locked as every rule-memory writer does."""
-    watch = _owned(session, user_id, watch_id)
-    lock_product(session, watch.product_id)
-    session.refresh(watch)
-    product = session.get(Product, watch.product_id, populate_existing=True)
-    assert product is not None
-    return watch, product
-
-
 def get_watch(user_id: int, watch_id: int) -> WatchView:
     with session_scope() as session:
-        watch = _owned(session, user_id, watch_id)
+        watch = owned_watch(session, user_id, watch_id)
         product = session.get(Product, watch.product_id)
         assert product is not None
         return _view(watch, product)
@@ -145,11 +135,11 @@ def get_watch(user_id: int, watch_id: int) -> WatchView:
 
 def _set_active(user_id: int, watch_id: int, active: bool) -> WatchView:
     with session_scope() as session:
-        watch, product = _locked(session, user_id, watch_id)
+        watch, product = locked_watch(session, user_id, watch_id)
         resumed = active and not watch.active
         watch.active = active
         session.add(watch)
-        current = observation_of(product)
+        current = watch_observation(watch, observation_of(product))
         if resumed and current is not None:
             # Checks skipped this watch while it was paused: catch up with the latest one.
             evaluate_watches(session, product, [watch], None, current, utcnow())
@@ -169,7 +159,7 @@ def resume_watch(user_id: int, watch_id: int) -> WatchView:
 def delete_watch(user_id: int, watch_id: int) -> None:
     """Delete the watch and its alert events; the shared product and its history stay."""
     with session_scope() as session:
-        watch, _ = _locked(session, user_id, watch_id)
+        watch, _ = locked_watch(session, user_id, watch_id)
         session.delete(watch)
 
 
@@ -200,8 +190,8 @@ def edit_watch(
         mode, target_price, any_drop, drop_percent, lowest_window_days, notify_increase
     )
     with session_scope() as session:
-        watch, product = _locked(session, user_id, watch_id)
-        current = observation_of(product) or Observation(None, None)
+        watch, product = locked_watch(session, user_id, watch_id)
+        current = watch_observation(watch, observation_of(product)) or Observation(None, None)
         if target is not None and current.price is not None and target > current.price:
             raise IngestError(
                 "target_above_price",
@@ -219,7 +209,9 @@ def edit_watch(
             notify_increase=rules.notify_increase,
         )
         assert product.id is not None
-        low = window_lowest(session, product.id, current.currency, rules.lowest_window_days, utcnow())
+        low = window_lowest(
+            session, product.id, current.currency, rules.lowest_window_days, utcnow(), series_of(watch)
+        )
         memory, target_met = initial_memory(rule, current, window_lowest=low)
         memory = WatchMemory(
             price_armed=memory.price_armed,
@@ -244,7 +236,7 @@ def edit_watch(
 def rearm_watch(user_id: int, watch_id: int) -> WatchView:
     """Wait for the next restock again after a stock alert fulfilled the watch."""
     with session_scope() as session:
-        watch, product = _locked(session, user_id, watch_id)
+        watch, product = locked_watch(session, user_id, watch_id)
         current = observation_of(product) or Observation(None, None)
         set_memory(watch, rearmed_stock_memory(memory_of(watch), current))
         session.add(watch)
