@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from reflex.istate.data import PageData
+from sqlmodel import select
 
 import cloudtrack_app.cloudtrack_app  # noqa: F401  (registers the pages, and with them the route arguments)
 from benchmarks.shop import LocalShop
@@ -55,7 +56,7 @@ def amounts(state: Any) -> list[str]:
 
 def watch_of(user_id: int) -> Watch:
     with session_scope() as session:
-        watches = session.query(Watch).filter(Watch.user_id == user_id).all()
+        watches = session.exec(select(Watch).where(Watch.user_id == user_id)).all()
         assert len(watches) == 1
         session.expunge(watches[0])
         return watches[0]

@@ -139,10 +139,14 @@ class AddProductState(AuthState):
     def choose_price(self, key: str) -> None:
         """Remember the chosen price for the save (only a key this page offered); a target
         still as suggested follows the chosen price."""
+        self._choose(key, self._suggested_target())
+
+    def _choose(self, key: str, suggested: str) -> None:
+        """`suggested`: the target suggested for the price chosen until now."""
         option = self._pick_options.get(key)
         if option is None:
             return
-        if self.target == self._suggested_target():
+        if self.target == suggested:
             self.target = suggested_target(option.price)
         self.pick_key = key
 
@@ -172,9 +176,10 @@ class AddProductState(AuthState):
         async with self:
             self.trying_selector, self.pick_message = False, trial.message
             if trial.found:
+                suggested = self._suggested_target()
                 options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
                 self.pick_choices, self._pick_options = options.choices, options.options
-                self.pick_key = trial.choice.key if trial.choice else ""
+                self._choose(trial.choice.key if trial.choice else "", suggested)
 
     @rx.event(background=True)
     @login_required
