@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from benchmarks.shop import LocalShop
+from cloudtrack_app.api.app import _product as api_product
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import PickPoint
@@ -28,6 +29,8 @@ from cloudtrack_app.tracking.ingest import IngestError, add_watch
 from cloudtrack_app.tracking.observations import PRICE_AUTOMATIC, PRICE_PICKED, selector_key
 from cloudtrack_app.tracking.picks import PickRefused, clear_pick, set_pick
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch, list_watches
+from cloudtrack_app.views.dashboard import dashboard_page
+from cloudtrack_app.views.product import history_csv, product_view
 from tests.engine_fixtures import alert_events, local_shop_settings, make_due, make_user, points
 
 D = Decimal
@@ -76,6 +79,22 @@ def second_candidate(html: str, url: str) -> tuple[str, Decimal, str | None]:
 
 def picked_series(product_id: int, selector: str) -> list[Decimal | None]:
     return [p.price for p in price_history(product_id, None, selector_key=selector_key(selector))]
+
+
+def screens(user_id: int, product_id: int) -> tuple[str, list[float], str, str | None, list[str]]:
+    """What the person sees of the product: on the dashboard card, on the chart of the product
+    page, and through the API (price, their pick, history)."""
+    (card,) = dashboard_page(user_id).rows
+    chart = product_view(user_id, product_id, "all").chart
+    api = api_product(user_id, product_id, "all")
+    drawn = [round(float(point["price"]), 2) for point in chart.points if point["price"] is not None]  # type: ignore[arg-type]
+    return (
+        card.price_text,
+        [price for index, price in enumerate(drawn) if index == 0 or price != drawn[index - 1]],
+        api["price"],
+        api["watch"]["price_selector"],
+        [point["price"] for point in api["history"]],
+    )
 
 
 def shown(view: WatchView) -> tuple[Decimal | None, str, bool]:
@@ -145,6 +164,15 @@ async def test_each_watcher_follows_their_own_price_on_one_shared_page(db_url: s
     assert product_stats(product).all_time.lowest == D("54.90")
     assert {view.price for view in list_watches(bob)} == {D("54.90")}
     assert {view.price for view in list_watches(ada)} == {D("44.90")}
+    assert screens(bob, product) == (
+        "€54.90",
+        [59.90, 64.90, 54.90],
+        "54.90",
+        None,
+        ["59.90", "64.90", "54.90"],
+    )
+    assert screens(ada, product) == ("€44.90", [49.90, 44.90], "44.90", selector, ["49.90", "44.90"])
+    assert "44.9" not in history_csv(bob, product) and "44.9" in history_csv(ada, product)
 
     # Back to automatic: no alert for the switch, and Ada's price is the product's again.
     with session_scope() as session:

@@ -177,6 +177,9 @@ def watch_json(view: WatchView) -> dict[str, Any]:
         "fulfilled": view.fulfilled,
         "price": decimal_string(view.price),
         "currency": view.currency,
+        "price_source": view.price_source,  # "picked": the element the owner picked
+        "price_selector": view.price_selector,
+        "layout_changed": view.pick_missing,  # the picked element is gone from the page
         "availability": view.availability,
         "initial_price": decimal_string(view.initial_price),
         "last_alerted_price": decimal_string(view.last_alerted_price),
@@ -270,8 +273,8 @@ def _me(holder: TokenHolder) -> dict[str, Any]:
 
 def _product(user_id: int, product_id: int, range_key: str) -> dict[str, Any]:
     view = owned_watch(user_id, product_id)
-    points = price_history(product_id, RANGES[range_key])
-    stats = product_stats(product_id)
+    points = price_history(product_id, RANGES[range_key], selector_key=view.series)
+    stats = product_stats(product_id, selector_key=view.series, current=view.own_observation)
     return {
         "id": view.product_id,
         "url": view.url,

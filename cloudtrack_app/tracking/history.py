@@ -266,10 +266,17 @@ def stats_in_session(
     )
 
 
-def product_stats(product_id: int, *, now: datetime | None = None) -> ProductStats:
-    """Current, lowest, highest and average prices over 30 and 90 days and all time."""
+def product_stats(
+    product_id: int,
+    *,
+    now: datetime | None = None,
+    selector_key: str | None = None,
+    current: Observation | None = None,
+) -> ProductStats:
+    """Current, lowest, highest and average prices over 30 and 90 days and all time (of the
+    automatic series, or of a picked element's: see `stats_in_session`)."""
     with session_scope() as session:
         product = session.get(Product, product_id)
         if product is None:
             raise ProductNotFound(f"No product with id {product_id}.")
-        return stats_in_session(session, product, now)
+        return stats_in_session(session, product, now, selector_key=selector_key, current=current)

@@ -71,6 +71,14 @@ class WatchView:
     price_selector: str | None = None  # the owner's pick, kept while it is missing from the page
     picked_price: Decimal | None = None  # what the picked element showed when it was picked
     pick_missing: bool = False  # the picked element is gone from the page ("the page layout changed")
+    series: str | None = (
+        None  # the watch's own price series (`history`'s `selector_key`); None: the product's
+    )
+
+    @property
+    def own_observation(self) -> Observation | None:
+        """What the watch sees now, for statistics of its own series (None: the product's apply)."""
+        return Observation(self.price, self.currency, self.availability) if self.series else None
 
 
 def _view(watch: Watch, product: Product) -> WatchView:
@@ -110,6 +118,7 @@ def _view(watch: Watch, product: Product) -> WatchView:
         price_selector=watch.price_selector,
         picked_price=watch.picked_price,
         pick_missing=watch.pick_missing_since is not None,
+        series=series_of(watch),
     )
 
 

@@ -155,10 +155,12 @@ def change_text(view: WatchView, history: Sequence[HistoryPoint]) -> tuple[str, 
 
 
 def _row(view: WatchView, product: Product, locale: str, now: datetime) -> WatchRow:
-    history = price_history(view.product_id, SPARKLINE_DAYS, max_points=60, now=now)
+    history = price_history(view.product_id, SPARKLINE_DAYS, max_points=60, now=now, selector_key=view.series)
     change, direction = change_text(view, history)
     with session_scope() as session:
-        stats = stats_in_session(session, product, now)
+        stats = stats_in_session(
+            session, product, now, selector_key=view.series, current=view.own_observation
+        )
     return WatchRow(
         watch_id=view.watch_id,
         product_id=view.product_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -20,7 +21,6 @@ from cloudtrack_app.models import (
     AlertEvent,
     AlertKind,
     Availability,
-    PricePoint,
     Product,
     Watch,
     WatchMode,
@@ -29,7 +29,7 @@ from cloudtrack_app.models import (
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
 from cloudtrack_app.tracking.images import product_image_path
-from cloudtrack_app.tracking.picks import watch_price
+from cloudtrack_app.tracking.observations import PRICE_PICKED
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
 from cloudtrack_app.views.dashboard import target_text
 from cloudtrack_app.views.viewer import Viewer, local_time, viewer
@@ -156,11 +156,11 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
     now = utcnow()
     with session_scope() as session:
         product = session.get(Product, product_id)
-        watch = session.get(Watch, view.watch_id)
-        assert product is not None and watch is not None
-        stats = stats_in_session(session, product, now)
-        price, currency, _source = watch_price(watch, product)
-        pick = _pick_status(watch, who.locale)
+        assert product is not None
+        stats = stats_in_session(
+            session, product, now, selector_key=view.series, current=view.own_observation
+        )
+    currency = view.currency
     return ProductDetail(
         watch_id=view.watch_id,
         product_id=view.product_id,
@@ -177,7 +177,7 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         notify_increase=view.notify_increase,
         active=view.active,
         fulfilled=view.fulfilled,
-        price_text=format_money(price, currency, who.locale),
+        price_text=format_money(view.price, currency, who.locale),
         availability=view.availability,
         failing=view.failing,
         error=view.last_error or "",
@@ -190,26 +190,10 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
             _stat_line("90 days", stats.last_90_days, currency, who.locale),
             _stat_line("All time", stats.all_time, currency, who.locale),
         ],
-        picked=pick.picked,
-        pick_text=pick.price_text,
-        pick_missing=pick.missing,
+        picked=view.price_selector is not None,
+        pick_text=format_money(view.price, currency, who.locale) if view.price_source == PRICE_PICKED else "",
+        pick_missing=view.pick_missing,
     )
-
-
-@dataclass(frozen=True)
-class _PickStatus:
-    picked: bool
-    price_text: str
-    missing: bool
-
-
-def _pick_status(watch: Watch, locale: str) -> _PickStatus:
-    """Whether the watch follows a picked price, what that showed last, and whether it is gone."""
-    if not watch.price_selector:
-        return _PickStatus(False, "", False)
-    seen = watch.pick_price if watch.pick_price is not None else watch.picked_price
-    currency = watch.pick_currency if watch.pick_price is not None else watch.picked_currency
-    return _PickStatus(True, format_money(seen, currency, locale), watch.pick_missing_since is not None)
 
 
 def chart_series(user_id: int, product_id: int, range_key: str) -> Chart:
@@ -321,7 +305,9 @@ def stock_bands(points: list[HistoryPoint], now: datetime) -> list[tuple[datetim
 
 def _chart(view: WatchView, who: Viewer, range_key: str, now: datetime | None = None) -> Chart:
     now = now or utcnow()
-    points = price_history(view.product_id, CHART_RANGES.get(range_key, 90), now=now)
+    points = price_history(
+        view.product_id, CHART_RANGES.get(range_key, 90), now=now, selector_key=view.series
+    )
     target = f"{view.target_price:f}" if view.target_price is not None and view.mode != "stock" else ""
     target_label = f"Target {format_money(view.target_price, view.currency, who.locale)}" if target else ""
     if not points:
@@ -396,18 +382,15 @@ def _alerts(view: WatchView, who: Viewer, user_id: int) -> list[AlertLine]:
 
 
 def history_csv(user_id: int, product_id: int) -> str:
-    """Every recorded point of the product, oldest first, as CSV."""
-    owned_watch(user_id, product_id)
-    with session_scope() as session:
-        points = session.exec(
-            select(PricePoint).where(PricePoint.product_id == product_id).order_by(PricePoint.checked_at)
-        ).all()
+    """Every recorded point of the product as the user's watch sees it, oldest first, as CSV."""
+    view = owned_watch(user_id, product_id)
+    points = price_history(product_id, None, sys.maxsize, selector_key=view.series)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["checked_at_utc", "price", "currency", "availability"])
     for point in points:
         price = "" if point.price is None else f"{point.price.normalize():f}"
-        writer.writerow([point.checked_at.isoformat(), price, point.currency or "", point.availability])
+        writer.writerow([point.at.isoformat(), price, point.currency or "", point.availability])
     return out.getvalue()
 
 

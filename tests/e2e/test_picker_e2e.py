@@ -14,7 +14,9 @@ from tests.e2e.test_products_e2e import TIMEOUT, read_page
 from tests.picker_pages import LAMP_TITLE, lamp_page
 
 
-def test_the_picked_price_is_followed_until_the_layout_changes(page: Page, base: str, shop: LocalShop) -> None:
+def test_the_picked_price_is_followed_until_the_layout_changes(
+    page: Page, base: str, shop: LocalShop
+) -> None:
     path = f"/lamp-{uuid.uuid4().hex[:6]}"
     url = shop.add_page(path, lamp_page())
     sign_up(page, base, unique_email("picker"), "Pia")
