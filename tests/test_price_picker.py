@@ -27,7 +27,7 @@ from tests.state_fixtures import run_handler, state_for
 
 
 @pytest.fixture
-def shop(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalShop]:
+def shop(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalShop]:
     local_shop_settings(monkeypatch)
     page_read_limiter.cache_clear()
     with LocalShop() as running:
@@ -180,10 +180,22 @@ async def test_the_product_page_says_when_the_picked_price_is_gone(shop: LocalSh
     await run_handler(page, "load_product")
     assert (page.detail.picked, page.detail.pick_missing) == (True, False)
 
+    # The club price drops while the shown price stays: the check reports the watch's own price.
+    shop.set_html("/lamp", lamp_page(member="32.00"))
+    await run_handler(page, "check_now")
+    assert page.check_message == "€35.00 → €32.00."
+    assert (page.detail.price_text, page.detail.pick_text) == ("€32.00", "€32.00")
+
     shop.set_html("/lamp", lamp_page(member=None))
     await run_handler(page, "check_now")
     assert (page.detail.picked, page.detail.pick_missing) == (True, True)
     assert page.detail.price_text == "€39.00"  # the automatic reading stands in
+    assert page.check_message.startswith("The page layout changed: the price you picked is gone")
+
+    shop.set_html("/lamp", lamp_page(member="32.00"))
+    await run_handler(page, "check_now")
+    assert (page.detail.pick_missing, page.detail.price_text) == (False, "€32.00")
+    assert page.check_message.startswith("The price you picked is back on the page.")
 
 
 async def test_only_the_owner_sees_or_changes_a_watchs_pick(shop: LocalShop) -> None:
