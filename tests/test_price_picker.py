@@ -19,8 +19,9 @@ from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Watch
 from cloudtrack_app.states.add_product import AddProductState
 from cloudtrack_app.states.product import ProductState
+from cloudtrack_app.tracking.extract import Candidate
 from cloudtrack_app.tracking.read_limits import page_read_limiter
-from cloudtrack_app.views.picker import NOTHING_FOUND, UNSURE_PROMPT
+from cloudtrack_app.views.picker import NOTHING_FOUND, UNSURE_PROMPT, is_uncertain
 from tests.engine_fixtures import local_shop_settings
 from tests.picker_pages import kettle_page, lamp_page
 from tests.state_fixtures import run_handler, state_for
@@ -74,6 +75,27 @@ async def add_lamp_picking(shop: LocalShop, token: str, key: str | None) -> Any:
         await run_handler(state, "choose_price", key)
     await run_handler(state, "save")
     return state
+
+
+def candidate(price: str, score: float) -> Candidate:
+    return Candidate(Decimal(price), "EUR", "visible", "#p", "", score)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "candidates", "asked"),
+    [
+        (0.9, [candidate("10", 0.9)], False),  # one sure price
+        (0.5, [candidate("10", 0.5)], True),  # one weak price
+        (0.9, [candidate("10", 0.9), candidate("10", 0.9)], False),  # two places, one amount
+        (0.9, [candidate("10", 0.9), candidate("12", 0.85)], True),  # a close second amount
+        (0.9, [candidate("10", 0.9), candidate("12", 0.6)], False),  # a distant second
+        (0.0, [], False),  # nothing to pick from
+    ],
+)
+def test_the_person_is_asked_when_the_reading_is_weak_or_a_close_second_disagrees(
+    confidence: float, candidates: list[Candidate], asked: bool
+) -> None:
+    assert is_uncertain(confidence, candidates) is asked
 
 
 async def test_an_unsure_reading_asks_which_price_and_shows_the_candidates_as_text(shop: LocalShop) -> None:

@@ -10,6 +10,7 @@ from cloudtrack_app.auth.state import AuthState, login_required, refusing
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.ingest import IngestError
+from cloudtrack_app.tracking.picks import PickRefused
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.watches import WatchNotFound
 from cloudtrack_app.views.picker import (
@@ -318,7 +319,11 @@ class ProductState(AuthState):
         option = self._pick_options.get(str(key))
         if option is None or self.detail is None:
             return None
-        await asyncio.to_thread(follow_pick, user_id, self.detail.watch_id, option)
+        try:
+            await asyncio.to_thread(follow_pick, user_id, self.detail.watch_id, option)
+        except PickRefused as refusal:
+            self.pick_message = refusal.message
+            return None
         self._close_picker()
         self.check_message = "From now on CloudTrack follows the price you picked."
         await self._refresh(user_id, product_id)

@@ -72,8 +72,10 @@ def is_uncertain(confidence: float, candidates: Sequence[Candidate]) -> bool:
         return False
     if confidence < CONFIDENT:
         return True
-    top, rest = candidates[0], candidates[1:]
-    return any(c.price != top.price and c.score >= top.score - DISAGREEMENT_MARGIN for c in rest[:1])
+    if len(candidates) < 2:
+        return False
+    top, second = candidates[0], candidates[1]
+    return second.price != top.price and second.score >= top.score - DISAGREEMENT_MARGIN
 
 
 def picker_options(candidates: Sequence[Candidate], locale: str) -> PickerOptions:
