@@ -96,7 +96,7 @@ def picker() -> rx.Component:
                 PickerBindings(
                     choices=state.pick_choices,
                     chosen=state.pick_key,
-                    on_choose=state.choose_price,
+                    on_choose=state.choose_form_price,
                     on_try=state.try_pick_selector,
                     trying=state.trying_selector,
                     message=state.pick_message,
@@ -104,7 +104,7 @@ def picker() -> rx.Component:
                 ),
                 rx.button(
                     "Use automatic reading",
-                    on_click=state.use_automatic,
+                    on_click=state.use_automatic_price,
                     variant="soft",
                     color_scheme="gray",
                     type="button",
@@ -114,7 +114,7 @@ def picker() -> rx.Component:
         ),
         rx.button(
             "Not the right price?",
-            on_click=state.open_picker,
+            on_click=state.show_picker,
             variant="ghost",
             size="2",
             type="button",

@@ -132,11 +132,11 @@ class AddProductState(AuthState):
         self.picking, self.pick_key, self.pick_message = picking, "", ""
 
     @rx.event
-    def open_picker(self) -> None:
+    def show_picker(self) -> None:
         self.picking = self.found is not None
 
     @rx.event
-    def choose_price(self, key: str) -> None:
+    def choose_form_price(self, key: str) -> None:
         """Remember the chosen price for the save (only a key this page offered); a target
         still as suggested follows the chosen price."""
         self._choose(key, self._suggested_target())
@@ -157,7 +157,7 @@ class AddProductState(AuthState):
         return self.found.suggested_target if self.found is not None else ""
 
     @rx.event
-    def use_automatic(self) -> None:
+    def use_automatic_price(self) -> None:
         if self.found is not None and self.target == self._suggested_target():
             self.target = self.found.suggested_target
         self.pick_key, self.picking = "", False
@@ -166,9 +166,9 @@ class AddProductState(AuthState):
     @login_required
     async def try_pick_selector(self, form: dict[str, str]) -> None:
         async with self:
+            user = await self._require_user()
             if self.trying_selector or self._preview is None:
                 return
-            user = await self._require_user()
             url, selector = self._preview.url, str(form.get("selector", ""))[:500]
             self.trying_selector, self.pick_message = True, ""
         who = await asyncio.to_thread(viewer, user.id)

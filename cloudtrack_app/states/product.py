@@ -271,12 +271,12 @@ class ProductState(AuthState):
     async def open_picker(self) -> None:
         # The page is read again for prices as they are now: a background event, like check_now.
         async with self:
-            if self.picker_reading:
-                return
             try:
                 user_id, _ = await self._owned()
             except WatchNotFound:
                 self.not_found = True
+                return
+            if self.picker_reading:
                 return
             assert self.detail is not None
             url = self.detail.url
@@ -293,12 +293,12 @@ class ProductState(AuthState):
     @login_required
     async def try_pick_selector(self, form: dict[str, str]) -> None:
         async with self:
-            if self.trying_selector or not self.picking:
-                return
             try:
                 user_id, _ = await self._owned()
             except WatchNotFound:
                 self.not_found = True
+                return
+            if self.trying_selector or not self.picking:
                 return
             assert self.detail is not None
             url, selector = self.detail.url, str(form.get("selector", ""))[:500]
