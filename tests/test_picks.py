@@ -28,7 +28,14 @@ from cloudtrack_app.tracking.history import price_history, product_stats
 from cloudtrack_app.tracking.ingest import IngestError, add_watch
 from cloudtrack_app.tracking.observations import PRICE_AUTOMATIC, PRICE_PICKED, selector_key
 from cloudtrack_app.tracking.picks import PickRefused, clear_pick, set_pick
-from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch, list_watches
+from cloudtrack_app.tracking.watches import (
+    WatchNotFound,
+    WatchView,
+    get_watch,
+    list_watches,
+    pause_watch,
+    resume_watch,
+)
 from cloudtrack_app.views.dashboard import dashboard_page
 from cloudtrack_app.views.product import history_csv, product_view
 from tests.engine_fixtures import alert_events, local_shop_settings, make_due, make_user, points
@@ -225,6 +232,51 @@ async def test_a_picked_price_gone_from_the_page_falls_back_without_an_alert(
     assert new_alerts(seen) == [(ada, "price_drop", "40.00")]
     # Her series shows what her watch saw: the picked price, the fallback, the picked price.
     assert picked_series(ada_watch.product_id, selector) == [D("49.90"), D("39.90"), D("45.00"), D("40.00")]
+
+
+async def test_a_pick_resumed_is_read_again_on_a_page_that_sends_the_same_bytes(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_shop_settings(monkeypatch)
+    with LocalShop(etags=False) as shop:
+        url = shop.add_page("/kettle", kettle_page("59.90", "49.90"))
+        ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+        ada_watch = await add_watch(
+            ada, url, "price", None, any_drop=True, pick=("span.member-price", "49.90", "EUR")
+        )
+        await add_watch(bob, url, "price", None, any_drop=True)
+        seen = len(alert_events())
+        pause_watch(ada, ada_watch.watch_id)
+
+        # While Ada's watch rests, the members' price drops; Bob's check reads the page without her pick.
+        shop.set_html("/kettle", kettle_page("59.90", "44.90"))
+        await cycle()
+        resume_watch(ada, ada_watch.watch_id)
+        assert get_watch(ada, ada_watch.watch_id).price == D("49.90")
+
+        # Same bytes again, but now her pick must be read: she sees (and hears of) 44.90.
+        report = await cycle()
+        assert report.statuses == {"unchanged": 1}
+        assert get_watch(ada, ada_watch.watch_id).price == D("44.90")
+        assert new_alerts(seen) == [(ada, "price_drop", "44.90")]
+
+
+async def test_a_new_lowest_price_is_the_lowest_of_the_watchers_own_series(
+    db_url: str, shop: LocalShop
+) -> None:
+    shop.set_html("/kettle", kettle_page("39.90", "49.90"))
+    url = shop.url("/kettle")
+    ada = make_user("ada@example.com")
+    watch = await add_watch(
+        ada, url, "price", None, lowest_window_days=30, pick=("span.member-price", "49.90", "EUR")
+    )
+    seen = len(alert_events())
+
+    # 45.00 is above every automatic price (39.90) but the lowest her element has shown.
+    shop.set_html("/kettle", kettle_page("39.90", "45.00"))
+    await cycle()
+    assert new_alerts(seen) == [(ada, "price_drop", "45.00")]
+    assert get_watch(ada, watch.watch_id).price == D("45.00")
 
 
 async def test_stock_news_still_reaches_a_watch_whose_pick_went_missing(db_url: str, shop: LocalShop) -> None:

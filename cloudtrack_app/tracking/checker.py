@@ -76,14 +76,17 @@ def _extractor_version() -> bytes:
     return digest.digest()
 
 
-def page_fingerprint(fetched: FetchResult) -> str:
-    """Equal for the same bytes from the same address read by the same extractor.
+def page_fingerprint(fetched: FetchResult, selectors: Sequence[str] = ()) -> str:
+    """Equal for the same bytes from the same address read by the same extractor for the
+    same picked selectors (a watch resumed with its pick needs the page read for it).
 
     Many shops send no ETag or Last-Modified, yet the same bytes while nothing changes;
     such a page need not be parsed again. A page with a per-visit token never matches
     and is simply read each time.
     """
     digest = hashlib.sha256(_extractor_version())  # SHA-256 has CPU instructions: 2-3× BLAKE2 here
+    for selector in sorted(selectors):
+        digest.update(selector.encode("utf-8", "replace") + b"\0")
     digest.update(fetched.url.encode("utf-8", "replace"))
     digest.update(b"\0" + (fetched.charset or "").encode("ascii", "replace") + b"\0")
     digest.update(fetched.body)
@@ -203,7 +206,7 @@ class Checker:
             self.gate.failed(shop, transient=error.transient)
             return PageResult(product, utcnow(), error=error.message, transient=error.transient)
         self.gate.succeeded(shop)
-        fingerprint = None if fetched.not_modified else page_fingerprint(fetched)
+        fingerprint = None if fetched.not_modified else page_fingerprint(fetched, selectors)
         if fetched.not_modified or fingerprint == product.page_fingerprint:
             return PageResult(
                 product,

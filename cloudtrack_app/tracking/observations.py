@@ -174,21 +174,15 @@ def window_lowest(
     in its automatic series or in a picked element's (`selector_key`)."""
     if days is None or currency is None:
         return None
-    if selector_key is None:
-        query = select(sa.func.min(PricePoint.price)).where(
-            PricePoint.product_id == product_id,
-            PricePoint.currency == currency,
-            PricePoint.checked_at >= now - timedelta(days=days),
-            PricePoint.checked_at < now,
-        )
-    else:
-        query = select(sa.func.min(PickPoint.price)).where(
-            PickPoint.product_id == product_id,
-            PickPoint.selector_key == selector_key,
-            PickPoint.currency == currency,
-            PickPoint.checked_at >= now - timedelta(days=days),
-            PickPoint.checked_at < now,
-        )
+    table: type[PricePoint] | type[PickPoint] = PricePoint if selector_key is None else PickPoint
+    query = select(sa.func.min(table.price)).where(
+        table.product_id == product_id,
+        table.currency == currency,
+        table.checked_at >= now - timedelta(days=days),
+        table.checked_at < now,
+    )
+    if selector_key is not None:
+        query = query.where(PickPoint.selector_key == selector_key)
     return session.exec(query).one()
 
 
@@ -242,9 +236,9 @@ def record_observation(
     if previous != current:
         automatic = session.exec(active.where(Watch.price_selector.is_(None))).all()
         alerts += evaluate_watches(session, product, automatic, previous, current, now)
-    if previous != current or picked:
-        picking = session.exec(active.where(Watch.price_selector.is_not(None))).all()
-        alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
+    # Picked prices move on their own, and their series need their daily points too.
+    picking = session.exec(active.where(Watch.price_selector.is_not(None))).all()
+    alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
     return alerts
 
 
@@ -320,7 +314,8 @@ def record_picks(
             missing = reading is None
             if reading is not None:
                 watch.pick_price = reading.price
-                watch.pick_currency = reading.currency or watch.pick_currency or current.currency
+                code = reading.currency if reading.currency and len(reading.currency) == 3 else None
+                watch.pick_currency = code or watch.pick_currency or current.currency
         watch.pick_missing_since = (watch.pick_missing_since or now) if missing else None
         after = watch_observation(watch, current)
         assert after is not None
