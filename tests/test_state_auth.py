@@ -60,6 +60,11 @@ FORM_FIELD_SETTERS = {
     "set_default_mode",
     "set_default_lowest_window",
     "set_default_notify_increase",
+    # The price picker: choosing on the add page changes the form; the save is guarded.
+    "show_picker",
+    "choose_form_price",
+    "use_automatic_price",
+    "close_picker",
 }
 
 
@@ -150,6 +155,10 @@ def test_the_guarded_handlers_are_found() -> None:
         "load_tokens",
         "make_token",
         "revoke",
+        "open_picker",
+        "try_pick_selector",
+        "choose_price",
+        "use_automatic",
     } <= names
 
 

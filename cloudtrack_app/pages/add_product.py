@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.components.layout import protected
+from cloudtrack_app.components.price_picker import PickerBindings, price_picker
 from cloudtrack_app.components.watch_card import availability_badge, thumbnail
 from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.add_product import AddProductState
+from cloudtrack_app.views.picker import PICK_PROMPT, UNSURE_PROMPT
 
 
 def url_form() -> rx.Component:
@@ -69,7 +71,7 @@ def found_card() -> rx.Component:
                 rx.text(found.title, weight="bold", size="4", data_testid="found-title"),
                 rx.text(found.shop, size="2", color=rx.color("gray", 10)),
                 rx.hstack(
-                    rx.text(found.price_text, size="6", weight="bold", data_testid="found-price"),
+                    rx.text(AddProductState.shown_price, size="6", weight="bold", data_testid="found-price"),
                     availability_badge(found.availability),
                     align="center",
                     spacing="3",
@@ -81,6 +83,43 @@ def found_card() -> rx.Component:
             align="center",
         ),
         width="100%",
+    )
+
+
+def picker() -> rx.Component:
+    state = AddProductState
+    return rx.cond(
+        state.picking,
+        rx.card(
+            price_picker(
+                rx.cond(state.found.uncertain, UNSURE_PROMPT, PICK_PROMPT),
+                PickerBindings(
+                    choices=state.pick_choices,
+                    chosen=state.pick_key,
+                    on_choose=state.choose_form_price,
+                    on_try=state.try_pick_selector,
+                    trying=state.trying_selector,
+                    message=state.pick_message,
+                    reading=state.reading,
+                ),
+                rx.button(
+                    "Use automatic reading",
+                    on_click=state.use_automatic_price,
+                    variant="soft",
+                    color_scheme="gray",
+                    type="button",
+                ),
+            ),
+            width="100%",
+        ),
+        rx.button(
+            "Not the right price?",
+            on_click=state.show_picker,
+            variant="ghost",
+            size="2",
+            type="button",
+            data_testid="not-right-price",
+        ),
     )
 
 
@@ -163,6 +202,7 @@ def add_product_page() -> rx.Component:
                         rx.vstack(
                             rx.heading("Found on the page", size="4", as_="h2"),
                             found_card(),
+                            picker(),
                             add_watch_options(),
                             rx.hstack(
                                 rx.button(

@@ -6,9 +6,11 @@ import reflex as rx
 from reflex.vars.function import FunctionStringVar
 
 from cloudtrack_app.components.layout import form_error, loading, protected
+from cloudtrack_app.components.price_picker import PickerBindings, price_picker
 from cloudtrack_app.components.watch_card import availability_badge, reading_status_callout, thumbnail
 from cloudtrack_app.components.watch_options import RuleFields, watch_options
 from cloudtrack_app.states.product import ProductState
+from cloudtrack_app.views.picker import PICK_PROMPT
 from cloudtrack_app.views.product import AlertLine, StatLine, StockBand
 
 RANGES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All")]
@@ -45,9 +47,11 @@ def header() -> rx.Component:
                 size="2",
                 color=rx.color("gray", 11),
             ),
-            reading_status_callout(detail),
+            # A gone pick is told below, with the button that mends it.
+            rx.cond(detail.status == "layout_changed", rx.fragment(), reading_status_callout(detail)),
             rx.cond(detail.error != "", rx.text(detail.error, size="1", color=rx.color("gray", 11))),
             rx.cond(detail.deal_text != "", deal_note()),
+            followed_price(),
             rx.cond(
                 detail.second_look_text != "",
                 rx.text(
@@ -77,6 +81,74 @@ def deal_note() -> rx.Component:
     )
 
 
+def followed_price() -> rx.Component:
+    """Which price the watch follows, and when the picked one is gone, what to do."""
+    detail = ProductState.detail
+    return rx.cond(
+        detail.pick_missing,
+        rx.callout(
+            rx.hstack(
+                rx.text("The page layout changed: pick the price again."),
+                rx.button("Pick the price", on_click=ProductState.open_picker, size="1", type="button"),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            icon="triangle-alert",
+            color_scheme="amber",
+            role="status",
+            size="1",
+            data_testid="layout-changed",
+        ),
+        rx.cond(
+            detail.picked,
+            rx.text(
+                "Following the price you picked: ",
+                rx.text.strong(detail.pick_text),
+                size="2",
+                data_testid="following-pick",
+            ),
+        ),
+    )
+
+
+def picker() -> rx.Component:
+    return rx.cond(
+        ProductState.picking,
+        rx.card(
+            price_picker(
+                PICK_PROMPT,
+                PickerBindings(
+                    choices=ProductState.pick_choices,
+                    chosen="",
+                    on_choose=ProductState.choose_price,
+                    on_try=ProductState.try_pick_selector,
+                    trying=ProductState.trying_selector,
+                    message=ProductState.pick_message,
+                    reading=ProductState.picker_reading,
+                ),
+                rx.cond(
+                    ProductState.detail.picked,
+                    rx.button(
+                        "Use automatic reading",
+                        on_click=ProductState.use_automatic,
+                        variant="soft",
+                        type="button",
+                    ),
+                ),
+                rx.button(
+                    "Close",
+                    on_click=ProductState.close_picker,
+                    variant="soft",
+                    color_scheme="gray",
+                    type="button",
+                ),
+            ),
+            width="100%",
+        ),
+    )
+
+
 def actions() -> rx.Component:
     detail = ProductState.detail
     return rx.flex(
@@ -85,6 +157,13 @@ def actions() -> rx.Component:
             rx.cond(ProductState.checking, "Checking…", "Check now"),
             on_click=ProductState.check_now,
             disabled=ProductState.checking,
+        ),
+        rx.button(
+            rx.icon("mouse-pointer-click", size=16),
+            "Not the right price?",
+            on_click=ProductState.open_picker,
+            variant="soft",
+            data_testid="not-right-price",
         ),
         rx.cond(
             detail.active,
@@ -364,6 +443,7 @@ def product_page() -> rx.Component:
                 rx.vstack(
                     header(),
                     actions(),
+                    picker(),
                     rx.cond(
                         ProductState.check_message != "",
                         rx.callout(ProductState.check_message, icon="info", size="1", role="status"),

@@ -16,7 +16,15 @@ from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.transfer import bookmarklet_html, shared_link
-from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal
+from cloudtrack_app.views.picker import (
+    PickerOptions,
+    PickOption,
+    PriceChoice,
+    picker_options,
+    try_selector,
+    with_trial,
+)
+from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal, suggested_target
 from cloudtrack_app.views.viewer import viewer
 
 NO_SHARED_LINK = "What was shared holds no link to a web page. Paste the product's link below."
@@ -36,6 +44,13 @@ class AddProductState(AuthState):
     error: str = ""
     offer: str = ""
     offer_link: str = ""  # the existing watch's page, when the product is already watched
+    # The price picker: open when the reading is unsure, or on "Not the right price?".
+    picking: bool = False
+    pick_choices: list[PriceChoice] = []
+    pick_key: str = ""  # the chosen price ("" for the automatic reading)
+    pick_message: str = ""
+    trying_selector: bool = False
+    _pick_options: dict[str, PickOption] = {}
     _preview: Preview | None = None
     _default_mode: str = "price"
 
@@ -43,6 +58,14 @@ class AddProductState(AuthState):
     def bookmarklet(self) -> str:
         """The "Track in CloudTrack" link for the bookmarks bar, to this server's PUBLIC_URL."""
         return bookmarklet_html(get_settings().public_url)
+
+    @rx.var
+    def shown_price(self) -> str:
+        """The price the watch will follow: the one picked, else the automatic reading."""
+        for choice in self.pick_choices:
+            if choice.key == self.pick_key:
+                return choice.price_text
+        return self.found.price_text if self.found is not None else ""
 
     @rx.event
     async def open_page(self) -> rx.event.EventSpec | None:
@@ -55,6 +78,7 @@ class AddProductState(AuthState):
         self.found, self._preview, self.error, self.offer = None, None, "", ""
         self.offer_link = ""
         self.reading = self.saving = False
+        self._show_options(PickerOptions([], {}), picking=False)
         user = await self._user()
         if user is None:
             return self._login_redirect()
@@ -101,6 +125,61 @@ class AddProductState(AuthState):
     def start_over(self) -> None:
         self.found, self._preview, self.error, self.offer = None, None, "", ""
         self.offer_link = ""
+        self._show_options(PickerOptions([], {}), picking=False)
+
+    def _show_options(self, options: PickerOptions, *, picking: bool) -> None:
+        self.pick_choices, self._pick_options = options.choices, options.options
+        self.picking, self.pick_key, self.pick_message = picking, "", ""
+
+    @rx.event
+    def show_picker(self) -> None:
+        self.picking = self.found is not None
+
+    @rx.event
+    def choose_form_price(self, key: str) -> None:
+        """Remember the chosen price for the save (only a key this page offered); a target
+        still as suggested follows the chosen price."""
+        self._choose(key, self._suggested_target())
+
+    def _choose(self, key: str, suggested: str) -> None:
+        """`suggested`: the target suggested for the price chosen until now."""
+        option = self._pick_options.get(key)
+        if option is None:
+            return
+        if self.target == suggested:
+            self.target = suggested_target(option.price)
+        self.pick_key = key
+
+    def _suggested_target(self) -> str:
+        chosen = self._pick_options.get(self.pick_key)
+        if chosen is not None:
+            return suggested_target(chosen.price)
+        return self.found.suggested_target if self.found is not None else ""
+
+    @rx.event
+    def use_automatic_price(self) -> None:
+        if self.found is not None and self.target == self._suggested_target():
+            self.target = self.found.suggested_target
+        self.pick_key, self.picking = "", False
+
+    @rx.event(background=True)
+    @login_required
+    async def try_pick_selector(self, form: dict[str, str]) -> None:
+        async with self:
+            user = await self._require_user()
+            if self.trying_selector or self._preview is None:
+                return
+            url, selector = self._preview.url, str(form.get("selector", ""))[:500]
+            self.trying_selector, self.pick_message = True, ""
+        who = await asyncio.to_thread(viewer, user.id)
+        trial = await try_selector(user.id, url, selector, who.locale)
+        async with self:
+            self.trying_selector, self.pick_message = False, trial.message
+            if trial.found:
+                suggested = self._suggested_target()
+                options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
+                self.pick_choices, self._pick_options = options.choices, options.options
+                self._choose(trial.choice.key if trial.choice else "", suggested)
 
     @rx.event(background=True)
     @login_required
@@ -113,13 +192,15 @@ class AddProductState(AuthState):
             user = await self._require_user()
             self.url = url = str(form.get("url", "")).strip()
             self.error, self.offer, self.offer_link, self.found, self._preview = "", "", "", None, None
+            self._show_options(PickerOptions([], {}), picking=False)
             self.reading = True
-        preview, card, problem = None, None, None
+        preview, card, options, problem = None, None, PickerOptions([], {}), None
         try:
             with page_read_limiter().slot(user.id):
                 preview = await preview_url(url)
             who = await asyncio.to_thread(viewer, user.id)
             card = preview_card(preview, who.locale)
+            options = picker_options(preview.candidates, who.locale)
         except (IngestError, SlowDown) as error:
             problem = error
         finally:
@@ -131,6 +212,7 @@ class AddProductState(AuthState):
                     self.error = problem.message
                 elif card is not None:
                     self._preview, self.found = preview, card
+                    self._show_options(options, picking=card.uncertain and bool(options.choices))
                     if not self.target:
                         self.target = card.suggested_target
                     # A sold-out item suggests its restock; otherwise the person's default stands.
@@ -151,6 +233,7 @@ class AddProductState(AuthState):
             increase = self.notify_increase and not stock_only
             replaced = bool(window or percent)
             preview = self._preview
+            pick = self._pick_options.get(self.pick_key)
         result, problem = None, None
         try:
             # Saving reads the page again when the preview is old: it counts as a read.
@@ -165,6 +248,7 @@ class AddProductState(AuthState):
                     drop_percent=percent or None,
                     lowest_window_days=window or None,
                     notify_increase=increase,
+                    pick=None if pick is None else (pick.selector, pick.price, pick.currency),
                 )
         except (IngestError, SlowDown) as error:
             problem = error

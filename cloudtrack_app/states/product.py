@@ -10,8 +10,19 @@ from cloudtrack_app.auth.state import AuthState, login_required, refusing
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.ingest import IngestError
+from cloudtrack_app.tracking.picks import PickRefused
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.watches import WatchNotFound
+from cloudtrack_app.views.picker import (
+    PickerOptions,
+    PickOption,
+    PriceChoice,
+    follow_automatic,
+    follow_pick,
+    fresh_options,
+    try_selector,
+    with_trial,
+)
 from cloudtrack_app.views.product import (
     CHART_RANGES,
     AlertLine,
@@ -24,6 +35,7 @@ from cloudtrack_app.views.product import (
     owned_watch,
     product_view,
 )
+from cloudtrack_app.views.viewer import viewer
 
 
 def _show_not_found(state: ProductState, _error: Exception) -> None:
@@ -59,6 +71,13 @@ class ProductState(AuthState):
     edit_increase: bool = False
     edit_message: str = ""
     edit_error: str = ""
+    # The price picker ("Not the right price?"), filled from a fresh read of the page.
+    picking: bool = False
+    picker_reading: bool = False
+    pick_choices: list[PriceChoice] = []
+    pick_message: str = ""
+    trying_selector: bool = False
+    _pick_options: dict[str, PickOption] = {}
 
     @rx.var
     def has_target(self) -> bool:
@@ -94,6 +113,7 @@ class ProductState(AuthState):
         self.chart_range = "90"
         self.check_message = self.edit_message = self.edit_error = ""
         self.checking = False
+        self._close_picker()
         user = await self._require_user()
         await self._refresh(user.id, self._product_id())
         assert self.detail is not None
@@ -237,3 +257,86 @@ class ProductState(AuthState):
         user_id, product_id = await self._owned()
         data = await asyncio.to_thread(history_csv, user_id, product_id)
         return rx.download(data=data, filename=f"cloudtrack-product-{product_id}.csv")
+
+    def _close_picker(self) -> None:
+        self.picking = self.picker_reading = self.trying_selector = False
+        self.pick_choices, self._pick_options, self.pick_message = [], {}, ""
+
+    @rx.event
+    def close_picker(self) -> None:
+        self._close_picker()
+
+    @rx.event(background=True)
+    @login_required
+    async def open_picker(self) -> None:
+        # The page is read again for prices as they are now: a background event, like check_now.
+        async with self:
+            try:
+                user_id, _ = await self._owned()
+            except WatchNotFound:
+                self.not_found = True
+                return
+            if self.picker_reading:
+                return
+            assert self.detail is not None
+            url = self.detail.url
+            self._close_picker()
+            self.picking = self.picker_reading = True
+        who = await asyncio.to_thread(viewer, user_id)
+        fresh = await fresh_options(user_id, url, who.locale)
+        async with self:
+            self.picker_reading, self.pick_message = False, fresh.message
+            if fresh.options is not None:
+                self.pick_choices, self._pick_options = fresh.options.choices, fresh.options.options
+
+    @rx.event(background=True)
+    @login_required
+    async def try_pick_selector(self, form: dict[str, str]) -> None:
+        async with self:
+            try:
+                user_id, _ = await self._owned()
+            except WatchNotFound:
+                self.not_found = True
+                return
+            if self.trying_selector or not self.picking:
+                return
+            assert self.detail is not None
+            url, selector = self.detail.url, str(form.get("selector", ""))[:500]
+            self.trying_selector, self.pick_message = True, ""
+        who = await asyncio.to_thread(viewer, user_id)
+        trial = await try_selector(user_id, url, selector, who.locale)
+        async with self:
+            self.trying_selector, self.pick_message = False, trial.message
+            options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
+            self.pick_choices, self._pick_options = options.choices, options.options
+
+    @rx.event
+    @login_required
+    @watch_required
+    async def choose_price(self, key: str) -> rx.event.EventSpec | None:
+        """Follow the chosen price from now on (only a price this picker offered)."""
+        user_id, product_id = await self._owned()
+        option = self._pick_options.get(str(key))
+        if option is None or self.detail is None:
+            return None
+        try:
+            await asyncio.to_thread(follow_pick, user_id, self.detail.watch_id, option)
+        except PickRefused as refusal:
+            self.pick_message = refusal.message
+            return None
+        self._close_picker()
+        self.check_message = "From now on CloudTrack follows the price you picked."
+        await self._refresh(user_id, product_id)
+        return None
+
+    @rx.event
+    @login_required
+    @watch_required
+    async def use_automatic(self) -> rx.event.EventSpec | None:
+        user_id, product_id = await self._owned()
+        assert self.detail is not None
+        await asyncio.to_thread(follow_automatic, user_id, self.detail.watch_id)
+        self._close_picker()
+        self.check_message = "CloudTrack reads the price automatically again."
+        await self._refresh(user_id, product_id)
+        return None

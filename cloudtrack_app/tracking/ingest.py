@@ -24,7 +24,7 @@ from cloudtrack_app.i18n import format_money, percent_text, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
-from cloudtrack_app.tracking.extract import PickedReading
+from cloudtrack_app.tracking.extract import Candidate, PickedReading
 from cloudtrack_app.tracking.extractor_pool import (
     READERS_BUSY_MESSAGE,
     PageTooSlow,
@@ -116,6 +116,8 @@ class Preview:
     etag: str | None
     last_modified: str | None
     fetched_at: datetime
+    # The prices the reading considered, best first, for a person to pick from.
+    candidates: tuple[Candidate, ...] = ()
     # What the selectors asked for read on the page (None: nothing there).
     picked: Mapping[str, PickedReading | None] = field(default_factory=dict)
 
@@ -207,6 +209,7 @@ async def preview_url(
         etag=fetched.etag,
         last_modified=fetched.last_modified,
         fetched_at=utcnow(),
+        candidates=tuple(extraction.candidates),
         picked=dict(extraction.picked),
     )
 

@@ -12,6 +12,7 @@ from cloudtrack_app.models import Availability, WatchMode
 from cloudtrack_app.tracking.fetch import PRIVATE_NETWORK_HINT
 from cloudtrack_app.tracking.images import preview_image_path
 from cloudtrack_app.tracking.ingest import IngestError, Preview
+from cloudtrack_app.views.picker import is_uncertain
 
 TARGET_DISCOUNT = Decimal("0.9")
 
@@ -26,6 +27,7 @@ class PreviewCard:
     availability: str
     suggested_target: str  # the target the form starts with ("" when there is no price)
     suggested_mode: str  # what an item like this is usually watched for: its restock when sold out
+    uncertain: bool = False  # the reading is unsure of the price: the person is asked to pick it
 
 
 def suggested_target(price: Decimal | None) -> str:
@@ -45,6 +47,7 @@ def preview_card(preview: Preview, locale: str) -> PreviewCard:
         availability=preview.availability,
         suggested_target=suggested_target(preview.price),
         suggested_mode=suggested_mode(preview.availability),
+        uncertain=is_uncertain(preview.confidence, preview.candidates),
     )
 
 

@@ -29,6 +29,7 @@ from cloudtrack_app.models import (
 from cloudtrack_app.tracking.check_results import CheckOutcome, CheckStatus
 from cloudtrack_app.tracking.deals import DealOutcome, deal_in_session, deal_sentence
 from cloudtrack_app.tracking.history import HistoryPoint, PriceWindow, price_history, stats_in_session
+from cloudtrack_app.tracking.observations import PRICE_PICKED
 from cloudtrack_app.tracking.rules import HoldReason
 from cloudtrack_app.tracking.second_look import SecondLook
 from cloudtrack_app.tracking.watches import WatchNotFound, WatchView, get_watch
@@ -69,6 +70,9 @@ class ProductDetail(WatchSummary):
     second_look_text: str  # what a held reading's second look found ("" for none)
     deal_text: str = ""  # the verdict on the shop's claimed discount, "" when it claims none
     deal_overstated: bool = False
+    picked: bool = False  # the watch follows a price its owner picked on the page
+    pick_text: str = ""  # the picked price as last seen ("" for none)
+    pick_missing: bool = False  # the picked element is gone: "the page layout changed"
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,9 @@ def _detail(view: WatchView, who: Viewer) -> ProductDetail:
         second_look_text=second_look_text(SecondLook.from_json(second_look), who.locale),
         deal_text=deal_sentence(deal, who.locale, who.timezone) if deal else "",
         deal_overstated=deal is not None and deal.outcome == DealOutcome.OVERSTATED,
+        picked=view.price_selector is not None,
+        pick_text=format_money(view.price, currency, who.locale) if view.price_source == PRICE_PICKED else "",
+        pick_missing=view.pick_missing,
     )
 
 
@@ -404,6 +411,22 @@ def _alert_queued(user_id: int, watch_id: int, since: datetime | None) -> bool:
     return found is not None
 
 
+LAYOUT_CHANGED = (
+    "The page layout changed: the price you picked is gone, so CloudTrack reads the price "
+    "automatically until you pick it again. "
+)
+PICK_BACK = "The price you picked is back on the page. "
+
+
+def _pick_change(before: WatchView, after: WatchView) -> str:
+    """A sentence when the check lost or found again the watch's picked price ("" otherwise)."""
+    if after.pick_missing and not before.pick_missing:
+        return LAYOUT_CHANGED
+    if before.pick_missing and not after.pick_missing and after.price_selector is not None:
+        return PICK_BACK
+    return ""
+
+
 def check_report(user_id: int, before: WatchView, outcome: CheckOutcome) -> str:
     """What a "Check now" found, in one or two sentences: "£450.00 → £379.00, below your
     target. An alert is on its way." """
@@ -415,12 +438,14 @@ def check_report(user_id: int, before: WatchView, outcome: CheckOutcome) -> str:
     ):
         return outcome.summary
     locale = viewer(user_id).locale
+    # The price this watch sees: its picked element's, when it has one, not the product's.
+    after = get_watch(user_id, before.watch_id)
     changes = []
-    if outcome.price != before.price and outcome.price is not None:
+    if after.price != before.price and after.price is not None:
         old = format_money(before.price, before.currency, locale, missing="no price")
-        changes.append(f"{old} → {format_money(outcome.price, outcome.currency, locale)}")
+        changes.append(f"{old} → {format_money(after.price, after.currency, locale)}")
         wants_price = before.mode != WatchMode.STOCK and before.target_price is not None
-        if wants_price and outcome.price <= before.target_price:
+        if wants_price and after.price <= before.target_price:
             changes.append("below your target")
     if outcome.availability != before.availability:
         changes.append(
@@ -429,12 +454,13 @@ def check_report(user_id: int, before: WatchView, outcome: CheckOutcome) -> str:
                 Availability.OUT_OF_STOCK: "now out of stock",
             }.get(outcome.availability, "stock no longer shown")
         )
+    layout = _pick_change(before, after)
     if not changes:
-        price = format_money(outcome.price, outcome.currency, locale, missing="no price")
+        price = format_money(after.price, after.currency, locale, missing="no price")
         stock = AVAILABILITY_WORDS.get(outcome.availability, "stock unknown")
-        return f"Checked just now: no change ({price}, {stock})."
+        return f"{layout}Checked just now: no change ({price}, {stock})."
     sentence = ", ".join(changes)
-    report = sentence[0].upper() + sentence[1:] + "."
+    report = layout + sentence[0].upper() + sentence[1:] + "."
     if _alert_queued(user_id, before.watch_id, outcome.checked_at):
         report += " An alert is on its way."
     return report
