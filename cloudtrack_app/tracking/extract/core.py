@@ -299,7 +299,7 @@ def _extract_into(
     if chosen is not None:
         chosen.currency, chosen.score = result.currency, result.confidence
     considered = _considered(chosen, offers, main, og_offer, visible, meta.get("og:title"))
-    result.candidates = ranked(considered, SelectorMaker(tree), MAX_SELECTOR_LENGTH)
+    result.candidates = ranked(considered, SelectorMaker(tree, page.data), MAX_SELECTOR_LENGTH)
     picks = _selector_texts(selectors)
     if picks:
         reader = _PickReader(

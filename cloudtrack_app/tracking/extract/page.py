@@ -27,6 +27,7 @@ class Page:
     # Cheap byte checks that spare whole-tree walks on pages without these syntaxes.
     may_have_microdata: bool = True
     may_have_rdfa: bool = True
+    data: bytes = b""  # what was parsed, for cheap scans of the page's bytes
 
 
 _per_thread = threading.local()
@@ -172,4 +173,5 @@ def parse_page(html: str | bytes, charset: str | None = None) -> Page:
         diagnostics,
         may_have_microdata=may_have_microdata,
         may_have_rdfa=b"typeof" in data or b"TYPEOF" in data,
+        data=data,
     )
