@@ -58,7 +58,8 @@ XML_SPACE = re.compile(r"[ \t\r\n]+")
 # `id=` in a page's bytes, and the ASCII id written after it.
 ID_ATTRIBUTES = re.compile(rb"id\s*=\s*[\"']?([A-Za-z0-9_-]+)")
 # Elements below an id looked at for a class that names one of them alone.
-SCOPE_ELEMENTS = 400
+SCOPE_ELEMENTS = 1000
+CLASSES_BELOW = lxml.etree.XPath("descendant-or-self::*/@class", smart_strings=False)
 SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
 
 
@@ -231,7 +232,7 @@ class SelectorMaker:
                 anchor, scope = parent_id, parent
                 break
             node = parent
-        if scope is not None:
+        if scope is not None and len(steps) > 2:  # a short path is short enough
             for level, node in enumerate(path):
                 named = self.unique_class_below(node, scope)
                 if named:
@@ -246,14 +247,9 @@ class SelectorMaker:
 
 def _class_counts(scope: Any) -> Counter[str] | None:
     """Class names written below `scope`; None when it holds too many elements to look at."""
-    names: list[str] = []
-    for count, element in enumerate(scope.iter(lxml.etree.Element)):
-        if count > SCOPE_ELEMENTS:
-            return None
-        value = element.get("class")
-        if value:
-            names.append(value)
-    return Counter(" ".join(names).split())
+    if SUBTREE_SIZE(scope) > SCOPE_ELEMENTS:
+        return None
+    return Counter(" ".join(CLASSES_BELOW(scope)).split())
 
 
 def _tag(element: Any) -> str | None:

@@ -36,6 +36,7 @@ from cloudtrack_app.tracking.extract.page import parse_page, text_of
 from cloudtrack_app.tracking.extract.selector import (
     MAX_SELECTOR_LENGTH,
     PageSelection,
+    SelectorTooCostly,
     UnreadableSelector,
     compile_selector,
 )
@@ -78,8 +79,9 @@ from cloudtrack_app.tracking.extract.visible_stock import (
 NEAR = 8
 # Below this confidence people are asked to pick the price, and a model may be asked.
 CONFIDENT = 0.7
-# Remembered selectors read on one page (each watch of a product may have its own).
-MAX_PICKS = 64
+# Remembered selectors read on one page (each watch of a product may have its own); each
+# costs a scan of the page and at most SELECTOR_STEPS.
+MAX_PICKS = 16
 SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
 
 
@@ -125,7 +127,7 @@ def extract(
 
 def _selector_texts(selectors: Sequence[str]) -> list[str]:
     try:
-        return [s for s in list(selectors)[:MAX_PICKS] if isinstance(s, str)]
+        return list(dict.fromkeys(s for s in list(selectors) if isinstance(s, str)))[:MAX_PICKS]
     except Exception:
         return []
 
@@ -268,6 +270,7 @@ def _extract_into(
     marked = mark(
         region if region is not None else (body if body is not None else tree),
         money_texts=not has_structured_price,
+        itemprops=page.may_have_microdata,
     )
     button_region = title_region(tree, heading_element, BUTTON_REGION_LEVELS)
     if button_region is not None and button_region is not region:
@@ -284,6 +287,7 @@ def _extract_into(
         currency_hint=hint,
         url=url,
         lang=lang,
+        itemprops=page.may_have_microdata,
     )
     if not any(not c.was for c in visible):
         in_title = title_price(heading_element, surroundings, currency_hint=hint, url=url, lang=lang)
@@ -501,7 +505,7 @@ class _PickReader:
             compiled = compile_selector(selector)
             element = self.selection.first(compiled)
             return self._read_at(element) if element is not None else None
-        except (UnreadableSelector, RecursionError, ValueError, TypeError, MemoryError):
+        except (UnreadableSelector, SelectorTooCostly, RecursionError, ValueError, TypeError, MemoryError):
             return None
 
     def _read_at(self, element: Any) -> PickedReading | None:

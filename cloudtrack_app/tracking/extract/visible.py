@@ -131,39 +131,53 @@ class Marked:
 CART_LINK_HINTS = ("cart", "basket", "buy", "checkout", "warenkorb", "panier", "carrito", "carrello")
 
 
-def mark(region: Any, *, money_texts: bool) -> Marked:
+# Elements never taken for a price or a stock note, whatever their class.
+NOT_MARKED_TAGS = frozenset(
+    {"script", "style", "option", "select", "meta", "link", "noscript", "svg", "path", "button", "input"}
+)
+BUTTON_TYPES = ("submit", "button", "image")
+
+
+def mark(region: Any, *, money_texts: bool, itemprops: bool = True) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
-    markup (costlier, needed when no structured price tells what to look for)."""
+    markup (costlier, needed when no structured price tells what to look for), and
+    `itemprops` (when the page may have microdata) `itemprop="price"` without a class.
+
+    The walk asks each element for its class only: its tag is looked at only when the
+    class names a price or stock (a tenth of the elements or fewer), and buttons and
+    links come from walks filtered by tag, which run in C."""
     marked = Marked([], [], [], [], [])
+    marked.buttons = [
+        e for e in region.iter("button", "input") if e.tag == "button" or e.get("type") in BUTTON_TYPES
+    ]
+    for link in region.iter("a"):
+        names = link.get("class")
+        text = f"{names or ''} {link.get('id') or ''} {link.get('href') or ''}".lower()
+        if any(hint in text for hint in CART_LINK_HINTS):
+            marked.cart_links.append(link)
     # Listed first: a proxy freed while its ancestors have none climbs the whole ancestry
     # in lxml, which on a page nested thousands deep costs more than the walk itself.
     for element in list(region.iter(lxml.etree.Element)):
-        tag = element.tag
-        if tag == "button":
-            marked.buttons.append(element)
-            continue
-        if tag == "input":
-            if element.get("type") in ("submit", "button", "image"):
-                marked.buttons.append(element)
-            continue
-        if tag in ("script", "style", "option", "select", "meta", "link", "noscript", "svg", "path"):
-            continue
         names = element.get("class")
         if names:
             # "rice"/"tock"/"vailab" match price/Price, stock/Stock, availab*/Availab*.
-            if "rice" in names:
-                marked.prices.append(element)
-            if "tock" in names or "vailab" in names:
-                marked.stock_notes.append(element)
-        elif element.get("itemprop") == "price":
+            is_price = "rice" in names
+            is_stock = "tock" in names or "vailab" in names
+            if (is_price or is_stock) and element.tag not in NOT_MARKED_TAGS:
+                if is_price:
+                    marked.prices.append(element)
+                if is_stock:
+                    marked.stock_notes.append(element)
+        elif itemprops and element.get("itemprop") == "price" and element.tag not in NOT_MARKED_TAGS:
             marked.prices.append(element)
-        if tag == "a":
-            link = f"{names or ''} {element.get('id') or ''} {element.get('href') or ''}".lower()
-            if any(hint in link for hint in CART_LINK_HINTS):
-                marked.cart_links.append(element)
         if money_texts:
             text = element.text
-            if text and len(text) < MAX_PRICE_TEXT and looks_like_money(text):
+            if (
+                text
+                and len(text) < MAX_PRICE_TEXT
+                and looks_like_money(text)
+                and element.tag not in NOT_MARKED_TAGS
+            ):
                 marked.money_texts.append(element)
     return marked
 
@@ -621,6 +635,7 @@ def find_prices(
     currency_hint: str | None,
     url: str,
     lang: str | None,
+    itemprops: bool = True,
 ) -> list[PriceCandidate]:
     """Price candidates around the title; the whole body only when asked and needed.
     Price-shaped texts without price markup count only close to the title or buy button."""
@@ -636,7 +651,7 @@ def find_prices(
     candidates = read(marked)
     if whole_page and not any(not c.was for c in candidates):
         body = tree.find("body")
-        candidates = read(mark(body if body is not None else tree, money_texts=True))
+        candidates = read(mark(body if body is not None else tree, money_texts=True, itemprops=itemprops))
     return candidates
 
 
