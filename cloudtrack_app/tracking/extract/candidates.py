@@ -15,13 +15,21 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lxml.etree
+
+from cloudtrack_app.tracking.extract.money import decimal_from_structured, same_digits
+
+if TYPE_CHECKING:
+    from cloudtrack_app.tracking.extract.structured import Offer, StructuredProduct
+    from cloudtrack_app.tracking.extract.visible import PriceCandidate
 
 MAX_CANDIDATES = 8
 MAX_SNIPPET = 120
 SOURCES = ("json-ld", "microdata", "rdfa", "meta", "visible")
+# The reader that found a product's data → the source its candidates name.
+SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
 # Elements whose text is not shown to people.
 UNSHOWN_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "select"})
 # Elements that stand apart on screen: their texts are not run together.
@@ -288,6 +296,59 @@ def ranked(considered: list[Considered], maker: SelectorMaker, selector_limit: i
         )
         for item in kept
     ]
+
+
+def considered_prices(
+    chosen: Considered | None,
+    offers: list[Offer],
+    main: StructuredProduct | None,
+    og_offer: Offer | None,
+    visible: list[PriceCandidate],
+    og_title: str | None,
+    *,
+    near: int,
+) -> list[Considered]:
+    """The chosen price first, then the others with how much each is believed (below it)."""
+    found = [chosen] if chosen is not None else []
+    shown_now = {c.price for c in visible if not c.was}
+    source = SOURCE_NAMES.get(main.source, "json-ld") if main else "json-ld"
+    for offer in offers:
+        if offer.price is not None:
+            score = (0.5 if offer.price in shown_now else 0.4) - (0.1 if offer.low_only else 0)
+            name = main.name if main else None
+            found.append(Considered(offer.price, offer.currency, source, offer.element, score, name))
+    if og_offer is not None and og_offer.price is not None:
+        score = 0.55 if og_offer.price in shown_now else 0.45
+        found.append(Considered(og_offer.price, og_offer.currency, "meta", og_offer.element, score, og_title))
+    for candidate in visible:
+        marked_up = attribute_amount(candidate.element, candidate.currency)
+        if marked_up and marked_up != candidate.price:
+            continue  # the markup says the amount is another: the text was misread
+        if any(same_digits(candidate.price, other.price) for other in found):
+            continue  # 10<span>99</span> read without its decimal point
+        if candidate.was:
+            score = 0.05 if candidate.struck else 0.1
+        else:
+            score = (0.55 if candidate.distance <= near else 0.3) + (0.05 if candidate.hinted else 0)
+        found.append(
+            Considered(
+                candidate.price, candidate.currency, "visible", candidate.element, score, candidate.text
+            )
+        )
+    return found
+
+
+def attribute_amount(element: Any, currency: str | None) -> Decimal | None:
+    """The number an element carries in its `content` or `value` attribute."""
+    if element is None:
+        return None
+    for attribute in ("content", "value"):
+        value = element.get(attribute)
+        if value and any(ch.isdigit() for ch in value):
+            amount = decimal_from_structured(value[:100], currency)
+            if amount:
+                return amount
+    return None
 
 
 def _snippet(item: Considered) -> str:
