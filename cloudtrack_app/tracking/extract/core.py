@@ -55,11 +55,7 @@ from cloudtrack_app.tracking.extract.visible import (
     Surroundings,
     best_visible_price,
     find_prices,
-    find_title,
-    html_lang,
     mark,
-    title_price,
-    title_region,
 )
 from cloudtrack_app.tracking.extract.visible_stock import (
     BUTTON_REGION_LEVELS,
@@ -68,6 +64,7 @@ from cloudtrack_app.tracking.extract.visible_stock import (
     find_buy_button,
     visible_availability,
 )
+from cloudtrack_app.tracking.extract.visible_title import find_title, html_lang, title_price, title_region
 
 # How close (tree steps) a visible price must be to the title or buy button to overrule
 # structured data that the page does not show at all.

@@ -13,6 +13,7 @@ from typing import Any
 
 from cloudtrack_app.tracking.extract.candidates import PickedReading, attribute_amount
 from cloudtrack_app.tracking.extract.money import parse_money
+from cloudtrack_app.tracking.extract.price_text import visible_text
 from cloudtrack_app.tracking.extract.selector import (
     PageSelection,
     SelectorTooCostly,
@@ -26,7 +27,8 @@ from cloudtrack_app.tracking.extract.structured import (
     read_json_ld_block,
     walk_products,
 )
-from cloudtrack_app.tracking.extract.visible import Surroundings, title_price, visible_text
+from cloudtrack_app.tracking.extract.visible import Surroundings
+from cloudtrack_app.tracking.extract.visible_title import title_price
 
 # Remembered selectors read on one page (each watch of a product may have its own); each
 # costs a scan of the page and at most SELECTOR_STEPS.
