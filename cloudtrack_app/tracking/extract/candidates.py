@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import lxml.etree
 
 from cloudtrack_app.tracking.extract.money import decimal_from_structured, same_digits
+from cloudtrack_app.tracking.extract.structured import SUBTREE_SIZE
 
 if TYPE_CHECKING:
     from cloudtrack_app.tracking.extract.structured import Offer, StructuredProduct
@@ -68,7 +69,6 @@ ID_ATTRIBUTES = re.compile(rb"id\s*=\s*[\"']?([A-Za-z0-9_-]+)")
 # Elements below an id looked at for a class that names one of them alone.
 SCOPE_ELEMENTS = 1000
 CLASSES_BELOW = lxml.etree.XPath("descendant-or-self::*/@class", smart_strings=False)
-SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
 
 
 @dataclass(frozen=True)

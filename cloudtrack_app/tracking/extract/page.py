@@ -153,7 +153,7 @@ def parse_page(html: str | bytes, charset: str | None = None) -> Page:
         data = data[:MAX_INPUT_BYTES]
     if b"\x00" in data and encoding.startswith("utf-8"):
         data = data.replace(b"\x00", b"")
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():  # the copy only for a page that starts blank
         return Page(None, encoding, [*diagnostics, "empty page"])
     may_have_microdata = b"itemscope" in data or b"ITEMSCOPE" in data
     ids = may_have_microdata and (b"itemref" in data or b"ITEMREF" in data)

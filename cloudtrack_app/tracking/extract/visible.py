@@ -132,6 +132,7 @@ class Marked:
 
 # Links that may be a buy button: styled as one, or leading to the cart.
 CART_LINK_HINTS = ("cart", "basket", "buy", "checkout", "warenkorb", "panier", "carrito", "carrello")
+CART_LINK_WORDS = re.compile("|".join(CART_LINK_HINTS))
 
 
 # Elements never taken for a price or a stock note, whatever their class.
@@ -154,9 +155,8 @@ def mark(region: Any, *, money_texts: bool, itemprops: bool = True) -> Marked:
         e for e in region.iter("button", "input") if e.tag == "button" or e.get("type") in BUTTON_TYPES
     ]
     for link in region.iter("a"):
-        names = link.get("class")
-        text = f"{names or ''} {link.get('id') or ''} {link.get('href') or ''}".lower()
-        if any(hint in text for hint in CART_LINK_HINTS):
+        get = link.get
+        if CART_LINK_WORDS.search(f"{get('class') or ''} {get('id') or ''} {get('href') or ''}".lower()):
             marked.cart_links.append(link)
     # Listed first: a proxy freed while its ancestors have none climbs the whole ancestry
     # in lxml, which on a page nested thousands deep costs more than the walk itself.
