@@ -237,16 +237,19 @@ class HostileTime:
 
 
 def hostile_times(repeat: int = 3) -> list[HostileTime]:
-    """CPU seconds (best of `repeat`) to read each generated worst-case page."""
-    from benchmarks.hostile_pages import URL, hostile_pages
+    """CPU seconds (best of `repeat`) to read each generated worst-case page, and pages
+    read with hostile remembered selectors."""
+    from benchmarks.hostile_pages import URL, hostile_pages, hostile_picks
 
+    cases = [(name, html, ()) for name, html in hostile_pages().items()]
+    cases += [(name, html, selectors) for name, (html, selectors) in hostile_picks().items()]
     times = []
-    for name, html in hostile_pages().items():
+    for name, html, selectors in cases:
         best = float("inf")
         found = None
         for _ in range(max(1, repeat)):
             start = time.process_time()
-            found = extract(html, URL)
+            found = extract(html, URL, selectors=selectors)
             best = min(best, time.process_time() - start)
         assert found is not None
         times.append(HostileTime(name, len(html), round(best, 3), str(found.price) if found.price else None))

@@ -79,3 +79,28 @@ def hostile_pages() -> dict[str, str]:
         "100k marked-up price ranges": page('<span class="price">€ 1,00 - € 2,00</span>' * 100_000),
         "50k buy buttons": page("<button class=add-to-cart>Add to cart</button>" * 50_000),
     }
+
+
+# Remembered selectors that libxml2 would take minutes over, evaluated as cssselect writes
+# them (`*:not(a) *` merges node sets pairwise; `:nth-child` counts siblings per element).
+HOSTILE_SELECTORS = (
+    "*:not(a) *",
+    "* * * * * * * *",
+    "div:nth-child(40000) span",
+    "div:nth-last-of-type(3n+1) ~ div span:only-child",
+    "body > div + div ~ div > span:not(.x):first-child",
+)
+
+
+def hostile_picks() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Name → (page, remembered selectors read on it)."""
+    return {
+        "8 hostile selectors on 100k elements": (
+            page("<div><span>x</span></div>" * 50_000),
+            (*HOSTILE_SELECTORS, "div:nth-child(7) > span", "span:nth-last-child(1)", "#none"),
+        ),
+        "8 hostile selectors on elements nested 10k deep": (
+            page("<div>" * 10_000 + "<span>x</span>"),
+            (*HOSTILE_SELECTORS, "div div div div span", "span:nth-last-child(1)", "#none"),
+        ),
+    }

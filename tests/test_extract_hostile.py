@@ -9,10 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from benchmarks.hostile_pages import MAX_PAGE_CHARS, URL, hostile_pages, page
+from benchmarks.hostile_pages import MAX_PAGE_CHARS, URL, hostile_pages, hostile_picks, page
 from cloudtrack_app.tracking.extract import Extraction, extract
 
 HOSTILE = hostile_pages()
+PICKS = hostile_picks()
 
 
 @pytest.mark.parametrize("html", HOSTILE.values(), ids=HOSTILE.keys())
@@ -21,6 +22,14 @@ def test_hostile_page_is_read_without_a_price(html: str) -> None:
     found = extract(html, URL)
     assert isinstance(found, Extraction)
     assert found.price is None
+
+
+@pytest.mark.parametrize(("html", "selectors"), PICKS.values(), ids=PICKS.keys())
+def test_hostile_remembered_selectors_are_read_to_the_end(html: str, selectors: tuple[str, ...]) -> None:
+    found = extract(html, URL, selectors=selectors)
+    assert set(found.picked) == set(selectors)
+    assert found.picked["#none"] is None
+    assert all(reading is None for reading in found.picked.values())  # "x" is no price
 
 
 def test_itemref_is_followed_on_a_large_page() -> None:

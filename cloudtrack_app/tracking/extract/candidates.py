@@ -15,13 +15,22 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lxml.etree
+
+from cloudtrack_app.tracking.extract.money import decimal_from_structured, same_digits
+from cloudtrack_app.tracking.extract.structured import SUBTREE_SIZE
+
+if TYPE_CHECKING:
+    from cloudtrack_app.tracking.extract.structured import Offer, StructuredProduct
+    from cloudtrack_app.tracking.extract.visible import PriceCandidate
 
 MAX_CANDIDATES = 8
 MAX_SNIPPET = 120
 SOURCES = ("json-ld", "microdata", "rdfa", "meta", "visible")
+# The reader that found a product's data → the source its candidates name.
+SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
 # Elements whose text is not shown to people.
 UNSHOWN_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "select"})
 # Elements that stand apart on screen: their texts are not run together.
@@ -55,9 +64,11 @@ SNIPPET_ELEMENTS = 40
 IDENT = re.compile(r"-?[A-Za-z_][A-Za-z0-9_-]*")
 # What XPath's normalize-space() (behind CSS class matching) takes for white space.
 XML_SPACE = re.compile(r"[ \t\r\n]+")
-ID_VALUES = lxml.etree.XPath("//@id", smart_strings=False)
-CLASS_VALUES = lxml.etree.XPath("//@class", smart_strings=False)
-SUBTREE_SIZE = lxml.etree.XPath("count(descendant::*)")
+# `id=` in a page's bytes, and the ASCII id written after it.
+ID_ATTRIBUTES = re.compile(rb"id\s*=\s*[\"']?([A-Za-z0-9_-]+)")
+# Elements below an id looked at for a class that names one of them alone.
+SCOPE_ELEMENTS = 1000
+CLASSES_BELOW = lxml.etree.XPath("descendant-or-self::*/@class", smart_strings=False)
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,13 @@ class Considered:
 def clean_text(text: str, limit: int = MAX_SNIPPET) -> str:
     """Plain text for a screen: control and format characters (bidi overrides, zero-width
     joiners) removed, white space collapsed, at most `limit` characters."""
-    kept = "".join(
-        ch
-        for ch in text[: limit * 20]
-        if not unicodedata.category(ch).startswith(("C", "Zl", "Zp")) or ch.isspace()
-    )
-    return " ".join(kept.split())[:limit].strip()
+    collapsed = " ".join(text[: limit * 20].split())
+    if not collapsed.isprintable():  # rare: most texts hold no such characters
+        kept = "".join(
+            ch for ch in collapsed if ch == " " or not unicodedata.category(ch).startswith(("C", "Z"))
+        )
+        collapsed = " ".join(kept.split())
+    return collapsed[:limit].strip()
 
 
 def shown_text(context: Any, element: Any | None = None) -> tuple[str, str, str]:
@@ -161,65 +173,91 @@ def structured_snippet(label: str | None, price: Decimal, currency: str | None) 
 
 
 class SelectorMaker:
-    """Selectors that find one element of one page: its id, a class no other element
-    has, or a path of `:nth-child` steps from the nearest such ancestor (else the root)."""
+    """Selectors that find one element of one page: its id, else a path of `:nth-child`
+    steps from the nearest ancestor with an id no other element has (else from the root),
+    shortened by a class that is unique below that ancestor.
 
-    def __init__(self, tree: Any) -> None:
+    No walk over the whole tree (one costs as much as a third of the parse): the ids are
+    counted in the page's bytes, where a count can only come out too high (`data-id=`,
+    other markup) or, for an id that is not ASCII as written, zero. Only a count of
+    exactly one is taken, so the element's own id is the only one."""
+
+    def __init__(self, tree: Any, source: bytes) -> None:
         self.tree = tree
-        self._ids: Counter[str] | None = None
-        self._classes: Counter[str] | None = None
+        self.source = source
+        self._ids: Counter[bytes] | None = None
+        self._scopes: dict[Any, Counter[str] | None] = {}
 
-    def ids(self) -> Counter[str]:
+    def unique_id(self, element: Any) -> str | None:
+        value = element.get("id")
+        if not value or not IDENT.fullmatch(value) or not value.isascii():
+            return None
         if self._ids is None:
-            self._ids = Counter(ID_VALUES(self.tree))
-        return self._ids
+            self._ids = Counter(ID_ATTRIBUTES.findall(self.source))
+        return f"#{value}" if self._ids[value.encode("ascii")] == 1 else None
 
-    def classes(self) -> Counter[str]:
-        if self._classes is None:
-            counts: Counter[str] = Counter()
-            for value in CLASS_VALUES(self.tree):
-                counts.update(set(XML_SPACE.split(value.strip())))
-            self._classes = counts
-        return self._classes
-
-    def own(self, element: Any) -> str | None:
-        """A selector of the element by itself, when its id or one of its classes is unique."""
-        element_id = element.get("id")
-        if element_id and IDENT.fullmatch(element_id) and self.ids()[element_id] == 1:
-            return f"#{element_id}"
+    def unique_class_below(self, element: Any, scope: Any) -> str | None:
+        """`tag.class` of the element, for a class no other element below `scope` has."""
         names = element.get("class")
-        if names:
-            counts = self.classes()
-            for name in XML_SPACE.split(names.strip()):
-                if IDENT.fullmatch(name) and counts[name] == 1:
-                    return f"{_tag(element) or ''}.{name}"
+        if not names:
+            return None
+        counts = self._scopes.get(scope, False)
+        if counts is False:
+            counts = self._scopes[scope] = _class_counts(scope)
+        if counts is None:
+            return None
+        for name in XML_SPACE.split(names.strip()):
+            # Counted with str.split(), which cuts at more spaces than CSS does: a count
+            # can only come out too high, so a class taken for unique is unique.
+            if IDENT.fullmatch(name) and counts[name] == 1:
+                return f"{_tag(element) or ''}.{name}"
         return None
 
     def selector_for(self, element: Any, limit: int) -> str:
         """ "" when the path would be longer than `limit` characters."""
-        own = self.own(element)
+        own = self.unique_id(element)
         if own:
             return own
         steps: list[str] = []
+        path: list[Any] = []
         size = 0
         node = element
+        scope = None
         while True:
             parent = node.getparent()
             if parent is None:
-                steps.append(_tag(node) or ":root")
+                anchor = _tag(node) or ":root"
+                scope = node if len(steps) < 3 else None  # the whole page: small ones only
                 break
             place = 1 + sum(1 for s in node.itersiblings(preceding=True) if isinstance(s.tag, str))
             steps.append(f"{_tag(node) or ''}:nth-child({place})")
+            path.append(node)
             size += len(steps[-1]) + 3
-            if size > limit:
+            if size > 2 * limit:
                 return ""
-            anchor = self.own(parent)
-            if anchor:
-                steps.append(anchor)
+            parent_id = self.unique_id(parent)
+            if parent_id:
+                anchor, scope = parent_id, parent
                 break
             node = parent
-        selector = " > ".join(reversed(steps))
+        if scope is not None and len(steps) > 2:  # a short path is short enough
+            for level, node in enumerate(path):
+                named = self.unique_class_below(node, scope)
+                if named:
+                    below = "".join(f" > {step}" for step in reversed(steps[:level]))
+                    return f"{anchor} {named}{below}"[:limit] if len(anchor) + len(named) < limit else ""
+        selector = " > ".join([anchor, *reversed(steps)])
+        if len(selector) > limit:
+            # Deep pages: the same path without tag names or spaces.
+            selector = ">".join([anchor, *(step[step.index(":") :] for step in reversed(steps))])
         return selector if len(selector) <= limit else ""
+
+
+def _class_counts(scope: Any) -> Counter[str] | None:
+    """Class names written below `scope`; None when it holds too many elements to look at."""
+    if SUBTREE_SIZE(scope) > SCOPE_ELEMENTS:
+        return None
+    return Counter(" ".join(CLASSES_BELOW(scope)).split())
 
 
 def _tag(element: Any) -> str | None:
@@ -258,6 +296,59 @@ def ranked(considered: list[Considered], maker: SelectorMaker, selector_limit: i
         )
         for item in kept
     ]
+
+
+def considered_prices(
+    chosen: Considered | None,
+    offers: list[Offer],
+    main: StructuredProduct | None,
+    og_offer: Offer | None,
+    visible: list[PriceCandidate],
+    og_title: str | None,
+    *,
+    near: int,
+) -> list[Considered]:
+    """The chosen price first, then the others with how much each is believed (below it)."""
+    found = [chosen] if chosen is not None else []
+    shown_now = {c.price for c in visible if not c.was}
+    source = SOURCE_NAMES.get(main.source, "json-ld") if main else "json-ld"
+    for offer in offers:
+        if offer.price is not None:
+            score = (0.5 if offer.price in shown_now else 0.4) - (0.1 if offer.low_only else 0)
+            name = main.name if main else None
+            found.append(Considered(offer.price, offer.currency, source, offer.element, score, name))
+    if og_offer is not None and og_offer.price is not None:
+        score = 0.55 if og_offer.price in shown_now else 0.45
+        found.append(Considered(og_offer.price, og_offer.currency, "meta", og_offer.element, score, og_title))
+    for candidate in visible:
+        marked_up = attribute_amount(candidate.element, candidate.currency)
+        if marked_up and marked_up != candidate.price:
+            continue  # the markup says the amount is another: the text was misread
+        if any(same_digits(candidate.price, other.price) for other in found):
+            continue  # 10<span>99</span> read without its decimal point
+        if candidate.was:
+            score = 0.05 if candidate.struck else 0.1
+        else:
+            score = (0.55 if candidate.distance <= near else 0.3) + (0.05 if candidate.hinted else 0)
+        found.append(
+            Considered(
+                candidate.price, candidate.currency, "visible", candidate.element, score, candidate.text
+            )
+        )
+    return found
+
+
+def attribute_amount(element: Any, currency: str | None) -> Decimal | None:
+    """The number an element carries in its `content` or `value` attribute."""
+    if element is None:
+        return None
+    for attribute in ("content", "value"):
+        value = element.get(attribute)
+        if value and any(ch.isdigit() for ch in value):
+            amount = decimal_from_structured(value[:100], currency)
+            if amount:
+                return amount
+    return None
 
 
 def _snippet(item: Considered) -> str:

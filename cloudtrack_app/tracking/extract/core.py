@@ -24,32 +24,29 @@ from urllib.parse import urljoin, urlsplit
 
 from cloudtrack_app.tracking.extract.availability import IN_STOCK, OUT_OF_STOCK, UNKNOWN
 from cloudtrack_app.tracking.extract.candidates import (
+    SOURCE_NAMES,
     Candidate,
     Considered,
     PickedReading,
     SelectorMaker,
+    considered_prices,
     ranked,
 )
 from cloudtrack_app.tracking.extract.extruct_fallback import fallback_products
-from cloudtrack_app.tracking.extract.money import decimal_from_structured, local_currency, parse_money
+from cloudtrack_app.tracking.extract.money import local_currency, same_digits
 from cloudtrack_app.tracking.extract.page import parse_page, text_of
+from cloudtrack_app.tracking.extract.picked import PickReader, selector_texts
 from cloudtrack_app.tracking.extract.selector import (
     MAX_SELECTOR_LENGTH,
-    PageSelection,
-    UnreadableSelector,
-    compile_selector,
 )
 from cloudtrack_app.tracking.extract.structured import (
     Offer,
     StructuredProduct,
-    block_of,
     collect_products,
     first_text,
     has_price,
     opengraph_offer,
-    read_json_ld_block,
     read_meta,
-    walk_products,
 )
 from cloudtrack_app.tracking.extract.visible import (
     Anchors,
@@ -58,12 +55,7 @@ from cloudtrack_app.tracking.extract.visible import (
     Surroundings,
     best_visible_price,
     find_prices,
-    find_title,
-    html_lang,
     mark,
-    title_price,
-    title_region,
-    visible_text,
 )
 from cloudtrack_app.tracking.extract.visible_stock import (
     BUTTON_REGION_LEVELS,
@@ -72,15 +64,13 @@ from cloudtrack_app.tracking.extract.visible_stock import (
     find_buy_button,
     visible_availability,
 )
+from cloudtrack_app.tracking.extract.visible_title import find_title, html_lang, title_price, title_region
 
 # How close (tree steps) a visible price must be to the title or buy button to overrule
 # structured data that the page does not show at all.
 NEAR = 8
 # Below this confidence people are asked to pick the price, and a model may be asked.
 CONFIDENT = 0.7
-# Remembered selectors read on one page (each watch of a product may have its own).
-MAX_PICKS = 64
-SOURCE_NAMES = {"json-ld": "json-ld", "microdata": "microdata", "rdfa": "rdfa", "opengraph": "meta"}
 # A claimed former price more than this many times the price is not believed to be about it.
 MAX_CLAIMED_FACTOR = 10
 
@@ -123,16 +113,9 @@ def extract(
         _extract_into(result, html, charset, selectors)
     except Exception as error:
         result.diagnostics.append(f"extraction stopped early: {type(error).__name__}: {error}")
-    for selector in _selector_texts(selectors):
+    for selector in selector_texts(selectors):
         result.picked.setdefault(selector, None)
     return result
-
-
-def _selector_texts(selectors: Sequence[str]) -> list[str]:
-    try:
-        return [s for s in list(selectors)[:MAX_PICKS] if isinstance(s, str)]
-    except Exception:
-        return []
 
 
 def _normalise_name(text: str | None) -> str:
@@ -273,6 +256,7 @@ def _extract_into(
     marked = mark(
         region if region is not None else (body if body is not None else tree),
         money_texts=not has_structured_price,
+        itemprops=page.may_have_microdata,
     )
     button_region = title_region(tree, heading_element, BUTTON_REGION_LEVELS)
     if button_region is not None and button_region is not region:
@@ -289,6 +273,7 @@ def _extract_into(
         currency_hint=hint,
         url=url,
         lang=lang,
+        itemprops=page.may_have_microdata,
     )
     if not any(not c.was for c in visible):
         in_title = title_price(heading_element, surroundings, currency_hint=hint, url=url, lang=lang)
@@ -303,20 +288,19 @@ def _extract_into(
         result.currency = hint
     if chosen is not None:
         chosen.currency, chosen.score = result.currency, result.confidence
-    considered = _considered(chosen, offers, main, og_offer, visible, meta.get("og:title"))
-    result.candidates = ranked(considered, SelectorMaker(tree), MAX_SELECTOR_LENGTH)
-    picks = _selector_texts(selectors)
+    considered = considered_prices(chosen, offers, main, og_offer, visible, meta.get("og:title"), near=NEAR)
+    result.candidates = ranked(considered, SelectorMaker(tree, page.data), MAX_SELECTOR_LENGTH)
+    picks = selector_texts(selectors)
     if picks:
-        reader = _PickReader(
+        urls = [u for u in (url, result.canonical_url) if u]
+        reader = PickReader(
             tree,
-            heading,
-            [u for u in (url, result.canonical_url) if u],
-            visible,
             Surroundings(heading_element),
             hint,
             result.currency,
             url,
             lang,
+            main_offer=lambda products: _main_offer(products, heading, urls, visible),
         )
         for selector in picks:
             result.picked[selector] = reader.read(selector)
@@ -428,121 +412,13 @@ def _rivals(best: PriceCandidate, visible: list[PriceCandidate]) -> bool:
     )
 
 
-def _considered(
-    chosen: Considered | None,
-    offers: list[Offer],
-    main: StructuredProduct | None,
-    og_offer: Offer | None,
-    visible: list[PriceCandidate],
-    og_title: str | None,
-) -> list[Considered]:
-    """The chosen price first, then the others with how much each is believed (below it)."""
-    found = [chosen] if chosen is not None else []
-    shown_now = {c.price for c in visible if not c.was}
-    source = SOURCE_NAMES.get(main.source, "json-ld") if main else "json-ld"
-    for offer in offers:
-        if offer.price is not None:
-            score = (0.5 if offer.price in shown_now else 0.4) - (0.1 if offer.low_only else 0)
-            name = main.name if main else None
-            found.append(Considered(offer.price, offer.currency, source, offer.element, score, name))
-    if og_offer is not None and og_offer.price is not None:
-        score = 0.55 if og_offer.price in shown_now else 0.45
-        found.append(Considered(og_offer.price, og_offer.currency, "meta", og_offer.element, score, og_title))
-    for candidate in visible:
-        marked_up = attribute_amount(candidate.element, candidate.currency)
-        if marked_up and marked_up != candidate.price:
-            continue  # the markup says the amount is another: the text was misread
-        if any(_same_digits(candidate.price, other.price) for other in found):
-            continue  # 10<span>99</span> read without its decimal point
-        if candidate.was:
-            score = 0.05 if candidate.struck else 0.1
-        else:
-            score = (0.55 if candidate.distance <= NEAR else 0.3) + (0.05 if candidate.hinted else 0)
-        found.append(
-            Considered(
-                candidate.price, candidate.currency, "visible", candidate.element, score, candidate.text
-            )
-        )
-    return found
-
-
-def attribute_amount(element: Any, currency: str | None) -> Decimal | None:
-    """The number an element carries in its `content` or `value` attribute."""
-    if element is None:
-        return None
-    for attribute in ("content", "value"):
-        value = element.get(attribute)
-        if value and any(ch.isdigit() for ch in value):
-            amount = decimal_from_structured(value[:100], currency)
-            if amount:
-                return amount
-    return None
-
-
-class _PickReader:
-    """Reads remembered selectors on the page being read: the element each one finds now."""
-
-    def __init__(
-        self,
-        tree: Any,
-        heading: str | None,
-        urls: list[str],
-        visible: list[PriceCandidate],
-        surroundings: Surroundings,
-        hint: str | None,
-        page_currency: str | None,
-        url: str,
-        lang: str | None,
-    ) -> None:
-        self.selection = PageSelection(tree)
-        self.heading = heading
-        self.urls = urls
-        self.visible = visible
-        self.surroundings = surroundings
-        self.hint = hint
-        self.page_currency = page_currency
-        self.url = url
-        self.lang = lang
-
-    def read(self, selector: str) -> PickedReading | None:
-        try:
-            compiled = compile_selector(selector)
-            element = self.selection.first(compiled)
-            return self._read_at(element) if element is not None else None
-        except (UnreadableSelector, RecursionError, ValueError, TypeError, MemoryError):
-            return None
-
-    def _read_at(self, element: Any) -> PickedReading | None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag == "script":
-            return self._read_block(element) if "ld+json" in (element.get("type") or "").lower() else None
-        amount = attribute_amount(element, self.hint or self.page_currency)
-        if amount:
-            return PickedReading(amount, self.hint or self.page_currency)
-        text = visible_text(element) if len(element) <= 12 else ""
-        amount, currency = (None, None)
-        if text and len(text) <= 200:
-            amount, currency = self.surroundings.money(text, self.hint, self.url, self.lang)
-        if not amount:
-            in_title = title_price(
-                element, self.surroundings, currency_hint=self.hint, url=self.url, lang=self.lang
-            )
-            if in_title is not None:
-                amount, currency = in_title.price, in_title.currency
-        if not amount and text:
-            amount, currency = parse_money(text[:200], currency_hint=self.hint, url=self.url, lang=self.lang)
-        return PickedReading(amount, currency or self.page_currency) if amount else None
-
-    def _read_block(self, script: Any) -> PickedReading | None:
-        document = read_json_ld_block(script)
-        if document is None:
-            return None
-        products = list(walk_products(document, "json-ld", 0, block_of(script)))
-        offers = [o for p in choose_products(products, self.heading, self.urls) for o in p.offers]
-        choice = _structured_choice(offers, self.visible)
-        if choice is None or choice[0].price is None:
-            return None
-        return PickedReading(choice[0].price, choice[0].currency or self.page_currency)
+def _main_offer(
+    products: list[StructuredProduct], heading: str | None, urls: list[str], visible: list[PriceCandidate]
+) -> Offer | None:
+    """The offer these products' data would be read for, as `extract` chooses it."""
+    offers = [o for p in choose_products(products, heading, urls) for o in p.offers]
+    choice = _structured_choice(offers, visible)
+    return choice[0] if choice is not None else None
 
 
 def _decide_was_price(result: Extraction, visible: list[PriceCandidate]) -> None:
@@ -577,12 +453,7 @@ def _plausible_markdown(structured: Decimal, shown: Decimal) -> bool:
     """A shown price that differs from the structured one is believed when it looks like a
     markdown the data did not catch up with: lower, same order of magnitude, and not the
     same digits read without their decimal point (49<sup>99</sup> is not 4999)."""
-    return structured / 5 <= shown < structured and not _same_digits(structured, shown)
-
-
-def _same_digits(one: Decimal, other: Decimal) -> bool:
-    """Different amounts written with the same digits (10.99 and 1099)."""
-    return one != other and one.normalize().as_tuple().digits == other.normalize().as_tuple().digits
+    return structured / 5 <= shown < structured and not same_digits(structured, shown)
 
 
 def _take_visible(result: Extraction, candidate: PriceCandidate, confidence: float) -> Considered:

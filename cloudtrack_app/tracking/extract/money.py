@@ -224,3 +224,8 @@ def _parse_money(
     if amount is None or not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
         return None, currency
     return amount, currency
+
+
+def same_digits(one: Decimal, other: Decimal) -> bool:
+    """Different amounts written with the same digits (10.99 and 1099)."""
+    return one != other and one.normalize().as_tuple().digits == other.normalize().as_tuple().digits

@@ -27,6 +27,7 @@ class Page:
     # Cheap byte checks that spare whole-tree walks on pages without these syntaxes.
     may_have_microdata: bool = True
     may_have_rdfa: bool = True
+    data: bytes = b""  # what was parsed, for cheap scans of the page's bytes
 
 
 _per_thread = threading.local()
@@ -152,7 +153,7 @@ def parse_page(html: str | bytes, charset: str | None = None) -> Page:
         data = data[:MAX_INPUT_BYTES]
     if b"\x00" in data and encoding.startswith("utf-8"):
         data = data.replace(b"\x00", b"")
-    if not data.strip():
+    if not data[:4096].strip() and not data.strip():  # the copy only for a page that starts blank
         return Page(None, encoding, [*diagnostics, "empty page"])
     may_have_microdata = b"itemscope" in data or b"ITEMSCOPE" in data
     ids = may_have_microdata and (b"itemref" in data or b"ITEMREF" in data)
@@ -172,4 +173,5 @@ def parse_page(html: str | bytes, charset: str | None = None) -> Page:
         diagnostics,
         may_have_microdata=may_have_microdata,
         may_have_rdfa=b"typeof" in data or b"TYPEOF" in data,
+        data=data,
     )

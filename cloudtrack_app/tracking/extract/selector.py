@@ -35,6 +35,11 @@ from cssselect.xpath import ExpressionError, HTMLTranslator
 MAX_SELECTOR_LENGTH = 500
 MAX_COMPOUNDS = 40
 MAX_ALTERNATIVES = 8
+# Steps one selector may take on one page (an element tested, a sibling indexed, a step
+# up or sideways, four elements the page scan found): some 50 ms; a real selector on a
+# real page takes a few hundred.
+SELECTOR_STEPS = 60_000
+TEST_STEPS = 4  # a test of an element by libxml2 costs about four steps in Python
 SELF_PSEUDOS = frozenset({"empty", "root"})
 # ident → (counts only elements of the same tag, counts from the end, a, b): an+b.
 POSITION_PSEUDOS = {
@@ -220,51 +225,69 @@ def _describe(tree: Any) -> str:
     )
 
 
+class SelectorTooCostly(Exception):
+    """A selector that needs more steps than one selector may take on one page."""
+
+
 class PageSelection:
-    """Selectors read on one parsed page; what each compound matches is found once."""
+    """Selectors read on one parsed page. The last compound of a selector is found by
+    libxml2 in one pass over the page; the others are tested on the elements the
+    combinators lead to, each element once. Every test and step counts against the
+    selector's budget, so no selector costs more than about a tenth of a second."""
 
     def __init__(self, tree: Any) -> None:
         self.tree = tree
-        self.by_condition: dict[str, set[Any] | list[Any]] = {}
+        self.found: dict[str, list[Any]] = {}
+        self.tests: dict[str, Any] = {}
         self.siblings: dict[Any, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]] = {}
+        self.steps_left = 0
 
-    def first(self, compiled: CompiledSelector) -> Any | None:
-        """The first element in page order that the selector finds, else None."""
+    def first(self, compiled: CompiledSelector, budget: int = SELECTOR_STEPS) -> Any | None:
+        """The first element in page order that the selector finds, else None. Raises
+        SelectorTooCostly past `budget` steps."""
+        self.steps_left = budget
         found = [match for chain in compiled.chains for match in self._matches(chain, limit=1)]
         if len(found) > 1:
             order = {element: index for index, element in enumerate(self.tree.iter())}
             return min(found, key=lambda e: order.get(e, 0))
         return found[0] if found else None
 
-    def all(self, compiled: CompiledSelector) -> list[Any]:
+    def all(self, compiled: CompiledSelector, budget: int = SELECTOR_STEPS) -> list[Any]:
+        self.steps_left = budget
         found: dict[Any, None] = {}
         for chain in compiled.chains:
             found.update(dict.fromkeys(self._matches(chain, limit=None)))
         return list(found)
 
+    def spend(self, steps: int) -> None:
+        self.steps_left -= steps
+        if self.steps_left < 0:
+            raise SelectorTooCostly
+
     def _matches(self, chain: Chain, limit: int | None) -> Iterator[Any]:
         matcher = _ChainMatcher(self, chain)
         last = len(chain.compounds) - 1
         produced = 0
-        for element in self._matching(chain.compounds[last], ordered=True):
-            if matcher.matches(element, last):
+        condition = chain.compounds[last].on_itself
+        found = self.found.get(condition)
+        if found is None:
+            found = self.found[condition] = lxml.etree.XPath(f"descendant-or-self::*[{condition}]")(self.tree)
+        self.spend(len(found) // 4)
+        for element in found:
+            self.spend(1)
+            if matcher.matches(element, last, found=True):
                 yield element
                 produced += 1
                 if limit is not None and produced >= limit:
                     return
 
-    def _matching(self, compound: Compound, *, ordered: bool) -> Any:
-        found = self.by_condition.get(compound.on_itself)
-        if found is None:
-            found = lxml.etree.XPath(f"descendant-or-self::*[{compound.on_itself}]")(self.tree)
-            self.by_condition[compound.on_itself] = found
-        if ordered:
-            return found
-        as_set = self.by_condition.get("set:" + compound.on_itself)
-        if as_set is None:
-            as_set = set(found)
-            self.by_condition["set:" + compound.on_itself] = as_set
-        return as_set
+    def holds(self, compound: Compound, element: Any) -> bool:
+        """Whether the element meets the compound's conditions on itself."""
+        self.spend(TEST_STEPS)
+        test = self.tests.get(compound.on_itself)
+        if test is None:
+            test = self.tests[compound.on_itself] = lxml.etree.XPath(f"self::*[{compound.on_itself}]")
+        return bool(test(element))
 
     def position(self, element: Any, of_type: bool) -> tuple[int, int]:
         """1-based place among its element siblings (of its tag), and how many there are."""
@@ -274,6 +297,7 @@ class PageSelection:
         known = self.siblings.get(parent)
         if known is None:
             children = [c for c in parent if isinstance(c.tag, str)]
+            self.spend(len(children))
             places = {c: i for i, c in enumerate(children, start=1)}
             of_tag: dict[Any, int] = {}
             tag_counts: dict[Any, int] = {}
@@ -295,16 +319,17 @@ class _ChainMatcher:
         self.above: list[dict[Any, bool]] = [{} for _ in chain.compounds]
         self.before: list[dict[Any, bool]] = [{} for _ in chain.compounds]
 
-    def matches(self, element: Any, index: int) -> bool:
+    def matches(self, element: Any, index: int, *, found: bool = False) -> bool:
+        """`found`: the element is known to meet the compound's own conditions."""
         known = self.memo[index].get(element)
         if known is None:
-            known = self._itself(element, index) and self._context(element, index)
+            known = self._itself(element, index, found) and self._context(element, index)
             self.memo[index][element] = known
         return known
 
-    def _itself(self, element: Any, index: int) -> bool:
+    def _itself(self, element: Any, index: int, found: bool) -> bool:
         compound = self.chain.compounds[index]
-        if element not in self.selection._matching(compound, ordered=False):
+        if not found and not self.selection.holds(compound, element):
             return False
         for position in compound.positions:
             place, count = self.selection.position(element, position.of_type)
@@ -333,6 +358,7 @@ class _ChainMatcher:
         node = step(element)
         answer = False
         while node is not None:
+            self.selection.spend(1)
             known = memo.get(node)
             if known is not None:
                 answer = known

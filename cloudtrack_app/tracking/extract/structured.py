@@ -97,6 +97,8 @@ class Offer:
     element: Any = field(default=None, compare=False, repr=False)
 
 
+# The properties an offer's price is read from (see read_offer).
+PRICE_KEYS = frozenset({"price", "minPrice", "lowPrice"})
 # Where in the page a node's property was read: (the node, the property's name) → element.
 Locate = Callable[[dict[str, Any], str], Any]
 
@@ -292,7 +294,7 @@ def read_items(
         for name in element.get(property_attribute, "").split():
             key = SCHEMA_PREFIX.sub("", name).rsplit("/", 1)[-1]
             items[owner].setdefault(key, []).append(value)
-            if origins is not None:
+            if origins is not None and key in PRICE_KEYS:
                 origins.setdefault((id(items[owner]), key), element)
 
     for element, owner in zip(properties, owners, strict=True):

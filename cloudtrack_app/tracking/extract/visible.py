@@ -27,25 +27,28 @@ from cloudtrack_app.tracking.extract.money import (
     sign_in_text,
 )
 from cloudtrack_app.tracking.extract.page import text_of
+from cloudtrack_app.tracking.extract.price_text import (
+    DIGIT,
+    HIDDEN_WORDS,
+    STRUCK_TAGS,
+    is_hidden,
+    joined_decimals,
+    visible_text,
+)
 
 MAX_CANDIDATES = 120
 UNMARKED_NEAR = 12
 MAX_PRICE_TEXT = 60
 FAR = 1000
 
-# How far up from the title the product's price is looked for.
-REGION_LEVELS = 4
-
 CURRENCY_SIGN = re.compile(
     r"[€$£¥₹₽₴₺₩₪₫฿₱₦₸₾₼₨元円원]|(?<!\w)(?:zł|kč|kr|ft|lei|лв|rs|руб|грн|din|kn|rm|rp|tl|ر\.س|د\.إ)(?!\w)",
     re.IGNORECASE,
 )
 CURRENCY_CODE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
-DIGIT = re.compile(r"\d")
 # A space groups thousands only before three digits and before any decimal mark: "1 299,00"
 # is one amount, "1.333,00 1" (a footnote mark after the price) and "499.00 319.00" are two.
 AMOUNT = re.compile(r"\d+(?:[\s\u00a0\u202f]\d{3}(?!\d))*(?:[.,'’]\d+)*")
-STRUCK_TAGS = frozenset({"del", "s", "strike"})
 # Class and id names are matched as words: attribute_words() splits "wasPrice" and
 # "price--old" into words, so "bold" is not "old" and "record" is not "reco".
 WAS_WORDS = re.compile(
@@ -136,41 +139,55 @@ class Marked:
 
 # Links that may be a buy button: styled as one, or leading to the cart.
 CART_LINK_HINTS = ("cart", "basket", "buy", "checkout", "warenkorb", "panier", "carrito", "carrello")
+CART_LINK_WORDS = re.compile("|".join(CART_LINK_HINTS))
 
 
-def mark(region: Any, *, money_texts: bool) -> Marked:
+# Elements never taken for a price or a stock note, whatever their class.
+NOT_MARKED_TAGS = frozenset(
+    {"script", "style", "option", "select", "meta", "link", "noscript", "svg", "path", "button", "input"}
+)
+BUTTON_TYPES = ("submit", "button", "image")
+
+
+def mark(region: Any, *, money_texts: bool, itemprops: bool = True) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
-    markup (costlier, needed when no structured price tells what to look for)."""
+    markup (costlier, needed when no structured price tells what to look for), and
+    `itemprops` (when the page may have microdata) `itemprop="price"` without a class.
+
+    The walk asks each element for its class only: its tag is looked at only when the
+    class names a price or stock (a tenth of the elements or fewer), and buttons and
+    links come from walks filtered by tag, which run in C."""
     marked = Marked([], [], [], [], [])
+    marked.buttons = [
+        e for e in region.iter("button", "input") if e.tag == "button" or e.get("type") in BUTTON_TYPES
+    ]
+    for link in region.iter("a"):
+        get = link.get
+        if CART_LINK_WORDS.search(f"{get('class') or ''} {get('id') or ''} {get('href') or ''}".lower()):
+            marked.cart_links.append(link)
     # Listed first: a proxy freed while its ancestors have none climbs the whole ancestry
     # in lxml, which on a page nested thousands deep costs more than the walk itself.
     for element in list(region.iter(lxml.etree.Element)):
-        tag = element.tag
-        if tag == "button":
-            marked.buttons.append(element)
-            continue
-        if tag == "input":
-            if element.get("type") in ("submit", "button", "image"):
-                marked.buttons.append(element)
-            continue
-        if tag in ("script", "style", "option", "select", "meta", "link", "noscript", "svg", "path"):
-            continue
         names = element.get("class")
         if names:
             # "rice"/"tock"/"vailab" match price/Price, stock/Stock, availab*/Availab*.
-            if "rice" in names:
-                marked.prices.append(element)
-            if "tock" in names or "vailab" in names:
-                marked.stock_notes.append(element)
-        elif element.get("itemprop") == "price":
+            is_price = "rice" in names
+            is_stock = "tock" in names or "vailab" in names
+            if (is_price or is_stock) and element.tag not in NOT_MARKED_TAGS:
+                if is_price:
+                    marked.prices.append(element)
+                if is_stock:
+                    marked.stock_notes.append(element)
+        elif itemprops and element.get("itemprop") == "price" and element.tag not in NOT_MARKED_TAGS:
             marked.prices.append(element)
-        if tag == "a":
-            link = f"{names or ''} {element.get('id') or ''} {element.get('href') or ''}".lower()
-            if any(hint in link for hint in CART_LINK_HINTS):
-                marked.cart_links.append(element)
         if money_texts:
             text = element.text
-            if text and len(text) < MAX_PRICE_TEXT and looks_like_money(text):
+            if (
+                text
+                and len(text) < MAX_PRICE_TEXT
+                and looks_like_money(text)
+                and element.tag not in NOT_MARKED_TAGS
+            ):
                 marked.money_texts.append(element)
     return marked
 
@@ -212,84 +229,6 @@ def words_of(raw: str) -> str:
     # the same class names on every page.
     words = NON_LETTERS.sub(" ", CAMEL_CASE.sub(r"\1 \2", raw).lower())
     return f" {words} "
-
-
-# A price laid out in blocks ("319", ".", "00") reads "319 . 00" once its text is joined.
-SPLIT_DECIMALS = re.compile(r"(\d)(?:\s+([.,])\s*|([.,])\s+)(\d{2})(?!\d)")
-
-
-def joined_decimals(text: str) -> str:
-    return SPLIT_DECIMALS.sub(lambda m: f"{m.group(1)}{m.group(2) or m.group(3)}{m.group(4)}", text)
-
-
-# Class names that hide an element everywhere (not "hidden-xs": that hides it on phones only).
-HIDDEN_WORDS = re.compile(
-    r"\b(?:hidden|hide|invisible|d none|display none|is hidden)\b"
-    r"(?! (?:xs|sm|md|lg|xl|mobile|phone|desktop|tablet|print|small|medium|large)\b)"
-)
-HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-TRAILING_AMOUNT = re.compile(r"\d+(?:[.,'’\s\u00a0\u202f]\d+)*[.,]?$")
-
-
-def is_hidden(element: Any) -> bool:
-    return element.get("hidden") is not None or bool(HIDDEN_STYLE.search(element.get("style") or ""))
-
-
-CARE_TAGS = (*STRUCK_TAGS, "sup")
-# Descendants looked at for hidden parts: price blocks are small, deep pages are not.
-HIDDEN_LOOKS = 40
-
-
-def needs_care(element: Any) -> bool:
-    """Whether the element holds struck, superscript or hidden parts."""
-    # A tag-filtered walk runs in C, however deep the subtree.
-    if any(True for _ in element.iterdescendants(*CARE_TAGS)):
-        return True
-    return any(
-        is_hidden(child)
-        for child, _ in zip(element.iterdescendants(lxml.etree.Element), range(HIDDEN_LOOKS), strict=False)
-    )
-
-
-def visible_text(element: Any) -> str:
-    """Text of a small element as a shopper reads it: without struck-through or hidden
-    parts, and with superscript cents as cents (`99<sup>99</sup>` is 99.99) but not
-    superscript footnote marks (`1.333,00 €<sup>1</sup>`)."""
-    if not needs_care(element):
-        return text_of(element)
-    parts: list[str] = []
-
-    def collect(node: Any) -> None:
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            if isinstance(child.tag, str) and child.tag not in STRUCK_TAGS and not is_hidden(child):
-                if child.tag == "sup":
-                    parts.append(superscript(text_of(child), "".join(parts)))
-                else:
-                    collect(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    collect(element)
-    return " ".join("".join(parts).split())
-
-
-def superscript(raised: str, before: str) -> str:
-    """What a superscript adds to the text before it: cents, a sign, or nothing (a note)."""
-    if not DIGIT.search(raised):
-        return raised
-    amount = TRAILING_AMOUNT.search(before.rstrip())
-    if amount is None or not re.fullmatch(r"\d{2}", raised.strip()):
-        return ""
-    whole = amount.group(0)
-    if whole[-1] in ".,":
-        return raised.strip()
-    if re.search(r"[.,]\d{1,2}$", whole):
-        return ""  # the amount has its cents already: this is a note
-    # A dot between groups of three is a thousands mark, so the cents take a comma.
-    mark = "," if re.search(r"\.\d{3}$", whole) else "."
-    return mark + raised.strip()
 
 
 class Anchors:
@@ -519,42 +458,6 @@ class PriceCandidate:
         return (self.distance - (2 if self.hinted else 0), self.order)
 
 
-# An element whose own text begins the product's name: the title of a page without an h1.
-NAME_TEXTS = lxml.etree.XPath(
-    "(//body//*[not(self::script or self::style or self::title or self::option or self::a"
-    " or self::li or self::meta)][text()[1][string-length(normalize-space(.)) >= 12"
-    " and starts-with($name, normalize-space(.))]])[position() <= 20]"
-)
-NAME_SUFFIX = re.compile(r"\s+[|–—]\s+.*$|\s+-\s+[^-]*$")
-TRAIL_WORDS = re.compile(r"\b(?:breadcrumbs?|crumbs?|nav|menu\w*|header)\b")
-
-
-def title_by_name(tree: Any, product_name: str) -> Any | None:
-    """The first element outside breadcrumbs and menus that shows the product's name."""
-    name = " ".join(product_name.split())
-    for candidate in (name, NAME_SUFFIX.sub("", name)):
-        for element in NAME_TEXTS(tree, name=candidate):
-            trail = [element, *(a for a, _ in zip(element.iterancestors(), range(4), strict=False))]
-            if not any(TRAIL_WORDS.search(attribute_words(e)) or e.tag == "nav" for e in trail):
-                return element
-    return None
-
-
-def find_title(tree: Any, product_name: str | None, *, search_by_name: bool = True) -> Any | None:
-    """The product's title: an h1, else (when asked: it costs a search of the whole page)
-    the element that shows the product's name."""
-    headings = [h for h, _ in zip(tree.iter("h1"), range(10), strict=False) if text_of(h)]
-    if not headings:
-        return title_by_name(tree, product_name) if product_name and search_by_name else None
-    if product_name:
-        wanted = product_name.lower()[:40]
-        for heading in headings:
-            text = text_of(heading).lower()
-            if text and (wanted in text or text[:40] in product_name.lower()):
-                return heading
-    return headings[0]
-
-
 def price_candidates(
     elements: list[Any],
     anchors: Anchors,
@@ -619,18 +522,6 @@ def price_candidates(
     return candidates
 
 
-def title_region(tree: Any, heading: Any | None, levels: int = REGION_LEVELS) -> Any | None:
-    """The block around the title that normally holds the price too."""
-    if heading is None:
-        return None
-    region = None
-    for level, ancestor in enumerate(heading.iterancestors()):
-        if level >= levels or ancestor.tag in ("body", "html"):
-            break
-        region = ancestor
-    return region
-
-
 def find_prices(
     tree: Any,
     marked: Marked,
@@ -641,6 +532,7 @@ def find_prices(
     currency_hint: str | None,
     url: str,
     lang: str | None,
+    itemprops: bool = True,
 ) -> list[PriceCandidate]:
     """Price candidates around the title; the whole body only when asked and needed.
     Price-shaped texts without price markup count only close to the title or buy button."""
@@ -656,40 +548,11 @@ def find_prices(
     candidates = read(marked)
     if whole_page and not any(not c.was for c in candidates):
         body = tree.find("body")
-        candidates = read(mark(body if body is not None else tree, money_texts=True))
+        candidates = read(mark(body if body is not None else tree, money_texts=True, itemprops=itemprops))
     return candidates
-
-
-TITLE_PARTS = re.compile(r"\s[-–—|/:]\s|[()\[\]]")
-
-
-def title_price(
-    heading: Any | None, surroundings: Surroundings, *, currency_hint: str | None, url: str, lang: str | None
-) -> PriceCandidate | None:
-    """A price written into the title line, as classified ads do ("Casio FX-991 - $15"):
-    the first or last part of the title, with a currency written beside it."""
-    if heading is None:
-        return None
-    text = text_of(heading)
-    parts = [p.strip() for p in TITLE_PARTS.split(text) if p and p.strip()]
-    if len(parts) < 2 or len(text) > 300:
-        return None
-    for part in (parts[-1], parts[0]):
-        if len(part) < MAX_PRICE_TEXT and looks_like_money(part):
-            amount, currency = surroundings.money(part, currency_hint, url, lang)
-            if amount and currency:
-                return PriceCandidate(
-                    amount, currency, 0, 0, was=False, hinted=False, text=part, element=heading
-                )
-    return None
 
 
 def best_visible_price(candidates: list[PriceCandidate]) -> PriceCandidate | None:
     current = [c for c in candidates if not c.was]
     pool = current or [c for c in candidates if not c.struck]
     return min(pool, key=lambda c: c.rank) if pool else None
-
-
-def html_lang(tree: lxml.etree._Element) -> str | None:
-    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
-    return lang.strip() if lang else None
