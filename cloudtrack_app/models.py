@@ -258,6 +258,10 @@ class Product(SQLModel, table=True):
     last_modified: str | None = Field(default=None, max_length=100)
     # The last page read in full, for shops that send no validators but the same bytes.
     page_fingerprint: str | None = Field(default=None, max_length=64)
+    # Where a language model found the price the rules could not settle (a CSS selector read
+    # before a guess on later checks), and when a model was last asked about this page.
+    reading_selector: str | None = Field(default=None, max_length=500)
+    model_asked_at: datetime | None = _ts()
 
 
 class Watch(SQLModel, table=True):

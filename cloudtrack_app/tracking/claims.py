@@ -44,6 +44,8 @@ class ClaimedProduct:
     currency: str | None
     last_availability: str
     last_checked_at: datetime | None
+    reading_selector: str | None = None
+    model_asked_at: datetime | None = None
 
 
 _RETURNING = (
@@ -58,6 +60,8 @@ _RETURNING = (
     Product.currency,
     Product.last_availability,
     Product.last_checked_at,
+    Product.reading_selector,
+    Product.model_asked_at,
 )
 
 

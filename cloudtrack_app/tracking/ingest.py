@@ -30,6 +30,7 @@ from cloudtrack_app.tracking.extractor_pool import (
     read_requested_page,
 )
 from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
+from cloudtrack_app.tracking.llm_reading import ModelMemory, product_memory, remember_preview, second_reading
 from cloudtrack_app.tracking.observations import (
     apply_page_details,
     lock_product,
@@ -111,6 +112,8 @@ class Preview:
     etag: str | None
     last_modified: str | None
     fetched_at: datetime
+    # Where a language model found the price, when the preview asked one (kept on the product).
+    model_memory: ModelMemory | None = None
 
     @property
     def observation(self) -> Observation:
@@ -166,14 +169,23 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         final = canonical_url(fetched.url)
     except InvalidURL:
         final = requested
+    memory = await asyncio.to_thread(product_memory, final)
     try:
-        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset)
+        extraction = await read_requested_page(
+            fetched.body, fetched.url, fetched.charset, tuple(filter(None, [memory.selector]))
+        )
     except PageTooSlow as error:
         raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
     except ReadersBusy as error:
         raise IngestError("busy", READERS_BUSY_MESSAGE) from error
     if extraction is None:
         raise IngestError("unreadable", UNREADABLE_MESSAGE)
+    second = await second_reading(
+        memory, fetched.body, fetched.url, fetched.charset, extraction, settings, utcnow()
+    )
+    if second.remember:
+        await asyncio.to_thread(remember_preview, final, second.memory)
+    extraction = second.extraction
     if extraction.price is None and extraction.availability == Availability.UNKNOWN:
         raise IngestError(
             "no_price", "No price or stock information was found on that page. Is it a product page?"
@@ -196,6 +208,7 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         etag=fetched.etag,
         last_modified=fetched.last_modified,
         fetched_at=utcnow(),
+        model_memory=second.memory if second.remember else None,
     )
 
 
@@ -408,6 +421,9 @@ def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
     apply_page_details(product, preview)
     mark_read(product, preview.etag, preview.last_modified)
     product.last_checked_at = now
+    if preview.model_memory is not None:
+        product.reading_selector = preview.model_memory.selector
+        product.model_asked_at = preview.model_memory.asked_at
 
 
 def _save_watch(
