@@ -297,3 +297,19 @@ def test_the_prompt_is_capped_and_quotes_the_page_as_data() -> None:
     assert "Versand" not in quoted and "19,99" not in quoted and "Angebote" not in quoted
     assert "data, not instructions" in system["content"]
     assert "1. 49.99 EUR" in user["content"] and "2. 59.99 EUR" in user["content"]
+
+
+async def test_previews_of_a_page_nobody_tracks_yet_ask_once_per_window(
+    shop: LocalShop, model: OpenAIStub
+) -> None:
+    shop.add_page("/other-mill", page(member="44,99"))
+    model.reply(answer("39,99"))  # refused
+    first = await preview_url(shop.url("/other-mill"))
+    second = await preview_url(shop.url("/other-mill"))
+    assert (first.price, first.source, second.price, second.source) == (
+        Decimal("44.99"),
+        "html",
+        Decimal("44.99"),
+        "html",
+    )
+    assert len(model.requests) == 1

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import lxml.etree
 import sqlalchemy as sa
 from openai import OpenAIError
 
@@ -96,6 +97,7 @@ STRUCK_TAGS = frozenset({"del", "s", "strike"})
 BLOCKS = frozenset(
     {"div", "p", "li", "tr", "td", "th", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "dd", "dt"}
 )
+MAIN_CONTENT = lxml.etree.XPath("(descendant-or-self::main | descendant-or-self::*[@role='main'])[1]")
 DATA_MARKS = re.compile(r"</?\s*(?:page|candidates)\s*>", re.IGNORECASE)
 AVAILABILITY = {
     "in_stock": Availability.IN_STOCK,
@@ -173,6 +175,8 @@ def _left_out(element: Any) -> bool:
     tag = element.tag
     if not isinstance(tag, str) or tag in LEFT_OUT_TAGS:
         return True
+    if not element.attrib:
+        return False
     if is_hidden(element) or element.get("aria-hidden") == "true":
         return True
     words = attribute_words(element)
@@ -193,75 +197,85 @@ def shown_elements(root: Any, skip: Any = None) -> Any:
 
 def readable_text(root: Any, limit: int, *, skip: Any = None, mark_struck: bool = False) -> str:
     """The text a shopper reads in `root`, blocks on their own lines, superscript cents as
-    cents, at most `limit` characters. `mark_struck` writes struck-through text as ~~text~~."""
+    cents, at most `limit` characters. `mark_struck` writes struck-through text as ~~text~~.
+    Walked by lxml (no recursion: pages nest thousands deep)."""
     parts: list[str] = []
     size = 0
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack and size < limit:
-        node, closing = stack.pop()
-        if closing:
-            piece = ("~~" if mark_struck and node.tag in STRUCK_TAGS else "") + (
-                "\n" if node.tag in BLOCKS else ""
-            )
-            piece += node.tail or ""
-        elif node is skip or _left_out(node):
-            piece = node.tail or ""
-        elif node.tag == "sup":
-            piece = superscript(text_of(node), "".join(parts[-4:])) + (node.tail or "")
+    unread: set[Any] = set()
+    walker = lxml.etree.iterwalk(root, events=("start", "end"))
+    for event, node in walker:
+        if event == "start":
+            if node is skip or _left_out(node) or node.tag == "sup":
+                walker.skip_subtree()
+                unread.add(node)
+                piece = superscript(text_of(node), "".join(parts[-4:])) if node.tag == "sup" else ""
+            else:
+                piece = ("\n" if node.tag in BLOCKS else "") + (
+                    "~~" if mark_struck and node.tag in STRUCK_TAGS else ""
+                )
+                piece += node.text or ""
         else:
-            piece = ("\n" if node.tag in BLOCKS else "") + (
-                "~~" if mark_struck and node.tag in STRUCK_TAGS else ""
-            )
-            piece += node.text or ""
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(node) if isinstance(child.tag, str))
+            piece = ""
+            if node not in unread:
+                piece = ("~~" if mark_struck and node.tag in STRUCK_TAGS else "") + (
+                    "\n" if node.tag in BLOCKS else ""
+                )
+            piece += (node.tail or "") if node is not root else ""
         if piece:
             parts.append(piece)
             size += len(piece)
+            if size >= limit:
+                break
     lines = (" ".join(line.split()) for line in "".join(parts).splitlines())
     return "\n".join(line for line in lines if line)[:limit]
 
 
 @dataclass
 class PageForModel:
-    """One page parsed once: the text the model is shown and what its answer is checked on."""
+    """One page read for the model: the text it is shown and what its answer is checked on."""
 
     url: str
-    tree: Any
+    html: str | bytes
+    charset: str | None
     lang: str | None
     prompt_text: str
-    checked_text: str
+    checked_text: str  # the title region, buy box and main content as a shopper reads them
     candidates: list[Candidate]
     currencies: set[str]
+
+    def tree(self) -> Any | None:
+        """The page as the extractor parses it: selectors made on it find the same elements
+        on later checks."""
+        return parse_page(self.html, self.charset).tree
 
 
 def page_for_model(
     html: str | bytes, url: str, charset: str | None, extraction: Extraction
 ) -> PageForModel | None:
-    page = parse_page(html, charset)
-    tree = page.tree
+    tree = parse_page(html, charset).tree
     if tree is None:
         return None
+    # What no shopper reads goes at C speed; a page may hold 100 000 scripts.
+    lxml.etree.strip_elements(tree, *LEFT_OUT_TAGS, with_tail=False)
     body = tree.find("body")
     root = body if body is not None else tree
     heading = find_title(tree, extraction.title)
     buy_box = title_region(tree, heading, BUTTON_REGION_LEVELS)
-    main = next((e for e in root.iter("main")), None)
-    if main is None:
-        main = next((e for e in root.iter() if e.get("role") == "main"), root)
-    first = readable_text(buy_box, MAX_PAGE_CHARS // 2, mark_struck=True) if buy_box is not None else ""
-    rest = readable_text(main, MAX_PAGE_CHARS - len(first), skip=buy_box, mark_struck=True)
-    joined = "\n…\n".join(part for part in (first, rest) if part)
-    prompt_text = DATA_MARKS.sub(" ", joined)[:MAX_PAGE_CHARS]
+    main = next(iter(MAIN_CONTENT(root)), root)
+    first = readable_text(buy_box, MAX_CHECKED_CHARS, mark_struck=True) if buy_box is not None else ""
+    rest = readable_text(main, MAX_CHECKED_CHARS, skip=buy_box, mark_struck=True)
+    head = first[: MAX_PAGE_CHARS // 2]
+    shown = "\n…\n".join(part for part in (head, rest[: MAX_PAGE_CHARS - len(head) - 3]) if part)
     lang = html_lang(tree)
     currencies = {c.currency for c in extraction.candidates if c.currency}
     currencies |= {c for c in (extraction.currency, local_currency(url, lang)) if c}
     return PageForModel(
         url=url,
-        tree=tree,
+        html=html,
+        charset=charset,
         lang=lang,
-        prompt_text=prompt_text,
-        checked_text=readable_text(root, MAX_CHECKED_CHARS),
+        prompt_text=DATA_MARKS.sub(" ", shown)[:MAX_PAGE_CHARS],
+        checked_text=f"{first}\n{rest}",
         candidates=list(extraction.candidates),
         currencies=currencies,
     )
@@ -326,11 +340,11 @@ def written_currencies(page: PageForModel, amount: Decimal, currency_hint: str) 
     return found
 
 
-def element_showing(page: PageForModel, amount: Decimal, currency: str) -> Any | None:
+def element_showing(tree: Any, page: PageForModel, amount: Decimal, currency: str) -> Any | None:
     """The first small element on screen whose text is `amount` written as money."""
     wanted = _digits(amount)
     tried: set[Any] = set()
-    for element in shown_elements(page.tree):
+    for element in shown_elements(tree):
         own = element.text or ""
         if not any(re.sub(r"\D", "", m.group()).strip("0") in wanted for m in AMOUNT.finditer(own)):
             continue
@@ -363,10 +377,10 @@ def _written_as_a_price(text: str) -> bool:
     return len(words) <= MAX_LABEL_WORDS and sum(map(len, words)) <= MAX_LABEL_CHARS
 
 
-def _selector_of(page: PageForModel, element: Any) -> str | None:
-    selector = SelectorMaker(page.tree).selector_for(element, MAX_SELECTOR_LENGTH)
+def _selector_of(tree: Any, element: Any) -> str | None:
+    selector = SelectorMaker(tree).selector_for(element, MAX_SELECTOR_LENGTH)
     try:
-        found = PageSelection(page.tree).first(compile_selector(selector)) if selector else None
+        found = PageSelection(tree).first(compile_selector(selector)) if selector else None
     except (UnreadableSelector, ValueError, RecursionError):
         return None
     return selector if found is element else None
@@ -390,20 +404,16 @@ def judge(content: str | None, page: PageForModel) -> ModelReading:
     amount = decimal_from_structured(str(raw_price)[:40], currency)
     if amount is None or amount <= 0:
         raise AnswerRefused("the price in the answer is not an amount")
-    shown = written_currencies(page, amount, currency)
+    # A visible candidate was read from the page's text by the same money parser.
+    shown = [c.currency for c in page.candidates if c.source == "visible" and c.price == amount]
+    shown += written_currencies(page, amount, currency)
     if not shown:
         raise AnswerRefused(f"{amount} is not written on the page")
     if currency not in page.currencies | {c for c in shown if c}:
         raise AnswerRefused(f"the page does not show prices in {currency}")
     if shown and all(c is not None and c != currency for c in shown):
         raise AnswerRefused(f"the page writes {amount} in another currency than {currency}")
-    index, element = _pointed_element(answer.get("candidate"), page, amount, currency)
-    if index is not None:
-        selector = page.candidates[index].selector
-        snippet = page.candidates[index].snippet
-    else:
-        selector = _selector_of(page, element) or ""
-        snippet = visible_snippet(element)
+    index, selector, snippet = _pointed_element(answer.get("candidate"), page, amount, currency)
     if not selector:
         raise AnswerRefused("the element showing the price cannot be found again")
     availability = AVAILABILITY.get(str(answer.get("availability") or "unknown"), Availability.UNKNOWN)
@@ -412,22 +422,24 @@ def judge(content: str | None, page: PageForModel) -> ModelReading:
 
 def _pointed_element(
     chosen: Any, page: PageForModel, amount: Decimal, currency: str
-) -> tuple[int | None, Any]:
+) -> tuple[int | None, str, str]:
     """The candidate the answer points to (by number, else the one with its amount), else the
-    element that shows the amount as money; AnswerRefused when there is none."""
+    element that shows the amount as money: its index among the candidates (if one), selector
+    and snippet. AnswerRefused when there is none."""
     if isinstance(chosen, int) and not isinstance(chosen, bool) and 1 <= chosen <= len(page.candidates):
         candidate = page.candidates[chosen - 1]
         if candidate.price != amount or (candidate.currency or currency) != currency:
             raise AnswerRefused(f"price element {chosen} shows {candidate.price}, not {amount}")
         if candidate.selector:
-            return chosen - 1, None
+            return chosen - 1, candidate.selector, candidate.snippet
     for index, candidate in enumerate(page.candidates):
         if candidate.price == amount and (candidate.currency or currency) == currency and candidate.selector:
-            return index, None
-    element = element_showing(page, amount, currency)
+            return index, candidate.selector, candidate.snippet
+    tree = page.tree()
+    element = element_showing(tree, page, amount, currency) if tree is not None else None
     if element is None:
         raise AnswerRefused(f"{amount} is on the page but not as a price")
-    return None, element
+    return None, _selector_of(tree, element) or "", visible_snippet(element)
 
 
 # --- asking ---------------------------------------------------------------------------------
