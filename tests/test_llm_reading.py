@@ -313,3 +313,20 @@ async def test_previews_of_a_page_nobody_tracks_yet_ask_once_per_window(
         "html",
     )
     assert len(model.requests) == 1
+
+
+@pytest.mark.parametrize(("said", "taken"), [("in_stock", "in_stock"), ("out_of_stock", "unknown")])
+async def test_the_model_may_say_in_stock_where_the_page_did_not_but_never_out_of_stock(
+    model: OpenAIStub, monkeypatch: pytest.MonkeyPatch, said: str, taken: str
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", model.url)
+    get_settings.cache_clear()
+    html = page().replace('<button type="submit">In den Warenkorb</button>', "")
+    url = "http://127.0.0.1/mill"
+    reading = extract(html, url)
+    assert reading.availability == "unknown"
+    body = {"price": "59,99", "currency": "EUR", "availability": said, "candidate": 2}
+    model.reply(ModelReply(content=json.dumps(body)))
+    second = await second_reading(ModelMemory(), html, url, None, reading, get_settings(), utcnow())
+    assert (second.extraction.price, second.extraction.availability) == (Decimal("59.99"), taken)
+    get_settings.cache_clear()

@@ -487,7 +487,9 @@ async def model_reading(
 def with_model_reading(extraction: Extraction, reading: ModelReading) -> Extraction:
     """The extraction as the model's checked reading says: its price first among the candidates."""
     availability = extraction.availability
-    if availability == Availability.UNKNOWN:
+    if availability == Availability.UNKNOWN and reading.availability == Availability.IN_STOCK:
+        # Only "in stock", which the shopper's rule counts unknown as anyway: a model's "out of
+        # stock" would arm stock watches whose "back in stock" then rests on its word alone.
         availability = reading.availability
     chosen = (
         extraction.candidates[reading.candidate]
@@ -497,7 +499,10 @@ def with_model_reading(extraction: Extraction, reading: ModelReading) -> Extract
         )
     )
     candidates = [chosen, *[c for c in extraction.candidates if c is not chosen]]
-    note = f"a language model read {reading.price} {reading.currency} at {reading.selector}"
+    note = (
+        f"a language model read {reading.price} {reading.currency} at {reading.selector}"
+        f" ({reading.availability})"
+    )
     return replace(
         extraction,
         price=reading.price,
