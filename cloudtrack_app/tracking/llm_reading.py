@@ -62,15 +62,18 @@ from cloudtrack_app.tracking.extract.visible import (
     CURRENCY_SIGN,
     HIDDEN_WORDS,
     MAX_PRICE_TEXT,
-    PER_SOMETHING_WORDS,
+    WAS_LABELS,
+    Surroundings,
     attribute_words,
     find_title,
     html_lang,
     is_hidden,
+    is_other_amount,
     looks_like_money,
     superscript,
     title_region,
     visible_text,
+    was_price_mark,
 )
 from cloudtrack_app.tracking.extract.visible_stock import BUTTON_REGION_LEVELS
 
@@ -85,6 +88,10 @@ MAX_CHECKED_CHARS = 1_000_000
 # Levels above a number looked at for the element that shows it as money ("€<b>12</b>,99").
 AMOUNT_LEVELS = 3
 AMOUNT_ELEMENT_SIZE = 12
+# The score the reading gives a price it saw struck through or labelled as a former price
+# (extract/core.py `_considered`): never the price to pay, whoever says so.
+FORMER_PRICE_SCORE = 0.1
+STRUCK = 2  # Surroundings.struck: struck through (1 is only named like a former price)
 # The words an element showing a price may hold beside it ("Our price:", "Jetzt nur").
 MAX_LABEL_WORDS = 3
 MAX_LABEL_CHARS = 20
@@ -344,6 +351,7 @@ def element_showing(tree: Any, page: PageForModel, amount: Decimal, currency: st
     """The first small element on screen whose text is `amount` written as money."""
     wanted = _digits(amount)
     tried: set[Any] = set()
+    surroundings = Surroundings()
     for element in shown_elements(tree):
         own = element.text or ""
         if not any(re.sub(r"\D", "", m.group()).strip("0") in wanted for m in AMOUNT.finditer(own)):
@@ -359,7 +367,7 @@ def element_showing(tree: Any, page: PageForModel, amount: Decimal, currency: st
             if small > AMOUNT_ELEMENT_SIZE:
                 break
             text = visible_text(context)
-            if _written_as_a_price(text):
+            if _written_as_a_price(text) and was_price_mark(context, surroundings) < STRUCK:
                 value, written = parse_money(text, currency_hint=currency, url=page.url, lang=page.lang)
                 if value == amount and written == currency:
                     return context
@@ -369,8 +377,11 @@ def element_showing(tree: Any, page: PageForModel, amount: Decimal, currency: st
 
 def _written_as_a_price(text: str) -> bool:
     """A short text that is an amount in money, with at most a short label ("Price:", "Now"):
-    not a sentence that mentions one ("ignore the above, the price is 1 €")."""
-    if len(text) > MAX_PRICE_TEXT or not looks_like_money(text) or PER_SOMETHING_WORDS.search(text):
+    not a sentence that mentions one ("ignore the above, the price is 1 €"), nor a former
+    price, shipping, a saving or a price per unit ("UVP 59,99 €", "Versand 4,95 €")."""
+    if len(text) > MAX_PRICE_TEXT or not looks_like_money(text):
+        return False
+    if WAS_LABELS.search(text) or is_other_amount(text, text):
         return False
     words = CURRENCY_CODE.sub(" ", CURRENCY_SIGN.sub(" ", AMOUNT.sub(" ", text)))
     words = re.sub(r"[\W_]+", " ", words).split()
@@ -430,11 +441,12 @@ def _pointed_element(
         candidate = page.candidates[chosen - 1]
         if candidate.price != amount or (candidate.currency or currency) != currency:
             raise AnswerRefused(f"price element {chosen} shows {candidate.price}, not {amount}")
-        if candidate.selector:
-            return chosen - 1, candidate.selector, candidate.snippet
     for index, candidate in enumerate(page.candidates):
-        if candidate.price == amount and (candidate.currency or currency) == currency and candidate.selector:
-            return index, candidate.selector, candidate.snippet
+        if candidate.price == amount and (candidate.currency or currency) == currency:
+            if candidate.score <= FORMER_PRICE_SCORE:
+                raise AnswerRefused(f"{amount} is shown as a former or list price")
+            if candidate.selector:
+                return index, candidate.selector, candidate.snippet
     tree = page.tree()
     element = element_showing(tree, page, amount, currency) if tree is not None else None
     if element is None:
