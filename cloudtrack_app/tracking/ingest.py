@@ -23,14 +23,22 @@ from cloudtrack_app.i18n import format_money, percent_text, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
+from cloudtrack_app.tracking.extract import Extraction
 from cloudtrack_app.tracking.extractor_pool import (
     READERS_BUSY_MESSAGE,
     PageTooSlow,
     ReadersBusy,
     read_requested_page,
 )
-from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
-from cloudtrack_app.tracking.llm_reading import ModelMemory, product_memory, remember_preview, second_reading
+from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, FetchResult, fetch_page
+from cloudtrack_app.tracking.llm_reading import (
+    ModelMemory,
+    SecondReading,
+    needs_help,
+    product_memory,
+    remember_preview,
+    second_reading,
+)
 from cloudtrack_app.tracking.observations import (
     apply_page_details,
     lock_product,
@@ -154,6 +162,18 @@ def _canonical(url: str) -> str:
         raise IngestError("invalid_url", str(error)) from error
 
 
+async def _read(fetched: FetchResult, *selectors: str) -> Extraction:
+    try:
+        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset, selectors)
+    except PageTooSlow as error:
+        raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
+    except ReadersBusy as error:
+        raise IngestError("busy", READERS_BUSY_MESSAGE) from error
+    if extraction is None:
+        raise IngestError("unreadable", UNREADABLE_MESSAGE)
+    return extraction
+
+
 async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
     """Fetch and read a product page, writing nothing; raises `IngestError`.
 
@@ -169,23 +189,19 @@ async def preview_url(url: str, *, settings: Settings | None = None) -> Preview:
         final = canonical_url(fetched.url)
     except InvalidURL:
         final = requested
-    memory = await asyncio.to_thread(product_memory, final)
-    try:
-        extraction = await read_requested_page(
-            fetched.body, fetched.url, fetched.charset, tuple(filter(None, [memory.selector]))
+    extraction = await _read(fetched)
+    second = SecondReading(extraction, ModelMemory())
+    if needs_help(extraction):
+        # Only a page the rules doubt needs what the product remembers of a model's reading.
+        memory = await asyncio.to_thread(product_memory, final)
+        if memory.selector:
+            extraction = await _read(fetched, memory.selector)
+        second = await second_reading(
+            memory, fetched.body, fetched.url, fetched.charset, extraction, settings, utcnow()
         )
-    except PageTooSlow as error:
-        raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
-    except ReadersBusy as error:
-        raise IngestError("busy", READERS_BUSY_MESSAGE) from error
-    if extraction is None:
-        raise IngestError("unreadable", UNREADABLE_MESSAGE)
-    second = await second_reading(
-        memory, fetched.body, fetched.url, fetched.charset, extraction, settings, utcnow()
-    )
-    if second.remember:
-        await asyncio.to_thread(remember_preview, final, second.memory)
-    extraction = second.extraction
+        if second.remember:
+            await asyncio.to_thread(remember_preview, final, second.memory)
+        extraction = second.extraction
     if extraction.price is None and extraction.availability == Availability.UNKNOWN:
         raise IngestError(
             "no_price", "No price or stock information was found on that page. Is it a product page?"
