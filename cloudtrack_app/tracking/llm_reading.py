@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -590,6 +591,7 @@ def save_memory(product_id: int, memory: ModelMemory, lease_owner: str) -> bool:
 
 
 _previews: OrderedDict[str, ModelMemory] = OrderedDict()
+_previews_lock = threading.Lock()  # previews run in several threads at once
 
 
 def product_memory(url: str) -> ModelMemory:
@@ -600,13 +602,15 @@ def product_memory(url: str) -> ModelMemory:
         ).first()
     if row is not None:
         return ModelMemory(row[0], row[1])
-    return _previews.get(url, ModelMemory())
+    with _previews_lock:
+        return _previews.get(url, ModelMemory())
 
 
 def remember_preview(url: str, memory: ModelMemory) -> None:
     """Keep a preview's memory: on its product when tracked, else in this process for a while."""
     if not _write_memory(memory, Product.url == url):
-        _previews[url] = memory
-        _previews.move_to_end(url)
-        while len(_previews) > PREVIEWS_REMEMBERED:
-            _previews.popitem(last=False)
+        with _previews_lock:
+            _previews[url] = memory
+            _previews.move_to_end(url)
+            while len(_previews) > PREVIEWS_REMEMBERED:
+                _previews.popitem(last=False)
