@@ -268,6 +268,10 @@ class Product(SQLModel, table=True):
     held_since: datetime | None = _ts()
     # The last second look: the held reading, why it was held and, once read again, the outcome.
     second_look: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # Where a language model found the price the rules could not settle (a CSS selector read
+    # before a guess on later checks), and when a model was last asked about this page.
+    reading_selector: str | None = Field(default=None, max_length=500)
+    model_asked_at: datetime | None = _ts()
 
 
 class Watch(SQLModel, table=True):

@@ -161,6 +161,10 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(default="", validation_alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     ai_timeout: float = Field(default=10.0, gt=0, validation_alias="AI_TIMEOUT")
+    # The same model reads a page whose price the rules are unsure of (tracking/llm_reading.py),
+    # when an endpoint is set and LLM_READING is on: at most once per product per LLM_READING_HOURS.
+    llm_reading: bool = Field(default=True, validation_alias="LLM_READING")
+    llm_reading_hours: int = Field(default=24, ge=1, validation_alias="LLM_READING_HOURS")
     # Delivery: attempts per channel before giving up, and the backoff between them.
     notify_dispatch_seconds: int = Field(default=5, ge=1, validation_alias="NOTIFY_DISPATCH_SECONDS")
     notify_max_attempts: int = Field(default=8, ge=1, validation_alias="NOTIFY_MAX_ATTEMPTS")
@@ -189,6 +193,11 @@ class Settings(BaseSettings):
         if value < MIN_CHECK_INTERVAL_SECONDS:
             raise ValueError(f"CHECK_INTERVAL must be at least {MIN_CHECK_INTERVAL_SECONDS} seconds")
         return value
+
+    @property
+    def language_model_configured(self) -> bool:
+        """Whether an OpenAI-compatible endpoint is set (a key for OpenAI, or a base URL)."""
+        return bool(self.openai_api_key or self.openai_base_url)
 
     @property
     def effective_smtp_port(self) -> int:

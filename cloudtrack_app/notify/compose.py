@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from openai import AsyncOpenAI, OpenAIError
+from openai import OpenAIError
 
 from cloudtrack_app.i18n import day_text, percent_text
+from cloudtrack_app.language_model import model_client
 from cloudtrack_app.models import AlertKind, Availability, WatchMode
 from cloudtrack_app.notify.facts import AlertFacts
 from cloudtrack_app.notify.wording_check import GeneratedTextRejected, check_wording, fill, placeholders_in
@@ -409,7 +410,7 @@ def model_input(facts: AlertFacts) -> dict[str, Any]:
 
 
 def ai_configured(settings: Settings) -> bool:
-    return bool(settings.openai_api_key or settings.openai_base_url)
+    return settings.language_model_configured
 
 
 def _parse_answer(content: str | None) -> tuple[str, str]:
@@ -450,12 +451,7 @@ async def generate_text(
     facts: AlertFacts, tone: str, max_body_chars: int, settings: Settings
 ) -> tuple[str, str]:
     """Subject and body from the model's checked wording, filled in; raises GeneratedTextRejected."""
-    client = AsyncOpenAI(
-        base_url=settings.openai_base_url or None,
-        api_key=settings.openai_api_key or "not-needed",
-        max_retries=0,
-        timeout=settings.ai_timeout,
-    )
+    client = model_client(settings)
     try:
         async with asyncio.timeout(settings.ai_timeout):
             completion = await client.chat.completions.create(

@@ -33,6 +33,7 @@ from cloudtrack_app.tracking.extractor_pool import (
     request_pool,
 )
 from cloudtrack_app.tracking.fetch import FetchError, FetchResult, fetch_page
+from cloudtrack_app.tracking.llm_reading import ModelMemory, save_memory, second_reading
 from cloudtrack_app.tracking.politeness import ShopGate
 from cloudtrack_app.tracking.rules import Observation
 from cloudtrack_app.tracking.status import problem_of_fetch_error
@@ -224,9 +225,10 @@ class Checker:
                 last_modified=fetched.last_modified or product.last_modified,
                 fingerprint=product.page_fingerprint,
             )
+        memory = ModelMemory(product.reading_selector, product.model_asked_at)
         try:
             extraction = await (extractors or self.extractors).read(
-                fetched.body, fetched.url, fetched.charset, selectors
+                fetched.body, fetched.url, fetched.charset, (*selectors, *filter(None, [memory.selector]))
             )
         except PageTooSlow:
             return PageResult(product, utcnow(), error=TOO_SLOW_MESSAGE)
@@ -234,6 +236,12 @@ class Checker:
             return PageResult(product, utcnow(), error=READERS_BUSY_MESSAGE, transient=True)
         if extraction is None:
             return PageResult(product, utcnow(), error=UNREADABLE_MESSAGE, transient=True)
+        second = await second_reading(
+            memory, fetched.body, fetched.url, fetched.charset, extraction, self.settings, utcnow()
+        )
+        if second.remember:
+            await asyncio.to_thread(save_memory, product.id, second.memory, self.owner)
+        extraction = second.extraction
         observation = Observation(
             extraction.price, extraction.currency, extraction.availability, extraction.was_price
         )

@@ -45,6 +45,8 @@ class ClaimedProduct:
     last_availability: str
     last_checked_at: datetime | None
     last_was_price: Decimal | None
+    reading_selector: str | None = None
+    model_asked_at: datetime | None = None
     # The distinct selectors its active watches picked (`picks`): read on the same page.
     selectors: tuple[str, ...] = ()
 
@@ -62,6 +64,8 @@ _RETURNING = (
     Product.last_availability,
     Product.last_checked_at,
     Product.last_was_price,
+    Product.reading_selector,
+    Product.model_asked_at,
 )
 
 

@@ -24,14 +24,22 @@ from cloudtrack_app.i18n import format_money, percent_text, usable_locale
 from cloudtrack_app.models import Availability, Product, User, Watch, WatchMode, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking.claims import next_check_delay
-from cloudtrack_app.tracking.extract import Candidate, PickedReading
+from cloudtrack_app.tracking.extract import Candidate, Extraction, PickedReading
 from cloudtrack_app.tracking.extractor_pool import (
     READERS_BUSY_MESSAGE,
     PageTooSlow,
     ReadersBusy,
     read_requested_page,
 )
-from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, fetch_page
+from cloudtrack_app.tracking.fetch import FetchError, FetchErrorKind, FetchResult, fetch_page
+from cloudtrack_app.tracking.llm_reading import (
+    ModelMemory,
+    SecondReading,
+    needs_help,
+    product_memory,
+    remember_preview,
+    second_reading,
+)
 from cloudtrack_app.tracking.observations import (
     apply_page_details,
     lock_product,
@@ -120,6 +128,8 @@ class Preview:
     candidates: tuple[Candidate, ...] = ()
     # What the selectors asked for read on the page (None: nothing there).
     picked: Mapping[str, PickedReading | None] = field(default_factory=dict)
+    # Where a language model found the price, when the preview asked one (kept on the product).
+    model_memory: ModelMemory | None = None
 
     @property
     def observation(self) -> Observation:
@@ -160,6 +170,18 @@ def _canonical(url: str) -> str:
         raise IngestError("invalid_url", str(error)) from error
 
 
+async def _read(fetched: FetchResult, selectors: Sequence[str]) -> Extraction:
+    try:
+        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset, selectors)
+    except PageTooSlow as error:
+        raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
+    except ReadersBusy as error:
+        raise IngestError("busy", READERS_BUSY_MESSAGE) from error
+    if extraction is None:
+        raise IngestError("unreadable", UNREADABLE_MESSAGE)
+    return extraction
+
+
 async def preview_url(
     url: str, *, settings: Settings | None = None, selectors: Sequence[str] = ()
 ) -> Preview:
@@ -178,14 +200,19 @@ async def preview_url(
         final = canonical_url(fetched.url)
     except InvalidURL:
         final = requested
-    try:
-        extraction = await read_requested_page(fetched.body, fetched.url, fetched.charset, selectors)
-    except PageTooSlow as error:
-        raise IngestError("too_slow", TOO_SLOW_MESSAGE) from error
-    except ReadersBusy as error:
-        raise IngestError("busy", READERS_BUSY_MESSAGE) from error
-    if extraction is None:
-        raise IngestError("unreadable", UNREADABLE_MESSAGE)
+    extraction = await _read(fetched, selectors)
+    second = SecondReading(extraction, ModelMemory())
+    if needs_help(extraction):
+        # Only a page the rules doubt needs what the product remembers of a model's reading.
+        memory = await asyncio.to_thread(product_memory, final)
+        if memory.selector:
+            extraction = await _read(fetched, (*selectors, memory.selector))
+        second = await second_reading(
+            memory, fetched.body, fetched.url, fetched.charset, extraction, settings, utcnow()
+        )
+        if second.remember:
+            await asyncio.to_thread(remember_preview, final, second.memory)
+        extraction = second.extraction
     if extraction.price is None and extraction.availability == Availability.UNKNOWN:
         raise IngestError(
             "no_price", "No price or stock information was found on that page. Is it a product page?"
@@ -211,6 +238,7 @@ async def preview_url(
         fetched_at=utcnow(),
         candidates=tuple(extraction.candidates),
         picked=dict(extraction.picked),
+        model_memory=second.memory if second.remember else None,
     )
 
 
@@ -423,6 +451,9 @@ def _apply_preview(product: Product, preview: Preview, now: datetime) -> None:
     apply_page_details(product, preview)
     mark_read(product, preview.etag, preview.last_modified, now)
     product.last_checked_at = now
+    if preview.model_memory is not None:
+        product.reading_selector = preview.model_memory.selector
+        product.model_asked_at = preview.model_memory.asked_at
 
 
 def _save_watch(
