@@ -279,7 +279,8 @@ def test_two_replicas_share_sessions_check_once_and_survive_one_being_killed(
         paths = [f"/k/{n}" for n in range(KILLED_CYCLE_PRODUCTS)]
         urls = [slow_shop.add_alias(p, "/page") for p in paths]
         seeded_at = utcnow()
-        ids = seed_products(urls, user.id, price=Decimal("9.99"), target=Decimal("5.00"))
+        # Under a half of the last price would wait for a second look (SECOND_LOOK_SECONDS).
+        ids = seed_products(urls, user.id, price=Decimal("4.99"), target=Decimal("4.00"))
         path_of = dict(zip(ids, paths, strict=True))
 
         def b_in_flight() -> dict[int, datetime]:
