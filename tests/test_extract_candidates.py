@@ -157,6 +157,29 @@ def test_a_repeated_id_is_not_taken_as_a_selector() -> None:
     assert element.text == "15,50 €"
 
 
+@pytest.mark.parametrize(
+    ("price_element", "elsewhere", "by_id"),
+    [
+        ('<span id="now" class="price">', '<label for="now">Price</label><a href="#now">up</a>', True),
+        ('<span id = "now" class="price">', "<script>var now = 1; // now</script>", True),
+        ('<span id="now" class="price">', '<i ID="now">twin</i>', False),
+        ('<span id="now" class="price">', "<i id=now>twin</i>", False),
+        ('<span id="now" class="price">', '<i data-id="now">twin</i>', False),  # counted high: safe
+        ('<span id="now" class="price">', "".join(f"<i>now {n}</i>" for n in range(40)), True),
+        ('<span id="now" class="price">', "".join(f'<i id="now{n}">{n}</i>' for n in range(40)), True),
+    ],
+)
+def test_an_id_is_a_selector_only_when_no_other_element_may_have_it(
+    price_element: str, elsewhere: str, by_id: bool
+) -> None:
+    html = f"<html><body><div><h1>Lamp</h1>{price_element}15,50 €</span></div>{elsewhere}</body></html>"
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
+    assert found.price == Decimal("15.50")
+    assert (found.candidates[0].selector == "#now") is by_id
+    [element] = found_by(found.candidates[0].selector, html)
+    assert element.text == "15,50 €"
+
+
 def test_a_snippet_is_plain_text_without_scripts_or_hidden_controls_and_short() -> None:
     shout = "\u202egnp.exe\u202c zero\u200bwidth\u2066 " + "long words " * 1000
     html = (
