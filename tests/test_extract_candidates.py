@@ -180,6 +180,18 @@ def test_an_id_is_a_selector_only_when_no_other_element_may_have_it(
     assert element.text == "15,50 €"
 
 
+def test_a_price_below_many_repeated_ids_gets_a_selector_that_finds_it_alone() -> None:
+    opened = "".join(f'<div id="d{n}"><i id="d{n}">twin</i>' for n in range(12))
+    html = (
+        f'<html><body><div id="top"><h1>Lamp</h1>{opened}<span class="price">15,50 €</span>'
+        f"{'</div>' * 12}</div></body></html>"
+    )
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
+    assert found.price == Decimal("15.50")
+    [element] = found_by(found.candidates[0].selector, html)
+    assert element.text == "15,50 €"
+
+
 def test_a_snippet_is_plain_text_without_scripts_or_hidden_controls_and_short() -> None:
     shout = "\u202egnp.exe\u202c zero\u200bwidth\u2066 " + "long words " * 1000
     html = (

@@ -72,6 +72,8 @@ ID_PREFIX_BYTES = 64
 ID_PREFIX_FILLER = b" \t\r\n\f\v\"'="
 # An id written more often than this is counted with every other id of the page.
 MAX_ID_PLACES = 16
+# Ids looked up one by one before every id of the page is counted instead.
+MAX_IDS_LOOKED_UP = 8
 IDENT_BYTE = re.compile(rb"[A-Za-z0-9_-]")
 # Elements below an id looked at for a class that names one of them alone.
 SCOPE_ELEMENTS = 1000
@@ -209,19 +211,28 @@ class SelectorMaker:
         return f"#{value}" if count == 1 else None
 
     def _id_count(self, written: bytes) -> int:
-        """How often `written` follows `id=` in the page's bytes (an id is usually written a
-        few times at most: each place is looked at, without counting every id of the page)."""
-        if self._ids is not None:
-            return self._ids[written]
-        places = []
+        """How often `written` follows `id=` in the page's bytes. An id is usually written a
+        few times at most: those places are looked at, without counting every id of the
+        page, unless it is written often or many ids were looked up (each look passes over
+        the page once)."""
+        if self._ids is None and len(self._id_counts) < MAX_IDS_LOOKED_UP:
+            places = self._places(written)
+            if places is not None:
+                return sum(1 for at in places if self._written_as_id(at, len(written)))
+        if self._ids is None:
+            self._ids = Counter(ID_ATTRIBUTES.findall(self.source))
+        return self._ids[written]
+
+    def _places(self, written: bytes) -> list[int] | None:
+        """Where `written` is in the page's bytes; None past MAX_ID_PLACES."""
+        places: list[int] = []
         at = self.source.find(written)
-        while at >= 0 and len(places) <= MAX_ID_PLACES:
+        while at >= 0:
+            if len(places) == MAX_ID_PLACES:
+                return None
             places.append(at)
             at = self.source.find(written, at + 1)
-        if len(places) > MAX_ID_PLACES:
-            self._ids = Counter(ID_ATTRIBUTES.findall(self.source))
-            return self._ids[written]
-        return sum(1 for at in places if self._written_as_id(at, len(written)))
+        return places
 
     def _written_as_id(self, at: int, length: int) -> bool:
         """Whether the bytes at `at` may be an id attribute's whole value (when unsure: yes)."""
