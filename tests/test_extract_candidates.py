@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import pickle
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from cloudtrack_app.tracking.extract import (
     validate_selector,
 )
 from cloudtrack_app.tracking.extract.page import parse_page
-from cloudtrack_app.tracking.extractor_pool import ExtractorPool
+from cloudtrack_app.tracking.extractor_pool import ExtractorPool, read_requested_page, use_request_pool
 from tests.conftest import CORPUS_DIR
 
 CORPORA = [CORPUS_DIR, CORPUS_DIR.parent / "product-pages-2"]
@@ -63,7 +64,7 @@ def json_ld_page(price: str, shown: str, *, extra: str = "") -> str:
 @pytest.mark.parametrize(("path", "url"), corpus_pages())
 def test_every_candidate_on_a_real_page_is_found_again_by_its_selector(path: Path, url: str) -> None:
     raw = gzip.decompress(path.read_bytes())
-    found = extract(raw, url)
+    found = extract(raw, url, candidates=True)
     if found.price is not None:
         assert found.candidates and found.candidates[0].price == found.price
     assert len(found.candidates) <= 8
@@ -79,7 +80,7 @@ def test_every_candidate_on_a_real_page_is_found_again_by_its_selector(path: Pat
 
 def test_structured_data_the_page_shows_is_chosen_with_confidence() -> None:
     html = json_ld_page("49.90", "49,90 €", extra='<span class="price-old"><s>59,90 €</s></span>')
-    found = extract(html, URL)
+    found = extract(html, URL, candidates=True)
     assert found.confidence >= 0.8 > CONFIDENT
     first = found.candidates[0]
     assert (first.price, first.currency, first.source) == (Decimal("49.90"), "EUR", "json-ld")
@@ -90,7 +91,7 @@ def test_structured_data_the_page_shows_is_chosen_with_confidence() -> None:
 
 def test_structured_and_visible_prices_that_disagree_leave_the_reading_unsure() -> None:
     html = json_ld_page("49.90", "64,90 €")
-    found = extract(html, URL)
+    found = extract(html, URL, candidates=True)
     assert found.confidence < CONFIDENT
     assert {c.price for c in found.candidates} >= {Decimal("49.90"), Decimal("64.90")}
 
@@ -102,7 +103,7 @@ def test_was_unit_and_instalment_prices_never_rank_above_the_chosen_one() -> Non
         "<span class='price-unit'>€ 19,99 / kg</span><span class='price'>or 4 x € 5,00 monthly</span>"
         "<button>Add to cart</button></div></body></html>"
     )
-    found = extract(html, "https://shop.example.de/p/beans")
+    found = extract(html, "https://shop.example.de/p/beans", candidates=True)
     assert found.price == Decimal("19.99") and found.candidates[0].price == Decimal("19.99")
     assert Decimal("5.00") not in {c.price for c in found.candidates}
     assert all(c.score <= found.candidates[0].score for c in found.candidates)
@@ -115,7 +116,7 @@ def test_a_microdata_price_is_found_at_its_property_element() -> None:
         '<span itemprop="price" content="15.50">15,50 €</span><meta itemprop="priceCurrency" content="EUR">'
         "</div></div></body></html>"
     )
-    first = extract(html, URL).candidates[0]
+    first = extract(html, URL, candidates=True).candidates[0]
     assert (first.price, first.source) == (Decimal("15.50"), "microdata")
     [element] = found_by(first.selector, html)
     assert element.get("itemprop") == "price"
@@ -127,7 +128,7 @@ def test_an_rdfa_price_is_found_at_its_property_element() -> None:
         '<div property="offers" typeof="Offer"><span property="price" content="15.50">15,50</span>'
         '<span property="priceCurrency" content="EUR">€</span></div></div></body></html>'
     )
-    first = extract(html, URL).candidates[0]
+    first = extract(html, URL, candidates=True).candidates[0]
     assert (first.price, first.source) == (Decimal("15.50"), "rdfa")
     [element] = found_by(first.selector, html)
     assert element.get("property") == "price"
@@ -139,7 +140,7 @@ def test_a_product_meta_price_is_found_at_its_meta_tag() -> None:
         '<meta property="product:price:amount" content="15.50">'
         '<meta property="product:price:currency" content="EUR"></head><body><h1>Lamp</h1></body></html>'
     )
-    first = extract(html, URL).candidates[0]
+    first = extract(html, URL, candidates=True).candidates[0]
     assert (first.price, first.currency, first.source) == (Decimal("15.50"), "EUR", "meta")
     [element] = found_by(first.selector, html)
     assert element.get("property") == "product:price:amount"
@@ -150,7 +151,42 @@ def test_a_repeated_id_is_not_taken_as_a_selector() -> None:
         "<html><body><div id='p'><h1>Lamp</h1></div><div id='p'><span id='x' class='price'>15,50 €</span>"
         "<span id='x'>other</span></div></body></html>"
     )
-    found = extract(html, "https://shop.example.de/lamp")
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
+    assert found.price == Decimal("15.50")
+    [element] = found_by(found.candidates[0].selector, html)
+    assert element.text == "15,50 €"
+
+
+@pytest.mark.parametrize(
+    ("price_element", "elsewhere", "by_id"),
+    [
+        ('<span id="now" class="price">', '<label for="now">Price</label><a href="#now">up</a>', True),
+        ('<span id = "now" class="price">', "<script>var now = 1; // now</script>", True),
+        ('<span id="now" class="price">', '<i ID="now">twin</i>', False),
+        ('<span id="now" class="price">', "<i id=now>twin</i>", False),
+        ('<span id="now" class="price">', '<i data-id="now">twin</i>', False),  # counted high: safe
+        ('<span id="now" class="price">', "".join(f"<i>now {n}</i>" for n in range(40)), True),
+        ('<span id="now" class="price">', "".join(f'<i id="now{n}">{n}</i>' for n in range(40)), True),
+    ],
+)
+def test_an_id_is_a_selector_only_when_no_other_element_may_have_it(
+    price_element: str, elsewhere: str, by_id: bool
+) -> None:
+    html = f"<html><body><div><h1>Lamp</h1>{price_element}15,50 €</span></div>{elsewhere}</body></html>"
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
+    assert found.price == Decimal("15.50")
+    assert (found.candidates[0].selector == "#now") is by_id
+    [element] = found_by(found.candidates[0].selector, html)
+    assert element.text == "15,50 €"
+
+
+def test_a_price_below_many_repeated_ids_gets_a_selector_that_finds_it_alone() -> None:
+    opened = "".join(f'<div id="d{n}"><i id="d{n}">twin</i>' for n in range(12))
+    html = (
+        f'<html><body><div id="top"><h1>Lamp</h1>{opened}<span class="price">15,50 €</span>'
+        f"{'</div>' * 12}</div></body></html>"
+    )
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
     assert found.price == Decimal("15.50")
     [element] = found_by(found.candidates[0].selector, html)
     assert element.text == "15,50 €"
@@ -163,7 +199,7 @@ def test_a_snippet_is_plain_text_without_scripts_or_hidden_controls_and_short() 
         f"<script>alert('stolen cookies')</script>{shout}<span class='price'>€ 15,50</span>"
         "<style>.x{}</style></p></div></body></html>"
     )
-    found = extract(html, "https://shop.example.de/lamp")
+    found = extract(html, "https://shop.example.de/lamp", candidates=True)
     snippet = found.candidates[0].snippet
     assert found.price == Decimal("15.50") and "15,50" in snippet
     assert len(snippet) <= 120
@@ -236,7 +272,7 @@ def test_a_selector_is_read_once_however_many_watches_remember_it() -> None:
 
 
 def test_an_extraction_with_candidates_and_picks_survives_pickling() -> None:
-    found = extract(json_ld_page("49.90", "49,90 €"), URL, selectors=["span.price"])
+    found = extract(json_ld_page("49.90", "49,90 €"), URL, selectors=["span.price"], candidates=True)
     copy = pickle.loads(pickle.dumps(found))
     assert isinstance(copy, Extraction)
     assert copy.candidates == found.candidates and isinstance(copy.candidates[0], Candidate)
@@ -247,7 +283,7 @@ async def test_a_reader_process_reads_remembered_selectors() -> None:
     pool = ExtractorPool(1)
     try:
         found = await pool.read(json_ld_page("49.90", "49,90 €").encode(), URL, None, ["span.price", "#x"])
-        plain = await pool.read(json_ld_page("49.90", "49,90 €").encode(), URL)
+        plain = await pool.read(json_ld_page("49.90", "49,90 €").encode(), URL, candidates=True)
     finally:
         await pool.close()
     assert found is not None and found.picked == {
@@ -255,3 +291,56 @@ async def test_a_reader_process_reads_remembered_selectors() -> None:
         "#x": None,
     }
     assert plain is not None and plain.picked == {} and plain.candidates
+
+
+def test_a_checks_reading_of_a_sure_page_goes_without_candidates_and_is_otherwise_the_same() -> None:
+    html = json_ld_page("49.90", "49,90 €")
+    checked, shown = extract(html, URL), extract(html, URL, candidates=True)
+    assert checked.confidence >= CONFIDENT and checked.candidates == []
+    assert shown.candidates and replace(checked, candidates=shown.candidates) == shown
+
+
+def test_a_checks_reading_of_an_unsure_page_keeps_its_candidates_for_the_language_model() -> None:
+    html = json_ld_page("49.90", "64,90 €")
+    checked = extract(html, URL)
+    assert checked.confidence < CONFIDENT
+    assert checked.candidates == extract(html, URL, candidates=True).candidates != []
+
+
+def test_a_page_without_a_price_keeps_what_it_considered_on_a_check() -> None:
+    html = (
+        "<html><body><div class='product'><h1>Kettle</h1><span class='price'>ab 39,00 €</span>"
+        "<button>Add to cart</button></div></body></html>"
+    )
+    checked = extract(html, "https://shop.example.de/kettle")
+    assert checked.price is None or checked.confidence < CONFIDENT
+    assert checked.candidates == extract(html, "https://shop.example.de/kettle", candidates=True).candidates
+
+
+async def test_a_reader_process_ranks_candidates_when_asked_or_when_unsure() -> None:
+    sure, doubtful = json_ld_page("49.90", "49,90 €").encode(), json_ld_page("49.90", "64,90 €").encode()
+    pool = ExtractorPool(1)
+    try:
+        asked = await pool.read(sure, URL, candidates=True)
+        checked = await pool.read(sure, URL)
+        unsure = await pool.read(doubtful, URL)
+    finally:
+        await pool.close()
+    assert asked is not None and asked.candidates
+    assert checked is not None and checked.candidates == [] and checked.price == asked.price
+    assert unsure is not None and unsure.confidence < CONFIDENT and unsure.candidates
+
+
+async def test_a_page_a_person_asked_for_always_has_its_candidates() -> None:
+    sure = json_ld_page("49.90", "49,90 €").encode()
+    in_thread = await read_requested_page(sure, URL, None)
+    pool = ExtractorPool(1)
+    use_request_pool(pool)
+    try:
+        in_pool = await read_requested_page(sure, URL, None, ["span.price"])
+    finally:
+        use_request_pool(None)
+        await pool.close()
+    assert in_thread is not None and in_thread.confidence >= CONFIDENT and in_thread.candidates
+    assert in_pool is not None and in_pool.candidates == in_thread.candidates
+    assert in_pool.picked == {"span.price": PickedReading(Decimal("49.90"), "EUR")}

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from cloudtrack_app.cli import main
 from cloudtrack_app.settings import PROJECT_ROOT
+from cloudtrack_app.tracking.extract import CONFIDENT
 
 JSON_KEYS = {
     "url",
@@ -135,6 +136,13 @@ def test_json_lists_the_candidates_best_first_and_the_summary_the_top_three(tmp_
     shown = [line for line in out.splitlines() if line.startswith("Candidate:")]
     assert code == 0 and len(shown) == 3
     assert shown[0].split()[1:3] == [data["price"], "EUR"]
+
+
+def test_a_page_read_with_confidence_still_lists_its_candidates(page_file: Path) -> None:
+    code, out, _ = probe(str(page_file), "--url", "https://shop.example.de/p/42", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["confidence"] >= CONFIDENT
+    assert data["candidates"] and data["candidates"][0]["price"] == data["price"] == "1299.95"
 
 
 def test_page_without_price_is_still_read(tmp_path: Path) -> None:

@@ -117,12 +117,13 @@ async def probe_target(target: str, base_url: str | None) -> Probed:
         if fetched.not_modified or not fetched.body:
             raise ProbeError("The shop sent no page.")
         return Probed(
-            fetched.url, await asyncio.to_thread(extract, fetched.body, fetched.url, fetched.charset)
+            fetched.url,
+            await asyncio.to_thread(extract, fetched.body, fetched.url, fetched.charset, candidates=True),
         )
     path = Path(target)
     data = read_file(path)
     url = base_url or path.resolve().as_uri()
-    return Probed(url, await asyncio.to_thread(extract, data, url))
+    return Probed(url, await asyncio.to_thread(extract, data, url, candidates=True))
 
 
 def summary(probed: Probed) -> str:

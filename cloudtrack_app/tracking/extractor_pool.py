@@ -124,6 +124,7 @@ class _Page:
     url: str
     charset: str | None
     selectors: tuple[str, ...]
+    candidates: bool | None
     future: asyncio.Future[Extraction]
 
 
@@ -139,7 +140,7 @@ class _Worker:
 
     def send(self, page: _Page) -> None:
         self.waiting.append(page)
-        self.pages.write(page_header(page.url, page.charset, page.selectors, len(page.body)))
+        self.pages.write(page_header(page.url, page.charset, page.selectors, len(page.body), page.candidates))
         self.pages.write(page.body)  # bytes go straight to the pipe (written now while it has room)
 
     def died(self) -> None:
@@ -191,10 +192,15 @@ class ExtractorPool:
         return self.max_pages is None or self._holding < self.max_pages
 
     async def read(
-        self, body: bytes, url: str, charset: str | None = None, selectors: Sequence[str] = ()
+        self,
+        body: bytes,
+        url: str,
+        charset: str | None = None,
+        selectors: Sequence[str] = (),
+        candidates: bool | None = None,
     ) -> Extraction | None:
-        """What `extract` says about the page (with what `selectors` read there); None when
-        its worker processes keep dying.
+        """What `extract` says about the page (with what `selectors` read there, and
+        `candidates` as `extract` takes it); None when its worker processes keep dying.
 
         Raises `PageTooSlow` and `ReadersBusy` (see the class). Pages travel as the bytes
         they arrived in: text would be encoded for the pipe and decoded again on both sides."""
@@ -203,19 +209,25 @@ class ExtractorPool:
         self._holding += 1
         try:
             if self.processes == 0:
-                return await asyncio.to_thread(extract, body, url, charset, tuple(selectors))
-            return await self._read_in_workers(body, url, charset, tuple(selectors))
+                return await asyncio.to_thread(extract, body, url, charset, tuple(selectors), candidates)
+            return await self._read_in_workers(body, url, charset, tuple(selectors), candidates)
         finally:
             self._holding -= 1
 
     async def _read_in_workers(
-        self, body: bytes, url: str, charset: str | None, selectors: tuple[str, ...] = ()
+        self,
+        body: bytes,
+        url: str,
+        charset: str | None,
+        selectors: tuple[str, ...] = (),
+        candidates: bool | None = None,
     ) -> Extraction | None:
         deaths = 0
         while deaths < EXTRACT_ATTEMPTS:
             if len(self._workers) < self.processes:
                 await self._start()
-            page = _Page(body, url, charset, selectors, asyncio.get_running_loop().create_future())
+            future = asyncio.get_running_loop().create_future()
+            page = _Page(body, url, charset, selectors, candidates, future)
             self._unsent.append(page)
             self.send_waiting_pages()
             try:
@@ -352,11 +364,12 @@ async def request_pool_lifespan() -> AsyncIterator[None]:
 async def read_requested_page(
     body: bytes, url: str, charset: str | None, selectors: Sequence[str] = ()
 ) -> Extraction | None:
-    """Read a page someone asked for: in this process's request pool when it has one (the
-    web app), else in a thread (the command line, where one person waits for one page).
+    """Read a page someone asked for, with its ranked candidates (a person sees them): in
+    this process's request pool when it has one (the web app), else in a thread (the
+    command line, where one person waits for one page).
 
     Raises `PageTooSlow` and `ReadersBusy`; None when the workers keep dying on the page."""
     pool = _request_pool
     if pool is None:
-        return await asyncio.to_thread(extract, body, url, charset, tuple(selectors))
-    return await pool.read(body, url, charset, selectors)
+        return await asyncio.to_thread(extract, body, url, charset, tuple(selectors), candidates=True)
+    return await pool.read(body, url, charset, selectors, candidates=True)

@@ -20,11 +20,16 @@ from cloudtrack_app.tracking.extract import extract
 CPU_LIMIT_SIGNAL = signal.SIGPROF
 
 
-_HEADER = struct.Struct("!IIII")  # the lengths of the URL, the charset, the selectors and the body
+# The lengths of the URL, the charset, the selectors and the body, then `extract`'s `candidates`.
+_HEADER = struct.Struct("!IIIIB")
 _NO_CHARSET = 0xFFFFFFFF
+_CANDIDATES_FLAG: dict[bool | None, int] = {None: 0, False: 1, True: 2}
+_FLAG_CANDIDATES = {flag: value for value, flag in _CANDIDATES_FLAG.items()}
 
 
-def page_header(url: str, charset: str | None, selectors: Sequence[str], body_length: int) -> bytes:
+def page_header(
+    url: str, charset: str | None, selectors: Sequence[str], body_length: int, candidates: bool | None = None
+) -> bytes:
     """What precedes a page's body in the pipe: the body itself follows as it is, unpickled."""
     url_bytes = url.encode("utf-8", "surrogatepass")
     charset_bytes = b"" if charset is None else charset.encode("utf-8", "surrogatepass")
@@ -32,7 +37,9 @@ def page_header(url: str, charset: str | None, selectors: Sequence[str], body_le
     # JSON: a selector may hold any character, a separator would need escaping.
     selector_bytes = json.dumps(list(selectors)).encode("utf-8", "surrogatepass") if selectors else b""
     return (
-        _HEADER.pack(len(url_bytes), charset_length, len(selector_bytes), body_length)
+        _HEADER.pack(
+            len(url_bytes), charset_length, len(selector_bytes), body_length, _CANDIDATES_FLAG[candidates]
+        )
         + url_bytes
         + charset_bytes
         + selector_bytes
@@ -56,8 +63,8 @@ def _read_exactly(pipe: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _next_page(pipe: int) -> tuple[bytes, str, str | None, tuple[str, ...]]:
-    url_length, charset_length, selectors_length, body_length = _HEADER.unpack(
+def _next_page(pipe: int) -> tuple[bytes, str, str | None, tuple[str, ...], bool | None]:
+    url_length, charset_length, selectors_length, body_length, candidates_flag = _HEADER.unpack(
         _read_exactly(pipe, _HEADER.size)
     )
     url = _read_exactly(pipe, url_length).decode("utf-8", "surrogatepass")
@@ -67,7 +74,8 @@ def _next_page(pipe: int) -> tuple[bytes, str, str | None, tuple[str, ...]]:
     selectors: tuple[str, ...] = ()
     if selectors_length:
         selectors = tuple(json.loads(_read_exactly(pipe, selectors_length).decode("utf-8", "surrogatepass")))
-    return _read_exactly(pipe, body_length), url, charset, selectors
+    body = _read_exactly(pipe, body_length)
+    return body, url, charset, selectors, _FLAG_CANDIDATES.get(candidates_flag)
 
 
 def serve_pages(pages: Connection, answers: Connection, cpu_seconds: float | None = None) -> None:
@@ -81,13 +89,13 @@ def serve_pages(pages: Connection, answers: Connection, cpu_seconds: float | Non
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page over its limit leaves no core file
     while True:
         try:
-            body, url, charset, selectors = _next_page(pages.fileno())
+            body, url, charset, selectors, candidates = _next_page(pages.fileno())
         except EOFError:
             return
         if cpu_seconds is not None:
             signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
         try:
-            answer: object = extract(body, url, charset, selectors)
+            answer: object = extract(body, url, charset, selectors, candidates)
         except Exception:  # the checker reports the page as failed; the next pages still get read
             answer = RuntimeError(f"extracting {url} failed in its worker process:\n{traceback.format_exc()}")
         finally:

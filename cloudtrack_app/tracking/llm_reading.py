@@ -35,7 +35,7 @@ from cloudtrack_app.db import get_engine
 from cloudtrack_app.language_model import model_client
 from cloudtrack_app.models import Availability, Product
 from cloudtrack_app.settings import Settings
-from cloudtrack_app.tracking.extract import CONFIDENT, Candidate, Extraction
+from cloudtrack_app.tracking.extract import CONFIDENT, Candidate, Extraction, unsure
 from cloudtrack_app.tracking.extract.candidates import (
     BLOCK_TAGS,
     UNSHOWN_TAGS,
@@ -165,8 +165,8 @@ def enabled(settings: Settings) -> bool:
 
 
 def needs_help(extraction: Extraction) -> bool:
-    """The rules found no price, or none they believe."""
-    return extraction.price is None or extraction.confidence < CONFIDENT
+    """The rules found no price, or none they believe (a check's reading then has candidates)."""
+    return unsure(extraction)
 
 
 def may_ask(memory: ModelMemory, settings: Settings, now: datetime) -> bool:

@@ -64,8 +64,17 @@ SNIPPET_ELEMENTS = 40
 IDENT = re.compile(r"-?[A-Za-z_][A-Za-z0-9_-]*")
 # What XPath's normalize-space() (behind CSS class matching) takes for white space.
 XML_SPACE = re.compile(r"[ \t\r\n]+")
-# `id=` in a page's bytes, and the ASCII id written after it.
-ID_ATTRIBUTES = re.compile(rb"id\s*=\s*[\"']?([A-Za-z0-9_-]+)")
+# `id=` in a page's bytes (as HTML reads attribute names: in any case), and the ASCII id after it.
+ID_ATTRIBUTES = re.compile(rb"id\s*=\s*[\"']?([A-Za-z0-9_-]+)", re.IGNORECASE)
+# … and what precedes one, looked for in the bytes just before it.
+ID_PREFIX = re.compile(rb"id\s*=\s*[\"']?\Z", re.IGNORECASE)
+ID_PREFIX_BYTES = 64
+ID_PREFIX_FILLER = b" \t\r\n\f\v\"'="
+# An id written more often than this is counted with every other id of the page.
+MAX_ID_PLACES = 16
+# Ids looked up one by one before every id of the page is counted instead.
+MAX_IDS_LOOKED_UP = 8
+IDENT_BYTE = re.compile(rb"[A-Za-z0-9_-]")
 # Elements below an id looked at for a class that names one of them alone.
 SCOPE_ELEMENTS = 1000
 CLASSES_BELOW = lxml.etree.XPath("descendant-or-self::*/@class", smart_strings=False)
@@ -180,21 +189,57 @@ class SelectorMaker:
     No walk over the whole tree (one costs as much as a third of the parse): the ids are
     counted in the page's bytes, where a count can only come out too high (`data-id=`,
     other markup) or, for an id that is not ASCII as written, zero. Only a count of
-    exactly one is taken, so the element's own id is the only one."""
+    exactly one is taken, so the element's own id is the only one. Only the places where
+    an id's value is written are looked at: counting every id of the page costs more than
+    the rest of the selectors together."""
 
     def __init__(self, tree: Any, source: bytes) -> None:
         self.tree = tree
         self.source = source
         self._ids: Counter[bytes] | None = None
+        self._id_counts: dict[bytes, int] = {}
         self._scopes: dict[Any, Counter[str] | None] = {}
 
     def unique_id(self, element: Any) -> str | None:
         value = element.get("id")
         if not value or not IDENT.fullmatch(value) or not value.isascii():
             return None
+        written = value.encode("ascii")
+        count = self._id_counts.get(written)
+        if count is None:
+            count = self._id_counts[written] = self._id_count(written)
+        return f"#{value}" if count == 1 else None
+
+    def _id_count(self, written: bytes) -> int:
+        """How often `written` follows `id=` in the page's bytes. An id is usually written a
+        few times at most: those places are looked at, without counting every id of the
+        page, unless it is written often or many ids were looked up (each look passes over
+        the page once)."""
+        if self._ids is None and len(self._id_counts) < MAX_IDS_LOOKED_UP:
+            places = self._places(written)
+            if places is not None:
+                return sum(1 for at in places if self._written_as_id(at, len(written)))
         if self._ids is None:
             self._ids = Counter(ID_ATTRIBUTES.findall(self.source))
-        return f"#{value}" if self._ids[value.encode("ascii")] == 1 else None
+        return self._ids[written]
+
+    def _places(self, written: bytes) -> list[int] | None:
+        """Where `written` is in the page's bytes; None past MAX_ID_PLACES."""
+        places: list[int] = []
+        at = self.source.find(written)
+        while at >= 0:
+            if len(places) == MAX_ID_PLACES:
+                return None
+            places.append(at)
+            at = self.source.find(written, at + 1)
+        return places
+
+    def _written_as_id(self, at: int, length: int) -> bool:
+        """Whether the bytes at `at` may be an id attribute's whole value (when unsure: yes)."""
+        if IDENT_BYTE.match(self.source, at + length):
+            return False
+        before = self.source[max(0, at - ID_PREFIX_BYTES) : at]
+        return ID_PREFIX.search(before) is not None or not before.strip(ID_PREFIX_FILLER)
 
     def unique_class_below(self, element: Any, scope: Any) -> str | None:
         """`tag.class` of the element, for a class no other element below `scope` has."""

@@ -9,7 +9,9 @@ struck through loses to the price the page shows as current. Stock comes from th
 product's offers, checked against its own buy box (see `_decide_availability`).
 
 Every price considered is returned too, ranked, with a selector back to its element
-(`candidates`), and selectors a person picked earlier are read on the same tree (`picked`).
+(`candidates`), when asked for or when the reading is unsure: a routine check of a page read
+with confidence does without them (they cost about a sixth of a parse). Selectors a person
+picked earlier are read on the same tree (`picked`).
 """
 
 from __future__ import annotations
@@ -101,21 +103,32 @@ class Extraction:
 
 
 def extract(
-    html: str | bytes, url: str, charset: str | None = None, selectors: Sequence[str] = ()
+    html: str | bytes,
+    url: str,
+    charset: str | None = None,
+    selectors: Sequence[str] = (),
+    candidates: bool | None = None,
 ) -> Extraction:
     """Read a product page. Never raises: problems end up in `diagnostics`.
 
     `charset` is the one the HTTP response declared, when `html` is the bytes it carried.
     `selectors` (remembered picks) are read on the same parsed page, into `picked`.
+    `candidates`: True for pages a person looks at (preview, picker, probe); None (a check)
+    ranks them only when the reading is `unsure`, where the language model may need them.
     """
     result = Extraction(url=url if isinstance(url, str) else "")
     try:
-        _extract_into(result, html, charset, selectors)
+        _extract_into(result, html, charset, selectors, candidates)
     except Exception as error:
         result.diagnostics.append(f"extraction stopped early: {type(error).__name__}: {error}")
     for selector in selector_texts(selectors):
         result.picked.setdefault(selector, None)
     return result
+
+
+def unsure(extraction: Extraction) -> bool:
+    """The rules found no price, or none they believe."""
+    return extraction.price is None or extraction.confidence < CONFIDENT
 
 
 def _normalise_name(text: str | None) -> str:
@@ -207,7 +220,11 @@ def _structured_choice(offers: list[Offer], visible: list[PriceCandidate]) -> tu
 
 
 def _extract_into(
-    result: Extraction, html: str | bytes, charset: str | None, selectors: Sequence[str]
+    result: Extraction,
+    html: str | bytes,
+    charset: str | None,
+    selectors: Sequence[str],
+    candidates: bool | None,
 ) -> None:
     page = parse_page(html, charset)
     result.diagnostics.extend(page.diagnostics)
@@ -288,8 +305,11 @@ def _extract_into(
         result.currency = hint
     if chosen is not None:
         chosen.currency, chosen.score = result.currency, result.confidence
-    considered = considered_prices(chosen, offers, main, og_offer, visible, meta.get("og:title"), near=NEAR)
-    result.candidates = ranked(considered, SelectorMaker(tree, page.data), MAX_SELECTOR_LENGTH)
+    if candidates or (candidates is None and unsure(result)):
+        considered = considered_prices(
+            chosen, offers, main, og_offer, visible, meta.get("og:title"), near=NEAR
+        )
+        result.candidates = ranked(considered, SelectorMaker(tree, page.data), MAX_SELECTOR_LENGTH)
     picks = selector_texts(selectors)
     if picks:
         urls = [u for u in (url, result.canonical_url) if u]
