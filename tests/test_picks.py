@@ -81,7 +81,7 @@ def new_alerts(seen: int) -> list[tuple[int, str, str | None]]:
 
 def second_candidate(html: str, url: str) -> tuple[str, Decimal, str | None]:
     """What the picker offers as the second price on the page: (selector, amount, currency)."""
-    reading = extract(html, url)
+    reading = extract(html, url, candidates=True)
     candidate = reading.candidates[1]
     return candidate.selector, candidate.price, candidate.currency
 
