@@ -29,6 +29,21 @@ def link_button(label: str, href: str, **props) -> rx.Component:
     return rx.button(rx.link(label, href=href, underline="none"), as_child=True, **props)
 
 
+def toggle_button(
+    *children: rx.Component | rx.Var | str, pressed: rx.Var[bool], variants: tuple[str, str], **props
+) -> rx.Component:
+    """A button that stays pressed while `pressed`: teal in `variants[0]`, else gray in
+    `variants[1]`; screen readers hear whether it is pressed."""
+    return rx.button(
+        *children,
+        aria_pressed=rx.cond(pressed, "true", "false"),
+        variant=rx.cond(pressed, *variants),
+        color_scheme=rx.cond(pressed, "teal", "gray"),
+        type="button",
+        **props,
+    )
+
+
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(
         rx.hstack(

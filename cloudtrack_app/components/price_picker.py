@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from cloudtrack_app.components.layout import toggle_button
 from cloudtrack_app.views.picker import PriceChoice
 
 
@@ -24,7 +25,7 @@ class PickerBindings:
 
 def _choice(choice: PriceChoice, bindings: PickerBindings) -> rx.Component:
     chosen = choice.key == bindings.chosen
-    return rx.button(
+    return toggle_button(
         rx.hstack(
             rx.icon(rx.cond(chosen, "circle-check", "circle"), size=18, flex_shrink="0"),
             rx.vstack(
@@ -45,11 +46,9 @@ def _choice(choice: PriceChoice, bindings: PickerBindings) -> rx.Component:
             spacing="3",
             width="100%",
         ),
+        pressed=chosen,
+        variants=("soft", "outline"),
         on_click=bindings.on_choose(choice.key),
-        variant=rx.cond(chosen, "soft", "outline"),
-        color_scheme=rx.cond(chosen, "teal", "gray"),
-        aria_pressed=rx.cond(chosen, "true", "false"),
-        type="button",
         height="auto",
         width="100%",
         padding="0.75rem",

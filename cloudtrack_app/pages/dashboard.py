@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState
-from cloudtrack_app.components.layout import link_button, loading, page_frame
+from cloudtrack_app.components.layout import link_button, loading, page_frame, toggle_button
 from cloudtrack_app.components.watch_card import watch_card
 from cloudtrack_app.pages.landing import landing
 from cloudtrack_app.states.dashboard import DashboardState
@@ -35,18 +35,16 @@ def empty_state() -> rx.Component:
 
 def filter_button(key: str, label: str) -> rx.Component:
     chosen = DashboardState.filter_by == key
-    return rx.button(
+    return toggle_button(
         label,
         " (",
         DashboardState.counts.get(key, 0),
         ")",
+        pressed=chosen,
+        variants=("solid", "soft"),
         on_click=DashboardState.change_filter(key),
-        aria_pressed=rx.cond(chosen, "true", "false"),
-        variant=rx.cond(chosen, "solid", "soft"),
-        color_scheme=rx.cond(chosen, "teal", "gray"),
         size="2",
         white_space="nowrap",
-        type="button",
     )
 
 

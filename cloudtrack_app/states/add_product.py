@@ -13,24 +13,18 @@ import reflex as rx
 from cloudtrack_app.auth.state import AuthState, login_required
 from cloudtrack_app.notify.preferences import load_watch_defaults
 from cloudtrack_app.settings import get_settings
+from cloudtrack_app.states.picker import PickerFields
 from cloudtrack_app.tracking.ingest import OFFER_ANY_DROP, IngestError, Preview, add_watch, preview_url
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.transfer import bookmarklet_html, shared_link
-from cloudtrack_app.views.picker import (
-    PickerOptions,
-    PickOption,
-    PriceChoice,
-    picker_options,
-    try_selector,
-    with_trial,
-)
+from cloudtrack_app.views.picker import PickerOptions, SelectorTrial, picker_options
 from cloudtrack_app.views.preview import PreviewCard, preview_card, refusal, suggested_target
 from cloudtrack_app.views.viewer import viewer
 
 NO_SHARED_LINK = "What was shared holds no link to a web page. Paste the product's link below."
 
 
-class AddProductState(AuthState):
+class AddProductState(AuthState, PickerFields):
     url: str = ""
     mode: str = "price"
     target: str = ""
@@ -44,13 +38,8 @@ class AddProductState(AuthState):
     error: str = ""
     offer: str = ""
     offer_link: str = ""  # the existing watch's page, when the product is already watched
-    # The price picker: open when the reading is unsure, or on "Not the right price?".
-    picking: bool = False
-    pick_choices: list[PriceChoice] = []
+    # The price picker opens when the reading is unsure, or on "Not the right price?".
     pick_key: str = ""  # the chosen price ("" for the automatic reading)
-    pick_message: str = ""
-    trying_selector: bool = False
-    _pick_options: dict[str, PickOption] = {}
     _preview: Preview | None = None
     _default_mode: str = "price"
 
@@ -162,24 +151,15 @@ class AddProductState(AuthState):
             self.target = self.found.suggested_target
         self.pick_key, self.picking = "", False
 
-    @rx.event(background=True)
-    @login_required
-    async def try_pick_selector(self, form: dict[str, str]) -> None:
-        async with self:
-            user = await self._require_user()
-            if self.trying_selector or self._preview is None:
-                return
-            url, selector = self._preview.url, str(form.get("selector", ""))[:500]
-            self.trying_selector, self.pick_message = True, ""
-        who = await asyncio.to_thread(viewer, user.id)
-        trial = await try_selector(user.id, url, selector, who.locale)
-        async with self:
-            self.trying_selector, self.pick_message = False, trial.message
-            if trial.found:
-                suggested = self._suggested_target()
-                options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
-                self.pick_choices, self._pick_options = options.choices, options.options
-                self._choose(trial.choice.key if trial.choice else "", suggested)
+    async def _selector_page(self) -> tuple[int, str] | None:
+        user = await self._require_user()
+        return None if self._preview is None else (user.id, self._preview.url)
+
+    def _show_trial(self, trial: SelectorTrial) -> None:
+        """A price the typed selector finds is chosen at once."""
+        suggested = self._suggested_target()
+        super()._show_trial(trial)
+        self._choose(trial.choice.key if trial.choice else "", suggested)
 
     @rx.event(background=True)
     @login_required

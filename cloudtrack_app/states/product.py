@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import reflex as rx
 
 from cloudtrack_app.auth.state import AuthState, login_required, refusing
+from cloudtrack_app.states.picker import PickerFields
 from cloudtrack_app.tracking import watches
 from cloudtrack_app.tracking.checker import check_product_now
 from cloudtrack_app.tracking.ingest import IngestError
 from cloudtrack_app.tracking.picks import PickRefused
 from cloudtrack_app.tracking.read_limits import SlowDown, page_read_limiter
 from cloudtrack_app.tracking.watches import WatchNotFound
-from cloudtrack_app.views.picker import (
-    PickerOptions,
-    PickOption,
-    PriceChoice,
-    follow_automatic,
-    follow_pick,
-    fresh_options,
-    try_selector,
-    with_trial,
-)
+from cloudtrack_app.views.picker import follow_automatic, follow_pick, fresh_options
 from cloudtrack_app.views.product import (
     CHART_RANGES,
     AlertLine,
@@ -46,7 +39,7 @@ def _show_not_found(state: ProductState, _error: Exception) -> None:
 watch_required = refusing(WatchNotFound, _show_not_found)
 
 
-class ProductState(AuthState):
+class ProductState(AuthState, PickerFields):
     # `product_id` (a str) is the route argument of `/products/[product_id]`: Reflex adds it
     # to the state when the page is registered.
     detail: ProductDetail | None = None
@@ -71,13 +64,8 @@ class ProductState(AuthState):
     edit_increase: bool = False
     edit_message: str = ""
     edit_error: str = ""
-    # The price picker ("Not the right price?"), filled from a fresh read of the page.
-    picking: bool = False
+    # The price picker ("Not the right price?") is filled from a fresh read of the page.
     picker_reading: bool = False
-    pick_choices: list[PriceChoice] = []
-    pick_message: str = ""
-    trying_selector: bool = False
-    _pick_options: dict[str, PickOption] = {}
 
     @rx.var
     def has_target(self) -> bool:
@@ -104,6 +92,15 @@ class ProductState(AuthState):
         product_id = self._product_id()
         await asyncio.to_thread(owned_watch, user.id, product_id)
         return user.id, product_id
+
+    async def _owned_or_gone(self) -> tuple[int, int] | None:
+        """`_owned()` for background events, which `watch_required` cannot wrap (the lock is
+        taken inside): None, with "not found" shown, when the product is not theirs."""
+        try:
+            return await self._owned()
+        except WatchNotFound:
+            self.not_found = True
+            return None
 
     @rx.event
     @login_required
@@ -139,13 +136,9 @@ class ProductState(AuthState):
         # A background event: the page is fetched and read without the state lock, so the
         # tab stays responsive and shows "Checking…".
         async with self:
-            if self.checking:
+            if self.checking or (owned := await self._owned_or_gone()) is None:
                 return
-            try:
-                user_id, product_id = await self._owned()
-            except WatchNotFound:
-                self.not_found = True
-                return
+            user_id, product_id = owned
             self.checking, self.check_message = True, ""
         message = "CloudTrack could not check the page just now. Try again later."
         try:
@@ -160,31 +153,30 @@ class ProductState(AuthState):
                 self.check_message, self.checking = message, False
                 await self._refresh(user_id, product_id)
 
-    @login_required
-    @watch_required
-    async def _change_watch(self, change: str) -> rx.event.EventSpec | None:
+    async def _on_watch(self, action: Callable[[int, int], object]) -> None:
+        """Run `action(user_id, watch_id)` on the user's watch of this product, then show it again."""
         user_id, product_id = await self._owned()
         assert self.detail is not None
-        action = {
-            "pause": watches.pause_watch,
-            "resume": watches.resume_watch,
-            "rearm": watches.rearm_watch,
-        }
-        await asyncio.to_thread(action[change], user_id, self.detail.watch_id)
+        await asyncio.to_thread(action, user_id, self.detail.watch_id)
         await self._refresh(user_id, product_id)
+
+    @login_required
+    @watch_required
+    async def _change_watch(self, action: Callable[[int, int], object]) -> rx.event.EventSpec | None:
+        await self._on_watch(action)
         return None
 
     @rx.event
     async def pause(self) -> rx.event.EventSpec | None:
-        return await self._change_watch("pause")
+        return await self._change_watch(watches.pause_watch)
 
     @rx.event
     async def resume(self) -> rx.event.EventSpec | None:
-        return await self._change_watch("resume")
+        return await self._change_watch(watches.resume_watch)
 
     @rx.event
     async def rearm(self) -> rx.event.EventSpec | None:
-        return await self._change_watch("rearm")
+        return await self._change_watch(watches.rearm_watch)
 
     @rx.event
     def set_edit_mode(self, value: str) -> None:
@@ -271,13 +263,9 @@ class ProductState(AuthState):
     async def open_picker(self) -> None:
         # The page is read again for prices as they are now: a background event, like check_now.
         async with self:
-            try:
-                user_id, _ = await self._owned()
-            except WatchNotFound:
-                self.not_found = True
+            if (owned := await self._owned_or_gone()) is None or self.picker_reading:
                 return
-            if self.picker_reading:
-                return
+            user_id, _ = owned
             assert self.detail is not None
             url = self.detail.url
             self._close_picker()
@@ -289,26 +277,11 @@ class ProductState(AuthState):
             if fresh.options is not None:
                 self.pick_choices, self._pick_options = fresh.options.choices, fresh.options.options
 
-    @rx.event(background=True)
-    @login_required
-    async def try_pick_selector(self, form: dict[str, str]) -> None:
-        async with self:
-            try:
-                user_id, _ = await self._owned()
-            except WatchNotFound:
-                self.not_found = True
-                return
-            if self.trying_selector or not self.picking:
-                return
-            assert self.detail is not None
-            url, selector = self.detail.url, str(form.get("selector", ""))[:500]
-            self.trying_selector, self.pick_message = True, ""
-        who = await asyncio.to_thread(viewer, user_id)
-        trial = await try_selector(user_id, url, selector, who.locale)
-        async with self:
-            self.trying_selector, self.pick_message = False, trial.message
-            options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
-            self.pick_choices, self._pick_options = options.choices, options.options
+    async def _selector_page(self) -> tuple[int, str] | None:
+        if (owned := await self._owned_or_gone()) is None or not self.picking:
+            return None
+        assert self.detail is not None
+        return owned[0], self.detail.url
 
     @rx.event
     @login_required
@@ -333,10 +306,7 @@ class ProductState(AuthState):
     @login_required
     @watch_required
     async def use_automatic(self) -> rx.event.EventSpec | None:
-        user_id, product_id = await self._owned()
-        assert self.detail is not None
-        await asyncio.to_thread(follow_automatic, user_id, self.detail.watch_id)
+        await self._on_watch(follow_automatic)
         self._close_picker()
         self.check_message = "CloudTrack reads the price automatically again."
-        await self._refresh(user_id, product_id)
         return None
