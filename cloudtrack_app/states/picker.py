@@ -30,8 +30,9 @@ class PickerFields(rx.State, mixin=True):
     _pick_options: dict[str, PickOption] = {}
 
     async def _selector_page(self) -> tuple[int, str] | None:
-        """The user's id and the page a typed selector is tried on (None: not now)."""
-        raise NotImplementedError
+        """The user's id and the page a typed selector is tried on (None: not now). A page
+        that names no page to try on has nothing to try a selector against."""
+        return None
 
     def _show_trial(self, trial: SelectorTrial) -> None:
         options = with_trial(PickerOptions(self.pick_choices, self._pick_options), trial)
