@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from cloudtrack_app.db import get_engine
+from cloudtrack_app.long_lived import freeze_startup_objects
 from cloudtrack_app.models import Product, Watch, utcnow
 from cloudtrack_app.settings import Settings, get_settings
 from cloudtrack_app.tracking import claims
@@ -164,6 +165,7 @@ class Checker:
         self.fetch_slots = asyncio.Semaphore(self.settings.fetch_concurrency)
         processes = self.settings.extract_processes if extract_processes is None else extract_processes
         self.extractors = ExtractorPool(processes, cpu_seconds=self.settings.read_cpu_seconds)
+        freeze_startup_objects()
 
     async def close(self) -> None:
         await self.extractors.close()

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
+from cloudtrack_app.long_lived import freeze_startup_objects
 from cloudtrack_app.tracking.extract import extract
 
 # The kernel stops a worker with this signal when a page has used up its CPU time: the
@@ -84,6 +85,7 @@ def serve_pages(pages: Connection, answers: Connection, cpu_seconds: float | Non
     With `cpu_seconds`, each page may use that much CPU; the kernel ends the process at
     the limit (by `CPU_LIMIT_SIGNAL`), and the pool starts another one.
     """
+    freeze_startup_objects()
     if cpu_seconds is not None:
         signal.signal(CPU_LIMIT_SIGNAL, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page over its limit leaves no core file
