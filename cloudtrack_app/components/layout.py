@@ -1,4 +1,4 @@
-"""The frame every page sits in: navigation bar, content width, colour mode."""
+"""The frame every page sits in (navigation bar, content width, colour mode) and the form pieces pages share."""
 
 from __future__ import annotations
 
@@ -151,4 +151,41 @@ def labelled_input(label: str, name: str, **props) -> rx.Component:
         rx.input(id=field_id, name=name, width="100%", size="3", **props),
         spacing="1",
         width="100%",
+    )
+
+
+def section_card(title: str, description: str, *children: rx.Component) -> rx.Component:
+    """A settings section: a titled card with a line saying what it is for."""
+    return rx.card(
+        rx.vstack(
+            rx.heading(title, size="5", as_="h2"),
+            rx.text(description, color=rx.color("gray", 11), size="2"),
+            *children,
+            spacing="3",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+    )
+
+
+def success_notice(message: rx.Var[str]) -> rx.Component:
+    """A green "done" line, shown only while `message` is not empty."""
+    return rx.cond(message != "", rx.callout(message, icon="check", color_scheme="green", role="status"))
+
+
+def switch_row(
+    label: str,
+    checked: rx.Var[bool],
+    on_change: rx.EventHandler,
+    switch_id: str,
+    disabled: rx.Var[bool] | bool = False,
+) -> rx.Component:
+    # Named because Reflex 0.11 leaves id-only controls out of form data (0.10.1 warns at each
+    # start). The save handler reads the state var the switch sets, not the form's "on".
+    return rx.hstack(
+        rx.switch(checked=checked, on_change=on_change, id=switch_id, name=switch_id, disabled=disabled),
+        rx.el.label(label, html_for=switch_id),
+        align="center",
+        spacing="2",
     )
