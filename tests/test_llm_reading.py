@@ -27,13 +27,8 @@ from cloudtrack_app.tracking.checker import Checker
 from cloudtrack_app.tracking.extract import CONFIDENT, Extraction, extract
 from cloudtrack_app.tracking.fetch import close_clients
 from cloudtrack_app.tracking.ingest import add_watch, preview_url
-from cloudtrack_app.tracking.llm_reading import (
-    MAX_PAGE_CHARS,
-    ModelMemory,
-    build_prompt,
-    page_for_model,
-    second_reading,
-)
+from cloudtrack_app.tracking.llm_page import MAX_PAGE_CHARS, build_prompt, page_for_model
+from cloudtrack_app.tracking.llm_reading import ModelMemory, second_reading
 from tests.engine_fixtures import (
     EDUSCHO_SHELF,
     local_shop_settings,
