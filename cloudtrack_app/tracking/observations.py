@@ -125,9 +125,12 @@ def lock_product(session: Session, product_id: int, owner: str | None = None) ->
     Every writer of watch rule memory does this first, so read-modify-write on a watch
     never races with a check of the same product. With `owner`, only if it holds the lease.
     """
+    # On the connection, not as an ORM statement: that would also match the statement against
+    # every object the session holds, and this one changes no column.
+    connection = session.connection()
     if owner is None:
-        return session.execute(_LOCK, {"l_id": product_id}).rowcount == 1
-    return session.execute(_LOCK_LEASED, {"l_id": product_id, "l_owner": owner}).rowcount == 1
+        return connection.execute(_LOCK, {"l_id": product_id}).rowcount == 1
+    return connection.execute(_LOCK_LEASED, {"l_id": product_id, "l_owner": owner}).rowcount == 1
 
 
 # Built once (a check locks every product it records): building a statement costs more than running it.
