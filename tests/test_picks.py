@@ -24,12 +24,16 @@ from cloudtrack_app.api.app import _product as api_product
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import PickPoint, Product, utcnow
+from cloudtrack_app.settings import get_settings
+from cloudtrack_app.tracking import claims
+from cloudtrack_app.tracking.check_results import CheckStatus, PageResult, save_results
 from cloudtrack_app.tracking.checker import Checker, CycleReport
 from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.history import price_history, product_stats
 from cloudtrack_app.tracking.ingest import IngestError, add_watch
 from cloudtrack_app.tracking.observations import PRICE_AUTOMATIC, PRICE_PICKED, selector_key
 from cloudtrack_app.tracking.picks import PickRefused, clear_pick, set_pick
+from cloudtrack_app.tracking.rules import Observation
 from cloudtrack_app.tracking.watches import (
     WatchNotFound,
     WatchView,
@@ -300,6 +304,38 @@ async def test_a_picked_series_gets_its_daily_point_when_the_shop_answers_not_mo
     assert report.statuses == {"not_modified": 1}
     assert picked_series(watch.product_id, "span.member-price") == [D("49.90"), D("49.90")]
     assert get_watch(ada, watch.watch_id).price == D("49.90") and len(alert_events()) == 1
+
+
+async def test_a_pick_made_while_the_page_is_checked_gets_its_daily_point(
+    db_url: str, shop: LocalShop
+) -> None:
+    bob = make_user("bob@example.com")
+    watch = await add_watch(bob, shop.url("/kettle"), "price", None, any_drop=True)
+    with session_scope() as session:
+        session.execute(
+            sa.update(Product)
+            .values(last_checked_at=utcnow() - timedelta(days=1))
+            .where(Product.id == watch.product_id)
+        )
+    make_due()
+    (claimed,) = claims.claim_due("tester", limit=5, lease_seconds=60)
+    assert claimed.selectors == ()
+    # Picked after the claim, before the result is saved: the claim cannot know of it.
+    with session_scope() as session:
+        set_pick(
+            session,
+            user_id=bob,
+            watch_id=watch.watch_id,
+            selector="span.member-price",
+            price=D("49.90"),
+            currency="EUR",
+        )
+    # The same price, with a "was" price the product had not shown: recorded, not a change.
+    reading = Observation(claimed.last_price, claimed.currency, claimed.last_availability, D("69.90"))
+    page = PageResult(claimed, utcnow(), observation=reading, fingerprint="another visit")
+    (outcome,) = save_results([page], "tester", get_settings())
+    assert outcome.status == CheckStatus.UNCHANGED
+    assert picked_series(watch.product_id, "span.member-price") == [D("49.90"), D("49.90")]
 
 
 async def test_stock_news_still_reaches_a_watch_whose_pick_went_missing(db_url: str, shop: LocalShop) -> None:

@@ -28,10 +28,16 @@ from cloudtrack_app.models import (
     Product,
     Watch,
 )
-from cloudtrack_app.tracking.deals import deal_in_session
+from cloudtrack_app.tracking.deals import DealCheck, deal_in_session
 from cloudtrack_app.tracking.event_facts import EventFacts
 from cloudtrack_app.tracking.extract import PickedReading
-from cloudtrack_app.tracking.history import HistoryPoint, last_point, needs_point, stats_in_session
+from cloudtrack_app.tracking.history import (
+    HistoryPoint,
+    ProductStats,
+    last_point,
+    needs_point,
+    stats_in_session,
+)
 from cloudtrack_app.tracking.images import storable_image_url
 from cloudtrack_app.tracking.rules import (
     Decision,
@@ -119,10 +125,17 @@ def lock_product(session: Session, product_id: int, owner: str | None = None) ->
     Every writer of watch rule memory does this first, so read-modify-write on a watch
     never races with a check of the same product. With `owner`, only if it holds the lease.
     """
-    query = sa.update(Product).where(Product.id == product_id)
-    if owner is not None:
-        query = query.where(Product.lease_owner == owner)
-    return session.execute(query.values(id=Product.id)).rowcount == 1
+    # On the connection, not as an ORM statement: that would also match the statement against
+    # every object the session holds, and this one changes no column.
+    connection = session.connection()
+    if owner is None:
+        return connection.execute(_LOCK, {"l_id": product_id}).rowcount == 1
+    return connection.execute(_LOCK_LEASED, {"l_id": product_id, "l_owner": owner}).rowcount == 1
+
+
+# Built once (a check locks every product it records): building a statement costs more than running it.
+_LOCK = sa.update(Product).where(Product.id == sa.bindparam("l_id")).values(id=Product.id)
+_LOCK_LEASED = _LOCK.where(Product.lease_owner == sa.bindparam("l_owner"))
 
 
 def apply_page_details(product: Product, details: PageDetails) -> None:
@@ -245,21 +258,47 @@ def record_observation(
         )
     session.add(product)
     alerts = 0
+    picking: Sequence[Watch] = ()
     if not current.same_reading(previous):
-        automatic = _active_watches(session, product, picked=False)
+        watches = _active_watches(session, product, picked=None)
+        automatic = [watch for watch in watches if watch.price_selector is None]
+        picking = [watch for watch in watches if watch.price_selector is not None]
         alerts += evaluate_watches(session, product, automatic, previous, current, now)
+    elif _has_picked_watch(session, product):
+        picking = _active_watches(session, product, picked=True)
     # Picked prices move on their own, and their series need their daily points too.
-    picking = _active_watches(session, product, picked=True)
     alerts += record_picks(session, product, picking, previous, previous_check_at, current, now, picked)
     return alerts
 
 
-def _active_watches(session: Session, product: Product, *, picked: bool) -> Sequence[Watch]:
-    """The product's active watches that follow a picked element (`picked`) or its own reading."""
-    follows = Watch.price_selector.is_not(None) if picked else Watch.price_selector.is_(None)
-    return session.exec(
-        select(Watch).where(Watch.product_id == product.id, Watch.active.is_(True), follows)
-    ).all()
+_ACTIVE_WATCHES = select(Watch).where(Watch.product_id == sa.bindparam("w_product"), Watch.active.is_(True))
+_ACTIVE_WATCHES_PICKED = _ACTIVE_WATCHES.where(Watch.price_selector.is_not(None))
+_ACTIVE_WATCHES_AUTOMATIC = _ACTIVE_WATCHES.where(Watch.price_selector.is_(None))
+# Most products have no pick: asking costs a fraction of loading watches to find none.
+_ANY_PICKED_WATCH = (
+    sa.select(Watch.id)
+    .where(
+        Watch.product_id == sa.bindparam("w_product"),
+        Watch.active.is_(True),
+        Watch.price_selector.is_not(None),
+    )
+    .limit(1)
+)
+
+
+def _active_watches(session: Session, product: Product, *, picked: bool | None) -> Sequence[Watch]:
+    """The product's active watches that follow a picked element (`picked`), its own reading
+    (not `picked`), or either (None)."""
+    query = (
+        _ACTIVE_WATCHES if picked is None else _ACTIVE_WATCHES_PICKED if picked else _ACTIVE_WATCHES_AUTOMATIC
+    )
+    return session.exec(query, params={"w_product": product.id}).all()
+
+
+def _has_picked_watch(session: Session, product: Product) -> bool:
+    """Whether an active watch of the product follows a picked element (a pick may be made
+    while the product is checked, so the claim's selectors cannot say)."""
+    return session.connection().execute(_ANY_PICKED_WATCH, {"w_product": product.id}).first() is not None
 
 
 def _decisions(
@@ -318,9 +357,19 @@ def evaluate_watches(
     if not alerts:
         return 0
     session.flush()  # the facts' statistics include this observation's history point
+    sources = _FactSources(session, product, now)
     rows = [
         _event_row(
-            session, product, watch, alert.kind, alert.reason, alert.crossing, previous, now, target_met=None
+            session,
+            product,
+            watch,
+            alert.kind,
+            alert.reason,
+            alert.crossing,
+            previous,
+            now,
+            target_met=None,
+            sources=sources,
         )
         for watch, alert in alerts
     ]
@@ -458,6 +507,30 @@ def queue_confirmation(
     return _insert_alert_events(session, [row])
 
 
+class _FactSources:
+    """The history an alert's facts quote, read once for all alerts of one observation: the
+    product's watches share its series (or their picked element's) and its deal."""
+
+    def __init__(self, session: Session, product: Product, now: datetime) -> None:
+        self.session = session
+        self.product = product
+        self.now = now
+        self._stats: dict[tuple[str | None, Observation | None], ProductStats] = {}
+        self._deal: tuple[DealCheck | None] | None = None
+
+    def stats(self, series: str | None, seen: Observation | None) -> ProductStats:
+        if (series, seen) not in self._stats:
+            self._stats[series, seen] = stats_in_session(
+                self.session, self.product, self.now, selector_key=series, current=seen
+            )
+        return self._stats[series, seen]
+
+    def deal(self) -> DealCheck | None:
+        if self._deal is None:
+            self._deal = (deal_in_session(self.session, self.product, self.now),)
+        return self._deal[0]
+
+
 def _event_row(
     session: Session,
     product: Product,
@@ -469,21 +542,23 @@ def _event_row(
     now: datetime,
     *,
     target_met: bool | None,
+    sources: _FactSources | None = None,
 ) -> dict[str, Any]:
     assert watch.id is not None
+    sources = sources or _FactSources(session, product, now)
     series = series_of(watch)
     seen = watch_observation(watch, observation_of(product)) if series else None
     facts = EventFacts.of_alert(
         product,
         watch,
-        stats_in_session(session, product, now, selector_key=series, current=seen),
+        sources.stats(series, seen),
         kind=kind,
         reason=reason,
         crossing=crossing,
         previous=previous,
         now=now,
         target_met=target_met,
-        deal=deal_in_session(session, product, now),
+        deal=sources.deal(),
         current=seen,
     )
     return {
@@ -506,12 +581,16 @@ def _insert_alert_events(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert alert events, skipping any whose dedupe key exists; how many were new."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    query = (
-        insert(AlertEvent)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(AlertEvent.id)
-    )
-    return len(session.execute(query).all())  # rowcount is not reliable for this on psycopg
+    session.flush()  # the events' watches and product as this session left them
+    query = _INSERT_EVENTS[session.get_bind().dialect.name == "postgresql"]
+    # One statement built and compiled once, run for all rows (a multi-row VALUES is compiled
+    # anew for every row count); rowcount is not reliable for this on psycopg.
+    return len(session.connection().execute(query, rows).all())
+
+
+_INSERT_EVENTS = {
+    on_postgresql: insert(AlertEvent)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(AlertEvent.id)
+    for on_postgresql, insert in ((True, postgresql.insert), (False, sqlite.insert))
+}
