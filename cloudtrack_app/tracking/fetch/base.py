@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
+import time
 import weakref
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -263,16 +266,141 @@ def guard_for(settings: Settings) -> Guard:
     return Guard(allow_private=settings.allow_private_urls)
 
 
+# A key of OriginPools: (scheme, host, port) as httpcore's URL holds them.
+Origin = tuple[bytes, bytes, int | None]
+# How many shops' pools are kept; a pool holds only its shop's idle connections, so the bound
+# caps open sockets to shops not fetched lately without touching the ones in use.
+MAX_ORIGIN_POOLS = 512
+# How often, at most, the pools are walked for ones whose connections have all expired.
+POOL_SWEEP_SECONDS = 1.0
+
+
+def _pool_is_unused(pool: httpcore.AsyncConnectionPool) -> bool:
+    # httpcore keeps a request in `_requests` from its arrival until its response is closed,
+    # including while it waits for a connection, which the public `connections` cannot show.
+    return not getattr(pool, "_requests", None) and all(
+        connection.is_idle() for connection in pool.connections
+    )
+
+
+def _pool_has_expired(pool: httpcore.AsyncConnectionPool) -> bool:
+    return _pool_is_unused(pool) and all(
+        connection.is_closed() or connection.has_expired() for connection in pool.connections
+    )
+
+
+class OriginPools:
+    """One httpcore connection pool per origin (scheme, host, port), created on first use.
+
+    httpcore 1.0's pool walks all its connections, several times, for every request it
+    places and every response it closes: with one pool for every shop, the CPU per request
+    grows with the number of shops kept alive. A pool per origin walks only its shop's few.
+    The least recently used pools beyond `max_origins` are closed, and pools whose
+    connections have all expired are closed by a sweep at most once per `sweep_seconds`,
+    so that shops checked once a day do not keep sockets and memory between checks. A pool
+    with a request in progress is never closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        network_backend: httpcore.AsyncNetworkBackend,
+        ssl_context: ssl.SSLContext,
+        max_connections: int | None,
+        max_keepalive_connections: int | None,
+        keepalive_expiry: float,
+        max_origins: int = MAX_ORIGIN_POOLS,
+        sweep_seconds: float = POOL_SWEEP_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._network_backend = network_backend
+        self._ssl_context = ssl_context
+        self._max_connections = max_connections
+        self._max_keepalive_connections = max_keepalive_connections
+        self._keepalive_expiry = keepalive_expiry
+        self._max_origins = max_origins
+        self._sweep_seconds = sweep_seconds
+        self._clock = clock
+        self._next_sweep = clock() + sweep_seconds
+        self._pools: OrderedDict[Origin, httpcore.AsyncConnectionPool] = OrderedDict()
+
+    @property
+    def origins(self) -> list[Origin]:
+        """The origins with a pool, least recently used first."""
+        return list(self._pools)
+
+    def pool(self, origin: Origin) -> httpcore.AsyncConnectionPool | None:
+        return self._pools.get(origin)
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        url = request.url
+        origin = (url.scheme, url.host, url.port)
+        closing = self._retire(origin)
+        if closing:
+            await self._close(closing)
+        # No await between taking the pool and handing it the request: once it holds the
+        # request, `_pool_is_unused` keeps the eviction and the sweep away from it.
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl_context,
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_keepalive_connections,
+                keepalive_expiry=self._keepalive_expiry,
+                network_backend=self._network_backend,
+            )
+        else:
+            self._pools.move_to_end(origin)
+        return await pool.handle_async_request(request)
+
+    def _retire(self, origin: Origin) -> list[httpcore.AsyncConnectionPool]:
+        """Take out of the map the pools to close before `origin` is served."""
+        closing: list[httpcore.AsyncConnectionPool] = []
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_seconds
+            for key, pool in list(self._pools.items()):
+                if key != origin and _pool_has_expired(pool):
+                    closing.append(self._pools.pop(key))
+        # Room for `origin` if it is new; busy pools are skipped, so the bound may be passed
+        # by as many origins as there are requests in progress, never by idle ones.
+        excess = len(self._pools) + (origin not in self._pools) - self._max_origins
+        if excess > 0:
+            for key, pool in list(self._pools.items()):
+                if excess <= 0:
+                    break
+                if key != origin and _pool_is_unused(pool):
+                    closing.append(self._pools.pop(key))
+                    excess -= 1
+        return closing
+
+    async def _close(self, pools: list[httpcore.AsyncConnectionPool]) -> None:
+        for pool in pools:
+            await pool.aclose()
+
+    async def aclose(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        await self._close(pools)
+
+    async def __aenter__(self) -> OriginPools:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
 class _PinnedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, guard: Guard, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
-        # httpx cannot be given a network backend, so its pool is rebuilt with the guarded one.
-        self._pool = httpcore.AsyncConnectionPool(
+        # httpx cannot be given a network backend, so its pool is replaced by pools per origin
+        # that all connect through the guarded backend.
+        self._pool = OriginPools(
+            network_backend=PinnedNetworkBackend(guard),
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinnedNetworkBackend(guard),
         )
 
 
@@ -295,15 +423,16 @@ def shared_client(guard: Guard, settings: Settings) -> httpx.AsyncClient:
     """
     loop = asyncio.get_running_loop()
     clients = _clients.setdefault(loop, {})
-    key = (os.getpid(), guard, settings.fetch_concurrency)
+    key = (os.getpid(), guard, settings.fetch_concurrency, settings.per_shop_concurrency)
     client = clients.get(key)
     if client is None or client.is_closed:
-        concurrency = settings.fetch_concurrency
+        # Limits per shop (origin): a shop's pages are never fetched more than
+        # `per_shop_concurrency` at a time, so that many idle connections are all it can
+        # reuse, and a connection closed only to be opened again for the shop's next page
+        # costs more CPU than the exchange itself.
         limits = httpx.Limits(
-            max_connections=max(32, 4 * concurrency),
-            # As many idle connections as open ones: a connection closed only to be opened again
-            # for the next page of the same shop costs more CPU than the exchange itself.
-            max_keepalive_connections=max(32, 4 * concurrency),
+            max_connections=max(32, 4 * settings.fetch_concurrency),
+            max_keepalive_connections=settings.per_shop_concurrency,
             keepalive_expiry=15.0,
         )
         transport = _PinnedTransport(guard, limits)
