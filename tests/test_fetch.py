@@ -10,9 +10,10 @@ import asyncio
 import gzip
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import brotli
+import httpx
 import pytest
 
 from cloudtrack_app.settings import Settings, get_settings
@@ -27,6 +28,7 @@ from cloudtrack_app.tracking.fetch import (
     fetcher_name_for,
     shared_client,
 )
+from cloudtrack_app.tracking.fetch.body import _read_sample, read_capped
 from cloudtrack_app.tracking.fetch.netguard import Guard
 from tests.fetch_servers import PageServer, Received, Reply, closed_port
 
@@ -114,6 +116,29 @@ async def test_a_body_over_the_cap_is_refused(server: PageServer) -> None:
         assert "larger than" in error.message
     small_enough = await fetch_page(server.url("/chunked"), settings=local(fetch_max_bytes=10_000))
     assert small_enough.html == big.decode()
+
+
+class _Pieces(httpx.AsyncByteStream):
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
+async def test_a_body_in_many_pieces_is_read_whole_up_to_the_cap_and_cut_at_it() -> None:
+    pieces = [bytes([65 + index]) * 1000 for index in range(10)]
+    whole = b"".join(pieces)
+
+    def response() -> httpx.Response:
+        return httpx.Response(200, stream=_Pieces(pieces))
+
+    assert await read_capped(response(), len(whole)) == whole
+    with pytest.raises(FetchError) as caught:
+        await read_capped(response(), len(whole) - 1)
+    assert caught.value.kind == FetchErrorKind.TOO_LARGE
+    assert await _read_sample(response(), 2500) == whole[:2500]
 
 
 async def test_a_declared_length_over_the_cap_is_refused_without_reading_the_body(server: PageServer) -> None:

@@ -74,22 +74,26 @@ def _inflaters(content_encoding: str) -> list[_Inflater]:
 async def _read_decoded(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
     """The decoded body, refused (or with `truncate`, cut) once it grows past `limit` bytes."""
     inflaters = _inflaters(response.headers.get("content-encoding", ""))
-    body = bytearray()
+    # Pieces are joined once at the end: growing one buffer copies the page again and again
+    # as it grows (and joining a single piece returns it without a copy).
+    pieces: list[bytes] = []
+    size = 0
     async for raw in response.aiter_raw():
         chunk = raw
         try:
             for inflater in inflaters:
-                chunk = inflater.feed(chunk, limit - len(body))
+                chunk = inflater.feed(chunk, limit - size)
         except (zlib.error, brotli.error) as error:
             raise FetchError(
                 FetchErrorKind.UNREACHABLE, "The shop sent a damaged compressed page.", transient=True
             ) from error
-        body += chunk
-        if len(body) > limit:
+        pieces.append(chunk)
+        size += len(chunk)
+        if size > limit:
             if truncate:
-                return bytes(body[:limit])
+                return b"".join(pieces)[:limit]
             raise too_large(limit)
-    return bytes(body)
+    return b"".join(pieces)
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
