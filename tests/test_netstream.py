@@ -23,7 +23,13 @@ import pytest
 
 from cloudtrack_app.settings import Settings
 from cloudtrack_app.tracking.fetch import fetch_page
-from cloudtrack_app.tracking.fetch.netguard import Guard, IPAddress, PinnedNetworkBackend
+from cloudtrack_app.tracking.fetch.netguard import (
+    _STREAM_BUFFER_LIMIT,
+    AsyncioStream,
+    Guard,
+    IPAddress,
+    PinnedNetworkBackend,
+)
 from tests.fetch_servers import LOOPBACK_ONE, only_127_0_0_1
 
 pytestmark = pytest.mark.usefixtures("close_shared_clients")
@@ -223,3 +229,46 @@ async def test_a_hung_https_shop_is_given_up_on_promptly(
         release.set()
         thread.join(timeout=5)
         listener.close()
+
+
+# --- reads hand over what has arrived ---------------------------------------------------------
+
+
+@pytest.fixture
+async def stream_pair() -> AsyncIterator[tuple[AsyncioStream, asyncio.StreamWriter]]:
+    """An AsyncioStream as the fetcher opens it, and the writer of the shop's end of it."""
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=ours, limit=_STREAM_BUFFER_LIMIT)
+    _, shop = await asyncio.open_connection(sock=theirs)
+    stream = AsyncioStream(reader, writer)
+    yield stream, shop
+    shop.close()
+    await stream.aclose()
+
+
+async def test_a_read_returns_everything_already_buffered_up_to_a_megabyte(
+    stream_pair: tuple[AsyncioStream, asyncio.StreamWriter],
+) -> None:
+    stream, shop = stream_pair
+    shop.write(b"a" * 300_000)
+    await shop.drain()
+    await settle()
+    assert await stream.read(64 * 1024, timeout=1) == b"a" * 300_000
+    shop.write(b"b" * (_STREAM_BUFFER_LIMIT + 500_000))
+    await shop.drain()
+    await settle()
+    assert await stream.read(64 * 1024, timeout=1) == b"b" * _STREAM_BUFFER_LIMIT
+    assert await stream.read(64 * 1024, timeout=1) == b"b" * 500_000
+
+
+async def test_a_read_with_nothing_buffered_waits_for_data_or_times_out(
+    stream_pair: tuple[AsyncioStream, asyncio.StreamWriter],
+) -> None:
+    stream, shop = stream_pair
+    with pytest.raises(httpcore.ReadTimeout):
+        await stream.read(64 * 1024, timeout=0.1)
+    waiting = asyncio.create_task(stream.read(64 * 1024, timeout=5))
+    await settle()
+    assert not waiting.done()
+    shop.write(b"late")
+    assert await waiting == b"late"

@@ -232,9 +232,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._writer = writer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """What has arrived, waiting only while nothing has; often more than `max_bytes`.
+
+        httpcore asks for 64 KB at a time, but a page the transport has already buffered
+        is better handed over whole: every read costs a timer, a coroutine and a parser
+        turn, which for a page of several hundred kilobytes add up to more than the copy.
+        h11 takes any amount of data, and the buffer itself is bounded by the stream limit.
+        """
         try:
             async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
+                return await self._reader.read(max(max_bytes, _STREAM_BUFFER_LIMIT))
         except TimeoutError as error:
             raise httpcore.ReadTimeout(error) from error
         except OSError as error:  # ssl.SSLError and the ConnectionError family included
