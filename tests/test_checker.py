@@ -19,9 +19,9 @@ from cloudtrack_app.models import Product, utcnow
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.tracking import claims
 from cloudtrack_app.tracking.check_results import CheckStatus, PageResult, save_results
-from cloudtrack_app.tracking.checker import Checker, check_product_now
+from cloudtrack_app.tracking.checker import Checker, check_product_now, page_fingerprint
 from cloudtrack_app.tracking.claims import retry_delay
-from cloudtrack_app.tracking.fetch import close_clients
+from cloudtrack_app.tracking.fetch import FetchResult, close_clients
 from cloudtrack_app.tracking.rules import Observation
 from cloudtrack_app.tracking.scheduler import CheckScheduler
 from tests.engine_fixtures import (
@@ -266,3 +266,24 @@ async def test_pages_are_read_in_worker_processes_and_a_killed_worker_loses_no_p
     assert all(len(points(i)) == 1 for i in ids[4:]) and len(alert_events()) == 2
     assert checker.extractors.worker_pids() == []
     assert not {child.pid for child in multiprocessing.active_children()} & set(readers)
+
+
+def _fetched(
+    body: bytes, url: str = "https://shop.test/kettle", charset: str | None = "utf-8"
+) -> FetchResult:
+    return FetchResult(url, 200, False, body, charset, "text/html", None, None)
+
+
+def test_the_page_fingerprint_changes_with_any_byte_and_with_what_is_read() -> None:
+    body = b"<html><body>" + b"Kettle 24.99 " * 20_000 + b"</body></html>"
+    fingerprint = page_fingerprint(_fetched(body), ["span.price"])
+    assert page_fingerprint(_fetched(bytes(body)), ["span.price"]) == fingerprint
+    assert len(fingerprint) == 64  # the stored column's width
+    changed = bytearray(body)
+    changed[len(body) // 2] ^= 1
+    assert page_fingerprint(_fetched(bytes(changed)), ["span.price"]) != fingerprint
+    assert page_fingerprint(_fetched(body + b" "), ["span.price"]) != fingerprint
+    assert page_fingerprint(_fetched(body), ["span.sale"]) != fingerprint
+    assert page_fingerprint(_fetched(body), []) != fingerprint
+    assert page_fingerprint(_fetched(body, url="https://shop.test/toaster"), ["span.price"]) != fingerprint
+    assert page_fingerprint(_fetched(body, charset="latin-1"), ["span.price"]) != fingerprint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -87,13 +88,23 @@ def page_fingerprint(fetched: FetchResult, selectors: Sequence[str] = ()) -> str
     Many shops send no ETag or Last-Modified, yet the same bytes while nothing changes;
     such a page need not be parsed again. A page with a per-visit token never matches
     and is simply read each time.
+
+    The body, hundreds of kilobytes, enters by its length and CRC-32, which takes about 60 %
+    of the CPU of hashing it with SHA-256, on every fetched page. The fingerprint is a change
+    detector that spares a re-read, not a security boundary: the shop writes the page
+    anyway, and a chance collision only skips one reading, the next fetch with any other
+    change reads it. The rest (extractor, selectors, address, charset) is small and keeps
+    SHA-256. Fingerprints stored under the former whole-body SHA-256 never equal these,
+    so the first check after an upgrade reads each page once; the column's 64 characters
+    still fit.
     """
     digest = hashlib.sha256(_extractor_version())  # SHA-256 has CPU instructions: 2-3× BLAKE2 here
     for selector in sorted(selectors):
         digest.update(selector.encode("utf-8", "replace") + b"\0")
     digest.update(fetched.url.encode("utf-8", "replace"))
     digest.update(b"\0" + (fetched.charset or "").encode("ascii", "replace") + b"\0")
-    digest.update(fetched.body)
+    body = fetched.body
+    digest.update(b"%d:%08x" % (len(body), zlib.crc32(body)))
     return digest.hexdigest()
 
 
