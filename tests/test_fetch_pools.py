@@ -17,7 +17,13 @@ import httpcore
 import pytest
 
 from cloudtrack_app.settings import Settings
-from cloudtrack_app.tracking.fetch import DirectFetcher, FetchError, FetchErrorKind, shared_client
+from cloudtrack_app.tracking.fetch import (
+    DirectFetcher,
+    FetchError,
+    FetchErrorKind,
+    ScraperApiFetcher,
+    shared_client,
+)
 from cloudtrack_app.tracking.fetch.base import OriginPools, shared_transport
 from cloudtrack_app.tracking.fetch.netguard import Guard, IPAddress, PinnedNetworkBackend
 from tests.fetch_servers import LOOPBACK_ONE, PageServer, Reply, only_127_0_0_1
@@ -30,8 +36,10 @@ PAGE = b"<!DOCTYPE html><html><head><title>Kettle</title></head><body>24.99</bod
 class Shop:
     """A keep-alive HTTP/1.1 server on 127.0.0.1 that records when a client closes a connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay  # before each answer, so that requests overlap
         self.port = 0
+        self.connections = 0
         self.open_connections = 0
         self.closed = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -51,9 +59,11 @@ class Shop:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.open_connections += 1
+        self.connections += 1
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(self.delay)
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n"
                 writer.write(head % len(PAGE) + PAGE)
                 await writer.drain()
@@ -161,6 +171,33 @@ async def test_shared_client_is_keyed_by_per_shop_concurrency() -> None:
     two = Settings(per_shop_concurrency=2)
     assert shared_client(guard, two) is shared_client(guard, Settings(per_shop_concurrency=2))
     assert shared_client(guard, two) is not shared_client(guard, Settings(per_shop_concurrency=3))
+    # A caller sending many shops' requests to one origin asks for more idle connections.
+    assert shared_client(guard, two, idle_per_origin=16) is not shared_client(guard, two)
+    assert shared_client(guard, two, idle_per_origin=16) is shared_client(guard, two, idle_per_origin=16)
+
+
+async def test_the_scraper_api_keeps_as_many_idle_connections_as_fetches_run() -> None:
+    """All pages go to the service's one origin: with the per-shop number kept idle, most
+    connections would be closed after each page and opened (with TLS) again for the next."""
+    async with Shop(delay=0.1) as service:
+        settings = Settings(
+            scraper_api_url=f"http://127.0.0.1:{service.port}/?url={{url}}",
+            scraper_api_key="k",
+            fetch_concurrency=8,
+            per_shop_concurrency=2,
+            allow_private_urls=True,
+        )
+
+        async def public(host: str, port: int) -> list[IPAddress]:
+            return [ip_address("93.184.216.34")]  # never connected to: the service fetches
+
+        fetcher = ScraperApiFetcher(settings, guard=Guard(resolver=public))
+        pages = [f"https://shop.example/p{i}" for i in range(8)]
+        await asyncio.gather(*(fetcher.fetch(page) for page in pages))
+        await asyncio.sleep(0.05)
+        assert service.connections == service.open_connections == 8
+        await asyncio.gather(*(fetcher.fetch(page) for page in pages))
+        assert service.connections == 8  # all reused, none closed and opened again
 
 
 async def test_a_name_resolving_to_a_private_address_is_still_refused_at_connect(

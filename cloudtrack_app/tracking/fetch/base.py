@@ -416,14 +416,19 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, .
 _transports: weakref.WeakKeyDictionary[httpx.AsyncClient, _PinnedTransport] = weakref.WeakKeyDictionary()
 
 
-def shared_client(guard: Guard, settings: Settings) -> httpx.AsyncClient:
+def shared_client(
+    guard: Guard, settings: Settings, *, idle_per_origin: int | None = None
+) -> httpx.AsyncClient:
     """The client of this process and event loop for `guard`, created on first use.
 
     Keyed by process id as well, so a forked worker never reuses its parent's sockets.
+    `idle_per_origin` (default: the per-shop concurrency) is for callers whose requests to
+    one origin are not held to that, such as every shop's pages through one scraping service.
     """
     loop = asyncio.get_running_loop()
     clients = _clients.setdefault(loop, {})
-    key = (os.getpid(), guard, settings.fetch_concurrency, settings.per_shop_concurrency)
+    idle = idle_per_origin or settings.per_shop_concurrency
+    key = (os.getpid(), guard, settings.fetch_concurrency, idle)
     client = clients.get(key)
     if client is None or client.is_closed:
         # Limits per shop (origin): a shop's pages are never fetched more than
@@ -432,7 +437,7 @@ def shared_client(guard: Guard, settings: Settings) -> httpx.AsyncClient:
         # costs more CPU than the exchange itself.
         limits = httpx.Limits(
             max_connections=max(32, 4 * settings.fetch_concurrency),
-            max_keepalive_connections=settings.per_shop_concurrency,
+            max_keepalive_connections=idle,
             keepalive_expiry=15.0,
         )
         transport = _PinnedTransport(guard, limits)

@@ -63,6 +63,7 @@ BROWSER_ARGS = (
 BROWSER_PAGES_PER_PROCESS = 2
 BROWSER_SETTLE_MS = 3000
 BROWSER_DEAD_PROXY = "http://0.0.0.0:1"
+CHROMIUM_CONNECTIONS_PER_HOST = 6  # its limit for HTTP/1.1
 BROWSER_SKIPPED_RESOURCES = frozenset({"image", "media", "font"})
 _HOP_BY_HOP_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length", "host", "upgrade"}
@@ -277,7 +278,12 @@ class _BrowserRelay:
     async def _relay(
         self, request: Any, *, follow_redirects: bool
     ) -> tuple[int, dict[str, str], bytes, str | None]:
-        client = shared_client(self.guard, self.settings)
+        # Chromium loads a page's parts over several connections per host at once.
+        client = shared_client(
+            self.guard,
+            self.settings,
+            idle_per_origin=max(CHROMIUM_CONNECTIONS_PER_HOST, self.settings.per_shop_concurrency),
+        )
         outgoing = {
             name: value
             for name, value in (await request.all_headers()).items()

@@ -88,7 +88,10 @@ class ScraperApiFetcher:
             raise total_timeout_error(self.settings) from error
 
     async def _exchange(self, url: str) -> FetchResult:
-        client = shared_client(self._service_guard, self.settings)
+        # Every shop's pages go to the one service origin, as many at once as fetches run.
+        client = shared_client(
+            self._service_guard, self.settings, idle_per_origin=self.settings.fetch_concurrency
+        )
         service_host = urlsplit(self.settings.scraper_api_url).hostname or "the scraper API"
         with fetch_errors(f"the scraper API at {service_host}"):
             request = client.build_request(
