@@ -6,9 +6,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import lxml.html
 import pytest
 
 from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.extract.visible import mark
+from cloudtrack_app.tracking.extract.visible_stock import buttons_in
 
 URL = "https://shop.example.de/p/kettle-42"
 
@@ -550,6 +553,22 @@ def test_a_buy_link_counts_even_where_the_page_has_other_buttons() -> None:
       <div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
       <a href="/checkout/cart/add?product=42" class="btn btn-primary">In den Warenkorb</a></div>"""
     assert extract(page(body, lang="de"), URL).availability == "in_stock"
+
+
+def test_a_buy_button_in_a_column_of_its_own_beside_the_title_block_counts() -> None:
+    # The price is looked for four levels above the title, the buy button seven.
+    title_block = "<div><div><div><h1>Kettle 42</h1><span class='price'>€ 45,00</span></div></div></div>"
+    body = f"""<div class="page"><div class="row"><div class="col">{title_block}</div>
+      <div class="col"><button class="add-to-cart" disabled>Sold out</button></div></div></div>"""
+    assert extract(page(body), URL).availability == "out_of_stock"
+
+
+def test_mark_takes_buttons_already_found_instead_of_searching_again() -> None:
+    tree = lxml.html.fromstring("<div><button>Add to cart</button><span class='price'>€ 5</span></div>")
+    wider = lxml.html.fromstring("<div><input type='submit' value='Buy'></div>")
+    given = buttons_in(wider)
+    assert mark(tree, money_texts=False, buttons=given).buttons is given
+    assert [e.tag for e in mark(tree, money_texts=False).buttons] == ["button"]
 
 
 DISABLED_CONTROLS = {
