@@ -10,6 +10,7 @@ import lxml.html
 import pytest
 
 from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.extract.availability import says_out_of_stock, text_availability
 from cloudtrack_app.tracking.extract.visible import mark
 from cloudtrack_app.tracking.extract.visible_stock import buttons_in
 
@@ -425,6 +426,29 @@ def test_stock_in_words_of_many_languages(text: str, availability: str) -> None:
     found = extract(page(body), URL)
     assert found.availability == availability
     assert found.availability_raw
+
+
+@pytest.mark.parametrize(
+    ("text", "sold_out"),
+    [
+        ("Sold out", True),
+        ("  OUT OF\n  STOCK ", True),
+        ("Not in stock", True),
+        ("Ausverkauft", True),
+        ("Épuisé", True),
+        ("Нет в наличии", True),
+        ("品切れ", True),
+        ("Add to cart", False),
+        ("In stock", False),
+        ("Auf Lager", False),
+        ("Soldout deals", False),  # a phrase only as a whole word
+        ("", False),
+    ],
+)
+def test_says_out_of_stock_agrees_with_text_availability(text: str, sold_out: bool) -> None:
+    assert says_out_of_stock(text) is sold_out
+    found = text_availability(text)
+    assert (found is not None and found[1] == "out_of_stock") is sold_out
 
 
 def test_enabled_add_to_cart_button_means_in_stock() -> None:
