@@ -11,6 +11,7 @@ import pytest
 
 from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.extract.availability import says_out_of_stock, text_availability
+from cloudtrack_app.tracking.extract.structured import json_ld_text
 from cloudtrack_app.tracking.extract.visible import mark
 from cloudtrack_app.tracking.extract.visible_stock import buttons_in
 
@@ -794,6 +795,32 @@ def test_the_page_title_element_is_found_without_an_h1() -> None:
 
 
 # --- robustness --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("<!--", "-->"), ("<![CDATA[", "]]>"), ("\n  <!--\n", "\n-->\n "), ("<!--", ""), ("", "]]>")],
+)
+def test_json_ld_wrapped_in_a_comment_or_cdata_is_read(before: str, after: str) -> None:
+    data = json.dumps(product(offer("5.00")))
+    found = extract(page(head=f'<script type="application/ld+json">{before}{data}{after}</script>'), URL)
+    assert (found.price, found.source) == (Decimal("5.00"), "json-ld")
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ('{"a": "<!-- x -->"}', '{"a": "<!-- x -->"}'),  # markers inside the JSON stay
+        ('  [1, "]]>"]  ', '[1, "]]>"]'),
+        ('<!-- {"a": 1} -->', ' {"a": 1} '),
+        ('<![CDATA[{"a": 1}]]>', '{"a": 1}'),
+        ("", ""),
+    ],
+)
+def test_json_ld_text_removes_only_a_wrapper_at_the_ends(text: str, read: str) -> None:
+    script = lxml.html.Element("script")
+    script.text = text
+    assert json_ld_text(script) == read
 
 
 def test_json_ld_with_trailing_commas_and_comments_is_still_read() -> None:
