@@ -6,9 +6,14 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import lxml.html
 import pytest
 
 from cloudtrack_app.tracking.extract import extract
+from cloudtrack_app.tracking.extract.availability import says_out_of_stock, text_availability
+from cloudtrack_app.tracking.extract.structured import json_ld_text
+from cloudtrack_app.tracking.extract.visible import mark
+from cloudtrack_app.tracking.extract.visible_stock import buttons_in
 
 URL = "https://shop.example.de/p/kettle-42"
 
@@ -424,6 +429,29 @@ def test_stock_in_words_of_many_languages(text: str, availability: str) -> None:
     assert found.availability_raw
 
 
+@pytest.mark.parametrize(
+    ("text", "sold_out"),
+    [
+        ("Sold out", True),
+        ("  OUT OF\n  STOCK ", True),
+        ("Not in stock", True),
+        ("Ausverkauft", True),
+        ("Épuisé", True),
+        ("Нет в наличии", True),
+        ("品切れ", True),
+        ("Add to cart", False),
+        ("In stock", False),
+        ("Auf Lager", False),
+        ("Soldout deals", False),  # a phrase only as a whole word
+        ("", False),
+    ],
+)
+def test_says_out_of_stock_agrees_with_text_availability(text: str, sold_out: bool) -> None:
+    assert says_out_of_stock(text) is sold_out
+    found = text_availability(text)
+    assert (found is not None and found[1] == "out_of_stock") is sold_out
+
+
 def test_enabled_add_to_cart_button_means_in_stock() -> None:
     body = "<div><h1>Kettle 42</h1><form><button type='submit'>Add to cart</button></form></div>"
     assert extract(page(body), URL).availability == "in_stock"
@@ -550,6 +578,22 @@ def test_a_buy_link_counts_even_where_the_page_has_other_buttons() -> None:
       <div class="product"><h1>Kettle 42</h1><span class="price">€ 45,00</span>
       <a href="/checkout/cart/add?product=42" class="btn btn-primary">In den Warenkorb</a></div>"""
     assert extract(page(body, lang="de"), URL).availability == "in_stock"
+
+
+def test_a_buy_button_in_a_column_of_its_own_beside_the_title_block_counts() -> None:
+    # The price is looked for four levels above the title, the buy button seven.
+    title_block = "<div><div><div><h1>Kettle 42</h1><span class='price'>€ 45,00</span></div></div></div>"
+    body = f"""<div class="page"><div class="row"><div class="col">{title_block}</div>
+      <div class="col"><button class="add-to-cart" disabled>Sold out</button></div></div></div>"""
+    assert extract(page(body), URL).availability == "out_of_stock"
+
+
+def test_mark_takes_buttons_already_found_instead_of_searching_again() -> None:
+    tree = lxml.html.fromstring("<div><button>Add to cart</button><span class='price'>€ 5</span></div>")
+    wider = lxml.html.fromstring("<div><input type='submit' value='Buy'></div>")
+    given = buttons_in(wider)
+    assert mark(tree, money_texts=False, buttons=given).buttons is given
+    assert [e.tag for e in mark(tree, money_texts=False).buttons] == ["button"]
 
 
 DISABLED_CONTROLS = {
@@ -751,6 +795,32 @@ def test_the_page_title_element_is_found_without_an_h1() -> None:
 
 
 # --- robustness --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("<!--", "-->"), ("<![CDATA[", "]]>"), ("\n  <!--\n", "\n-->\n "), ("<!--", ""), ("", "]]>")],
+)
+def test_json_ld_wrapped_in_a_comment_or_cdata_is_read(before: str, after: str) -> None:
+    data = json.dumps(product(offer("5.00")))
+    found = extract(page(head=f'<script type="application/ld+json">{before}{data}{after}</script>'), URL)
+    assert (found.price, found.source) == (Decimal("5.00"), "json-ld")
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ('{"a": "<!-- x -->"}', '{"a": "<!-- x -->"}'),  # markers inside the JSON stay
+        ('  [1, "]]>"]  ', '[1, "]]>"]'),
+        ('<!-- {"a": 1} -->', ' {"a": 1} '),
+        ('<![CDATA[{"a": 1}]]>', '{"a": 1}'),
+        ("", ""),
+    ],
+)
+def test_json_ld_text_removes_only_a_wrapper_at_the_ends(text: str, read: str) -> None:
+    script = lxml.html.Element("script")
+    script.text = text
+    assert json_ld_text(script) == read
 
 
 def test_json_ld_with_trailing_commas_and_comments_is_still_read() -> None:

@@ -107,5 +107,12 @@ def text_availability(text: str) -> tuple[str, str] | None:
     return None
 
 
+def says_out_of_stock(text: str) -> bool:
+    """Whether a short text says sold out. A buy button's words are asked only this: unlike
+    `text_availability`, it does not go on to look for an in-stock phrase, a second scan that
+    cost about as much again on every button of every page."""
+    return bool(text) and OUT_OF_STOCK_TEXT.find(text) is not None
+
+
 def says_add_to_cart(text: str) -> bool:
     return bool(text) and ADD_TO_CART_TEXT.find(text) is not None

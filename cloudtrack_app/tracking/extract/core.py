@@ -270,14 +270,15 @@ def _extract_into(
     title_anchor = Anchors([heading_element] if heading_element is not None else [])
     region = title_region(tree, heading_element)
     body = tree.find("body")
+    button_region = title_region(tree, heading_element, BUTTON_REGION_LEVELS)
     marked = mark(
         region if region is not None else (body if body is not None else tree),
         money_texts=not has_structured_price,
         itemprops=page.may_have_microdata,
+        buttons=buttons_in(button_region)
+        if button_region is not None and button_region is not region
+        else None,
     )
-    button_region = title_region(tree, heading_element, BUTTON_REGION_LEVELS)
-    if button_region is not None and button_region is not region:
-        marked.buttons = buttons_in(button_region)
     surroundings = Surroundings(heading_element)
     button = find_buy_button(marked, title_anchor, surroundings)
     anchors = Anchors([e for e in (heading_element, button.element if button else None) if e is not None])

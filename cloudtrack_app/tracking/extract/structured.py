@@ -177,9 +177,19 @@ def read_json_ld(
     return documents, unread
 
 
+# An HTML comment or CDATA section some shops wrap a block's JSON in.
+JSON_LD_WRAPPER = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
+WRAPPER_STARTS = ("<!--", "<![CDATA[")
+WRAPPER_ENDS = ("-->", "]]>")
+
+
 def json_ld_text(script: lxml.etree._Element) -> str:
     text = (script.text or "").strip()
-    return re.sub(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$", "", text) if text else ""
+    # The stripped text's ends tell whether it is wrapped at all: most blocks are not, and the
+    # wrapper pattern's end-anchored branch would otherwise be tried at every character.
+    if text.startswith(WRAPPER_STARTS) or text.endswith(WRAPPER_ENDS):
+        return JSON_LD_WRAPPER.sub("", text)
+    return text
 
 
 def read_json_ld_block(script: lxml.etree._Element) -> Any | None:

@@ -149,18 +149,24 @@ NOT_MARKED_TAGS = frozenset(
 BUTTON_TYPES = ("submit", "button", "image")
 
 
-def mark(region: Any, *, money_texts: bool, itemprops: bool = True) -> Marked:
+def mark(
+    region: Any, *, money_texts: bool, itemprops: bool = True, buttons: list[Any] | None = None
+) -> Marked:
     """One walk over `region`; `money_texts` also collects price-shaped texts in any
     markup (costlier, needed when no structured price tells what to look for), and
     `itemprops` (when the page may have microdata) `itemprop="price"` without a class.
+    `buttons`, when the caller has already looked for buy buttons (in a wider region
+    than this one), are taken as they are rather than searched for again.
 
     The walk asks each element for its class only: its tag is looked at only when the
     class names a price or stock (a tenth of the elements or fewer), and buttons and
     links come from walks filtered by tag, which run in C."""
     marked = Marked([], [], [], [], [])
-    marked.buttons = [
-        e for e in region.iter("button", "input") if e.tag == "button" or e.get("type") in BUTTON_TYPES
-    ]
+    if buttons is None:
+        buttons = [
+            e for e in region.iter("button", "input") if e.tag == "button" or e.get("type") in BUTTON_TYPES
+        ]
+    marked.buttons = buttons
     for link in region.iter("a"):
         get = link.get
         if CART_LINK_WORDS.search(f"{get('class') or ''} {get('id') or ''} {get('href') or ''}".lower()):
@@ -548,7 +554,9 @@ def find_prices(
     candidates = read(marked)
     if whole_page and not any(not c.was for c in candidates):
         body = tree.find("body")
-        candidates = read(mark(body if body is not None else tree, money_texts=True, itemprops=itemprops))
+        # Only its prices are read: no buttons to look for.
+        whole = mark(body if body is not None else tree, money_texts=True, itemprops=itemprops, buttons=[])
+        candidates = read(whole)
     return candidates
 
 

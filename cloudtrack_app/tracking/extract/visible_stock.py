@@ -16,6 +16,7 @@ from typing import Any
 from cloudtrack_app.tracking.extract.availability import (
     OUT_OF_STOCK,
     says_add_to_cart,
+    says_out_of_stock,
     text_availability,
 )
 from cloudtrack_app.tracking.extract.page import text_of
@@ -78,8 +79,7 @@ def find_buy_button(marked: Marked, anchors: Anchors, surroundings: Surroundings
         )
         if len(text) > 60:
             continue
-        states = text_availability(text)
-        says_sold_out = bool(states and states[1] == OUT_OF_STOCK)
+        says_sold_out = says_out_of_stock(text)
         buyish = (
             bool(CART_ATTRIBUTE_WORDS.search(attribute_words(element)))
             or bool(CART_ATTRIBUTE_WORDS.search(words_of(element.get("name") or "")))
