@@ -386,3 +386,20 @@ def test_bench_extraction_scores_several_corpora_and_all_of_them_together(tmp_pa
     )
     assert "in-stock pages read as out of stock: 1" in text.stdout
     assert "together: 2 pages" in text.stdout
+
+
+def test_reading_a_saved_page_loads_no_http_client(page_file: Path) -> None:
+    # What keeps `probe FILE` well under half a second: the fetchers and httpx stay unloaded.
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from cloudtrack_app.cli import main\n"
+        f"result = CliRunner().invoke(main, ['probe', {str(page_file)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m == 'httpx' or m.startswith('cloudtrack_app.tracking.fetch')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

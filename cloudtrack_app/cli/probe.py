@@ -77,7 +77,7 @@ def is_url(target: str) -> bool:
 
 
 def read_file(path: Path) -> bytes:
-    from cloudtrack_app.tracking.fetch import looks_like_html
+    from cloudtrack_app.tracking.extract.page import looks_like_html
 
     try:
         data = path.read_bytes()
@@ -153,13 +153,18 @@ def summary(probed: Probed) -> str:
     return "\n".join(lines)
 
 
-async def _probe_one(target: str, base_url: str | None) -> Probed:
-    from cloudtrack_app.tracking.fetch import close_clients
+async def _close_fetch_clients() -> None:
+    # Saved files are read without loading the fetchers; only a fetched URL leaves clients open.
+    fetch = sys.modules.get("cloudtrack_app.tracking.fetch")
+    if fetch is not None:
+        await fetch.close_clients()
 
+
+async def _probe_one(target: str, base_url: str | None) -> Probed:
     try:
         return await probe_target(target, base_url)
     finally:
-        await close_clients()
+        await _close_fetch_clients()
 
 
 def _manifest_entry_target(entry: dict[str, Any], folder: Path) -> tuple[str, str | None]:
@@ -174,8 +179,6 @@ def _manifest_entry_target(entry: dict[str, Any], folder: Path) -> tuple[str, st
 
 
 async def _probe_manifest(lines: list[str], folder: Path) -> list[dict[str, Any]]:
-    from cloudtrack_app.tracking.fetch import close_clients
-
     results: list[dict[str, Any]] = []
     try:
         for number, line in enumerate(lines, start=1):
@@ -197,7 +200,7 @@ async def _probe_manifest(lines: list[str], folder: Path) -> list[dict[str, Any]
             except Exception as error:  # one bad page must not stop the batch
                 results.append(_failed(entry_id, None, f"{type(error).__name__}: {error}"))
     finally:
-        await close_clients()
+        await _close_fetch_clients()
     return results
 
 

@@ -136,6 +136,18 @@ def decode_page(data: bytes, header_charset: str | None = None) -> str:
     return data.decode(encoding, "replace")
 
 
+HTML_SNIFF_BYTES = 2048
+_HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether bytes begin like an HTML page, for bodies sent without an HTML content type and
+    for saved files. It lives with the page parser, not the fetchers, so that reading a saved
+    page (`probe FILE`) loads no HTTP client."""
+    head = body[:HTML_SNIFF_BYTES].lower()
+    return any(signature in head for signature in _HTML_SIGNATURES)
+
+
 def parse_page(html: str | bytes, charset: str | None = None) -> Page:
     """Parse once. Text is re-encoded as UTF-8 so an XML declaration cannot trip lxml.
 

@@ -17,7 +17,6 @@ from cloudtrack_app.tracking.fetch.base import (
     FetchError,
     FetchErrorKind,
     FetchResult,
-    looks_like_html,
     shared_client,
 )
 from cloudtrack_app.tracking.fetch.browser import BROWSER_ARGS, BrowserFetcher
@@ -46,6 +45,5 @@ __all__ = [
     "fetch_page",
     "fetcher_for",
     "fetcher_name_for",
-    "looks_like_html",
     "shared_client",
 ]

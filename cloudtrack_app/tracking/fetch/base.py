@@ -56,7 +56,6 @@ BOT_WALL_MARKERS = (
     b"request unsuccessful",
 )
 BOT_WALL_SAMPLE_BYTES = 64 * 1024
-HTML_SNIFF_BYTES = 2048
 SCRAPER_API_HINT = (
     " If this keeps happening, route this shop through the scraper_api fetcher "
     '(FETCHERS={"shop.example": "scraper_api"}).'
@@ -67,7 +66,6 @@ PRIVATE_NETWORK_HINT = (
     "in the server's environment (or .env) and restart CloudTrack."
 )
 MEGABYTE = 1024 * 1024
-_HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta")
 
 
 class FetchErrorKind(StrEnum):
@@ -236,11 +234,6 @@ def parse_content_type(header: str | None) -> tuple[str, str | None]:
         if name.strip().lower() == "charset":
             charset = value.strip().strip("\"'") or None
     return media_type.strip().lower(), charset
-
-
-def looks_like_html(body: bytes) -> bool:
-    head = body[:HTML_SNIFF_BYTES].lower()
-    return any(signature in head for signature in _HTML_SIGNATURES)
 
 
 def is_bot_wall(headers: httpx.Headers, body: bytes) -> bool:

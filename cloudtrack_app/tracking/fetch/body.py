@@ -14,6 +14,7 @@ import brotli
 import httpx
 
 from cloudtrack_app.settings import Settings
+from cloudtrack_app.tracking.extract.page import looks_like_html
 from cloudtrack_app.tracking.fetch.base import (
     BOT_WALL_SAMPLE_BYTES,
     BOT_WALL_STATUSES,
@@ -24,7 +25,6 @@ from cloudtrack_app.tracking.fetch.base import (
     FetchResult,
     bot_wall_error,
     is_bot_wall,
-    looks_like_html,
     parse_content_type,
     standard_reason,
     status_error,
