@@ -3,7 +3,6 @@ only the extractor: no event loop, no database, a dozen megabytes less in each o
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import pickle
@@ -14,31 +13,12 @@ import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
-from cloudtrack_app.long_lived import freeze_startup_objects
+from cloudtrack_app.long_lived import freeze_startup_objects, turn_off_malloc_fast_bins
 from cloudtrack_app.tracking.extract import extract
 
 # The kernel stops a worker with this signal when a page has used up its CPU time: the
 # timer counts the process's own CPU, and the signal's default action ends it even in C code.
 CPU_LIMIT_SIGNAL = signal.SIGPROF
-
-
-# glibc's mallopt parameter for the largest request served from its "fast bins" (malloc.h).
-M_MXFAST = 1
-
-
-def turn_off_malloc_fast_bins() -> bool:
-    """True when glibc's fast bins are now off in this process. Without them the allocator
-    frees lxml's many small tree nodes straight into its ordinary bins, instead of parking
-    them and later sorting them all out again in `malloc_consolidate`: over the shared corpora
-    (callgrind) the allocator ran about 6 % fewer instructions, the whole read 0.6 % fewer.
-    Only glibc has the knob: another libc, or one that will not load, is left as it is."""
-    try:
-        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
-            return False
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_MXFAST, 0))
-    except (ValueError, OSError, AttributeError):  # no such confstr name, no libc.so.6, no mallopt
-        return False
 
 
 # The lengths of the URL, the charset, the selectors and the body, then `extract`'s `candidates`.
