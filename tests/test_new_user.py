@@ -17,8 +17,9 @@ from cloudtrack_app.auth import accounts
 from cloudtrack_app.cli import main
 from cloudtrack_app.db import dispose_engines
 from cloudtrack_app.models import Availability
+from cloudtrack_app.notify.channel_status import ChannelStatus
 from cloudtrack_app.notify.compose import ComposedMessage
-from cloudtrack_app.notify.dispatch import ChannelOutcome, ChannelStatus
+from cloudtrack_app.notify.dispatch import ChannelOutcome
 from cloudtrack_app.notify.email import render_html
 from cloudtrack_app.notify.facts import AlertFacts, fact_rows
 from cloudtrack_app.notify.routes import _page

@@ -26,7 +26,8 @@ from cloudtrack_app.notify.apprise_channel import (
     masked_url,
     remove_target,
 )
-from cloudtrack_app.notify.dispatch import channel_status, dispatch_pending, send_test_alert
+from cloudtrack_app.notify.channel_status import channel_status
+from cloudtrack_app.notify.dispatch import dispatch_pending, send_test_alert
 from cloudtrack_app.settings import get_settings
 from cloudtrack_app.states.notifications import NotificationsState
 from cloudtrack_app.views.channels import ChannelState

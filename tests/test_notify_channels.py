@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 
 from cloudtrack_app.db import session_scope
 from cloudtrack_app.models import Watch, utcnow
-from cloudtrack_app.notify.dispatch import channel_status, dispatch_pending
+from cloudtrack_app.notify.channel_status import channel_status
+from cloudtrack_app.notify.dispatch import dispatch_pending
 from cloudtrack_app.notify.links import make_unsubscribe_token, read_unsubscribe_token
 from cloudtrack_app.notify.routes import routes
 from tests.notify_fixtures import (

@@ -48,7 +48,8 @@ def test(email: str) -> None:
     """Send a sample alert through every channel the user has enabled, and print each outcome."""
     import asyncio
 
-    from cloudtrack_app.notify.dispatch import channel_status, send_test_alert
+    from cloudtrack_app.notify.channel_status import channel_status
+    from cloudtrack_app.notify.dispatch import send_test_alert
 
     user_id = _user_id(email)
     click.echo(f"Channels for {email}:")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cloudtrack_app.notify.apprise_channel import DELIVERY_PREFIX
-from cloudtrack_app.notify.dispatch import ChannelOutcome, ChannelStatus, channel_status
+from cloudtrack_app.notify.channel_status import ChannelStatus, channel_status
+from cloudtrack_app.notify.dispatch import ChannelOutcome
 
 
 class ChannelState(StrEnum):
