@@ -12,8 +12,7 @@ import pytest
 from cloudtrack_app.tracking.extract import extract
 from cloudtrack_app.tracking.extract.availability import says_out_of_stock, text_availability
 from cloudtrack_app.tracking.extract.structured import json_ld_text
-from cloudtrack_app.tracking.extract.visible import mark
-from cloudtrack_app.tracking.extract.visible_stock import buttons_in
+from cloudtrack_app.tracking.extract.visible import buttons_in, mark
 
 URL = "https://shop.example.de/p/kettle-42"
 

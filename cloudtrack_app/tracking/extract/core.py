@@ -56,13 +56,13 @@ from cloudtrack_app.tracking.extract.visible import (
     PriceCandidate,
     Surroundings,
     best_visible_price,
+    buttons_in,
     find_prices,
     mark,
 )
 from cloudtrack_app.tracking.extract.visible_stock import (
     BUTTON_REGION_LEVELS,
     BuyButton,
-    buttons_in,
     find_buy_button,
     visible_availability,
 )

@@ -38,15 +38,6 @@ DISABLED_CLASS = re.compile(
 )
 
 
-def buttons_in(region: Any) -> list[Any]:
-    """<button>s and submit inputs (a tag-filtered walk, done in C)."""
-    return [
-        element
-        for element in region.iter("button", "input")
-        if element.tag == "button" or element.get("type") in ("submit", "button", "image")
-    ]
-
-
 @dataclass
 class BuyButton:
     element: Any
